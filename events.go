@@ -1,0 +1,171 @@
+package pcwebhook
+
+//go:generate go run ./internal/eventgen
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// EventName is the name of a Partner Center webhook event, in the form {resource}-{action},
+// for example "subscription-updated". The documented names are the Event* constants; Partner
+// Center adds names over time, so any other value may arrive too (see [EventName.Known]).
+type EventName string
+
+// KnownEventNames returns every documented event name, in the order of the Partner Center
+// documents. The caller may modify the returned slice.
+func KnownEventNames() []EventName {
+	out := make([]EventName, len(knownEventNames))
+	copy(out, knownEventNames[:])
+	return out
+}
+
+// Known reports whether n is one of the documented event names (an Event* constant).
+// Decoded events always carry the canonical spelling, so this is an exact comparison.
+func (n EventName) Known() bool {
+	c, ok := eventNameLookup[string(n)]
+	return ok && c == n
+}
+
+// String returns the name as it appears on the wire.
+func (n EventName) String() string { return string(n) }
+
+// canonicalEventName maps a received name to its constant: matched case-insensitively, surrounding
+// white space ignored, aliases such as "fail-transfer" mapped. Unknown names are returned trimmed.
+func canonicalEventName(s string) EventName {
+	s = strings.TrimSpace(s)
+	if c, ok := eventNameLookup[s]; ok {
+		return c
+	}
+	if c, ok := eventNameLookup[strings.ToLower(s)]; ok {
+		return c
+	}
+	return EventName(s)
+}
+
+// ErrMalformedEvent is wrapped by every error of [ParseEvent]: the body is not a JSON object, or
+// it has no usable EventName, or a field has the wrong type. Such a request is the sender's
+// fault; retrying it cannot succeed.
+var ErrMalformedEvent = errors.New("pcwebhook: malformed event")
+
+// Event is one delivery, decoded. Names are canonical (matched case-insensitively on input,
+// aliases mapped); strings are trimmed; absent or null fields are empty. Use [Event.Typed], or a
+// typed callback of the Handler, to get the IDs carried by the ResourceUri.
+type Event struct {
+	// Name is the event name; Name.Known() tells whether it is a documented one.
+	Name EventName
+	// ResourceURI is where to GET the changed resource; empty for DAP events.
+	ResourceURI string
+	// ResourceName is the type of the resource, as sent (for example "subscription" or "Transfer").
+	ResourceName string
+	// AuditURI is the audit record of the change, when Partner Center sends one (the field is
+	// accepted as "AuditUri" or "AuditUrl").
+	AuditURI string
+	// ResourceChangeUTCDate is when the change happened, always in UTC; zero when absent.
+	ResourceChangeUTCDate time.Time
+	// Raw holds the exact bytes received. ParseEvent does not copy them: Raw shares the memory of
+	// the body it was given.
+	Raw []byte
+}
+
+// wireEvent is the JSON body. encoding/json matches field names case-insensitively, which covers
+// the PascalCase of the documents and the camelCase of the REST reference.
+type wireEvent struct {
+	EventName             *string `json:"EventName"`
+	ResourceURI           string  `json:"ResourceUri"`
+	ResourceName          string  `json:"ResourceName"`
+	AuditURI              string  `json:"AuditUri"`
+	AuditURL              string  `json:"AuditUrl"`
+	ResourceChangeUtcDate string  `json:"ResourceChangeUtcDate"`
+}
+
+// ParseEvent decodes a body without verifying it. Use it for input that is already trusted, such
+// as a queue fed by a verifying receiver; for HTTP requests use [Handler] or [ParseRequest].
+//
+// Invalid JSON, a body that is not an object, a missing, empty or non-string EventName, a field
+// of the wrong type, or an unreadable ResourceChangeUtcDate give an error that wraps
+// [ErrMalformedEvent] and says what was wrong. Unknown event names are not an error.
+func ParseEvent(body []byte) (*Event, error) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return nil, fmt.Errorf("%w: empty body", ErrMalformedEvent)
+	}
+	if trimmed[0] != '{' {
+		return nil, fmt.Errorf("%w: body is not a JSON object", ErrMalformedEvent)
+	}
+	var w wireEvent
+	if err := json.Unmarshal(body, &w); err != nil {
+		return nil, malformedJSON(err)
+	}
+	if w.EventName == nil {
+		return nil, fmt.Errorf("%w: EventName is missing or null", ErrMalformedEvent)
+	}
+	name := canonicalEventName(*w.EventName)
+	if name == "" {
+		return nil, fmt.Errorf("%w: EventName is empty", ErrMalformedEvent)
+	}
+	when, err := parseChangeDate(w.ResourceChangeUtcDate)
+	if err != nil {
+		return nil, fmt.Errorf("%w: ResourceChangeUtcDate: %v", ErrMalformedEvent, err)
+	}
+	audit := w.AuditURI
+	if strings.TrimSpace(audit) == "" {
+		audit = w.AuditURL
+	}
+	return &Event{
+		Name:                  name,
+		ResourceURI:           strings.TrimSpace(w.ResourceURI),
+		ResourceName:          strings.TrimSpace(w.ResourceName),
+		AuditURI:              strings.TrimSpace(audit),
+		ResourceChangeUTCDate: when,
+		Raw:                   body,
+	}, nil
+}
+
+// malformedJSON turns a decoding error into an ErrMalformedEvent that names the problem without
+// echoing the input.
+func malformedJSON(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		return fmt.Errorf("%w: field %s must be a string, got a JSON %s", ErrMalformedEvent, typeErr.Field, typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return fmt.Errorf("%w: invalid JSON at byte %d: %v", ErrMalformedEvent, syntaxErr.Offset, err)
+	default:
+		return fmt.Errorf("%w: %v", ErrMalformedEvent, err)
+	}
+}
+
+// changeDateLayouts are the accepted forms of ResourceChangeUtcDate. Fractional seconds of any
+// length are accepted by time.Parse after the seconds field even though the layouts omit them.
+var changeDateLayouts = [...]string{
+	time.RFC3339,          // 2017-11-16T16:19:06.3520276+00:00 or ...Z
+	"2006-01-02T15:04:05", // no offset: UTC, as the API also writes it
+}
+
+// parseChangeDate parses a ResourceChangeUtcDate and returns it in UTC; "" is the zero time.
+func parseChangeDate(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range changeDateLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not an ISO 8601 date-time", truncate(s, 40))
+}
+
+// truncate shortens s to at most n bytes for use in an error message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

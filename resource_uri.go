@@ -1,0 +1,96 @@
+package pcwebhook
+
+import (
+	"net/url"
+	"strings"
+)
+
+// resourcePathSegments returns the decoded path segments of a ResourceUri, whatever its scheme,
+// host and version prefix: "https://host/webhooks/v1/customers/a" and "/v1/customers/a" both give
+// [..., "customers", "a"]. It never fails: an undecodable segment is kept as sent.
+func resourcePathSegments(uri string) []string {
+	path := strings.TrimSpace(uri)
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
+	}
+	if i := strings.Index(path, "://"); i >= 0 {
+		path = path[i+3:]
+		j := strings.IndexByte(path, '/')
+		if j < 0 {
+			return nil
+		}
+		path = path[j:]
+	}
+	var segs []string
+	for _, s := range strings.Split(path, "/") {
+		if s == "" {
+			continue
+		}
+		if u, err := url.PathUnescape(s); err == nil {
+			s = u
+		}
+		segs = append(segs, strings.TrimSpace(s))
+	}
+	return segs
+}
+
+// matchResourcePath finds pattern in the path of uri and stores the segments that stand where the
+// pattern has "" into ids, in order. Fixed segments match case-insensitively. The first place where
+// the pattern's first segment occurs is used; matching stops at the first fixed segment that
+// differs or at the end of the path, so IDs the URI does not carry stay empty.
+func matchResourcePath(uri string, pattern []string, ids ...*string) {
+	segs := resourcePathSegments(uri)
+	start := -1
+	for i, s := range segs {
+		if strings.EqualFold(s, pattern[0]) {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		return
+	}
+	next := 0
+	for j, p := range pattern {
+		k := start + j
+		if k >= len(segs) {
+			return
+		}
+		if p != "" {
+			if !strings.EqualFold(segs[k], p) {
+				return
+			}
+			continue
+		}
+		*ids[next] = segs[k]
+		next++
+	}
+}
+
+// resourceQueryValue returns the value of the query parameter key (matched case-insensitively) of
+// uri, or "" when there is none, as in "/v1/fraudEvents?SubscriptionId=...&EventStatus=...".
+func resourceQueryValue(uri, key string) string {
+	uri = strings.TrimSpace(uri)
+	i := strings.IndexByte(uri, '?')
+	if i < 0 {
+		return ""
+	}
+	query := uri[i+1:]
+	if j := strings.IndexByte(query, '#'); j >= 0 {
+		query = query[:j]
+	}
+	for _, pair := range strings.Split(query, "&") {
+		k, v, _ := strings.Cut(pair, "=")
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		if !strings.EqualFold(strings.TrimSpace(k), key) {
+			continue
+		}
+		if uv, err := url.QueryUnescape(v); err == nil {
+			v = uv
+		}
+		return strings.TrimSpace(v)
+	}
+	return ""
+}
