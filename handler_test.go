@@ -72,28 +72,28 @@ func (l *logBuffer) requestLines(t testing.TB) []map[string]any {
 	return out
 }
 
-type fixture struct {
+type handlerFixture struct {
 	s    *pcwebhooktest.Sender
 	h    *pcwebhook.Handler
 	logs *logBuffer
 }
 
-func newFixture(t testing.TB, opts ...pcwebhook.HandlerOption) *fixture {
+func newHandlerFixture(t testing.TB, opts ...pcwebhook.HandlerOption) *handlerFixture {
 	s := testSender(t)
 	logs := &logBuffer{}
 	base := []pcwebhook.HandlerOption{
 		pcwebhook.WithVerifier(s.Verifier()),
 		pcwebhook.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
 	}
-	return &fixture{s: s, h: pcwebhook.NewHandler(append(base, opts...)...), logs: logs}
+	return &handlerFixture{s: s, h: pcwebhook.NewHandler(append(base, opts...)...), logs: logs}
 }
 
 // post signs body and serves it through the handler in process.
-func (f *fixture) post(body []byte) *httptest.ResponseRecorder {
+func (f *handlerFixture) post(body []byte) *httptest.ResponseRecorder {
 	return f.do(body, f.s.Sign(body))
 }
 
-func (f *fixture) do(body []byte, header http.Header) *httptest.ResponseRecorder {
+func (f *handlerFixture) do(body []byte, header http.Header) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(http.MethodPost, "/webhooks/partner-center", bytes.NewReader(body))
 	for k, v := range header {
 		r.Header[k] = v
@@ -112,7 +112,7 @@ func uniqueBody(name pcwebhook.EventName) []byte {
 }
 
 func TestHandlerDispatchesEveryDocumentedEventToItsTypedCallback(t *testing.T) {
-	f := newFixture(t)
+	f := newHandlerFixture(t)
 	type call struct {
 		method string
 		typed  any
@@ -159,7 +159,7 @@ func TestHandlerDispatchesEveryDocumentedEventToItsTypedCallback(t *testing.T) {
 }
 
 func TestHandlerTypedCallbackGetsIDs(t *testing.T) {
-	f := newFixture(t)
+	f := newHandlerFixture(t)
 	var got *pcwebhook.SubscriptionEvent
 	f.h.OnSubscriptionUpdated(func(_ context.Context, e *pcwebhook.SubscriptionEvent) error {
 		got = e
@@ -179,8 +179,8 @@ func TestHandlerWireContract(t *testing.T) {
 	callbackErr := errors.New("database down")
 	cases := []struct {
 		name       string
-		setup      func(f *fixture)
-		request    func(f *fixture) *httptest.ResponseRecorder
+		setup      func(f *handlerFixture)
+		request    func(f *handlerFixture) *httptest.ResponseRecorder
 		status     int
 		outcome    string
 		header     map[string]string
@@ -189,7 +189,7 @@ func TestHandlerWireContract(t *testing.T) {
 	}{
 		{
 			name: "GET is 405 with Allow",
-			request: func(f *fixture) *httptest.ResponseRecorder {
+			request: func(f *handlerFixture) *httptest.ResponseRecorder {
 				w := httptest.NewRecorder()
 				f.h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
 				return w
@@ -198,7 +198,7 @@ func TestHandlerWireContract(t *testing.T) {
 		},
 		{
 			name: "PUT is 405",
-			request: func(f *fixture) *httptest.ResponseRecorder {
+			request: func(f *handlerFixture) *httptest.ResponseRecorder {
 				w := httptest.NewRecorder()
 				body := uniqueBody(pcwebhook.EventTestCreated)
 				r := httptest.NewRequest(http.MethodPut, "/", bytes.NewReader(body))
@@ -212,7 +212,7 @@ func TestHandlerWireContract(t *testing.T) {
 		},
 		{
 			name: "body over the limit is 413",
-			request: func(f *fixture) *httptest.ResponseRecorder {
+			request: func(f *handlerFixture) *httptest.ResponseRecorder {
 				body := append(uniqueBody(pcwebhook.EventTestCreated), bytes.Repeat([]byte(" "), pcwebhook.DefaultMaxBodyBytes)...)
 				return f.post(body)
 			},
@@ -220,7 +220,7 @@ func TestHandlerWireContract(t *testing.T) {
 		},
 		{
 			name: "chunked body over the limit is 413",
-			request: func(f *fixture) *httptest.ResponseRecorder {
+			request: func(f *handlerFixture) *httptest.ResponseRecorder {
 				body := append(uniqueBody(pcwebhook.EventTestCreated), bytes.Repeat([]byte(" "), pcwebhook.DefaultMaxBodyBytes)...)
 				r := httptest.NewRequest(http.MethodPost, "/", io.MultiReader(bytes.NewReader(body)))
 				r.ContentLength = -1
@@ -235,17 +235,17 @@ func TestHandlerWireContract(t *testing.T) {
 		},
 		{
 			name:    "signed but malformed JSON is 400",
-			request: func(f *fixture) *httptest.ResponseRecorder { return f.post([]byte(`{"EventName":`)) },
+			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post([]byte(`{"EventName":`)) },
 			status:  400, outcome: "malformed-event", bodyHas: "malformed event",
 		},
 		{
 			name:    "signed but without EventName is 400",
-			request: func(f *fixture) *httptest.ResponseRecorder { return f.post([]byte(`{"ResourceName":"x"}`)) },
+			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post([]byte(`{"ResourceName":"x"}`)) },
 			status:  400, outcome: "malformed-event", bodyHas: "EventName",
 		},
 		{
 			name: "tampered body is 401 with a generic answer",
-			request: func(f *fixture) *httptest.ResponseRecorder {
+			request: func(f *handlerFixture) *httptest.ResponseRecorder {
 				body := uniqueBody(pcwebhook.EventSubscriptionUpdated)
 				h := f.s.Sign(body)
 				return f.do(bytes.Replace(body, []byte("subscription-updated"), []byte("subscription-UPDATED"), 1), h)
@@ -254,49 +254,49 @@ func TestHandlerWireContract(t *testing.T) {
 		},
 		{
 			name: "unsigned request is 401",
-			request: func(f *fixture) *httptest.ResponseRecorder {
+			request: func(f *handlerFixture) *httptest.ResponseRecorder {
 				return f.do(uniqueBody(pcwebhook.EventTestCreated), http.Header{"Content-Type": {"application/json"}})
 			},
 			status: 401, outcome: "verification-failed",
 		},
 		{
 			name: "callback error is 500",
-			setup: func(f *fixture) {
+			setup: func(f *handlerFixture) {
 				f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { return callbackErr })
 			},
-			request: func(f *fixture) *httptest.ResponseRecorder { return f.post(uniqueBody(pcwebhook.EventTestCreated)) },
+			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post(uniqueBody(pcwebhook.EventTestCreated)) },
 			status:  500, outcome: "callback-error", bodyHasNot: []string{"database"},
 		},
 		{
 			name: "OnAny error is 500 and the typed callback does not run",
-			setup: func(f *fixture) {
+			setup: func(f *handlerFixture) {
 				f.h.OnAny(func(context.Context, *pcwebhook.Event) error { return callbackErr })
 				f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { panic("must not run") })
 			},
-			request: func(f *fixture) *httptest.ResponseRecorder { return f.post(uniqueBody(pcwebhook.EventTestCreated)) },
+			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post(uniqueBody(pcwebhook.EventTestCreated)) },
 			status:  500, outcome: "callback-error",
 		},
 		{
 			name: "callback panic is 500",
-			setup: func(f *fixture) {
+			setup: func(f *handlerFixture) {
 				f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { panic("boom") })
 			},
-			request: func(f *fixture) *httptest.ResponseRecorder { return f.post(uniqueBody(pcwebhook.EventTestCreated)) },
+			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post(uniqueBody(pcwebhook.EventTestCreated)) },
 			status:  500, outcome: "callback-panic", bodyHasNot: []string{"boom"},
 		},
 		{
 			name:    "no callback registered is 200",
-			request: func(f *fixture) *httptest.ResponseRecorder { return f.post(uniqueBody(pcwebhook.EventInvoiceReady)) },
+			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post(uniqueBody(pcwebhook.EventInvoiceReady)) },
 			status:  200, outcome: "acknowledged-no-callback",
 		},
 		{
 			name:    "unknown event without OnUnknown is 200",
-			request: func(f *fixture) *httptest.ResponseRecorder { return f.post(uniqueBody("billing-profile-updated")) },
+			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post(uniqueBody("billing-profile-updated")) },
 			status:  200, outcome: "acknowledged-no-callback",
 		},
 		{
 			name: "unknown event goes to OnUnknown",
-			setup: func(f *fixture) {
+			setup: func(f *handlerFixture) {
 				f.h.OnUnknown(func(_ context.Context, e *pcwebhook.Event) error {
 					if e.Name != "billing-profile-updated" {
 						return fmt.Errorf("wrong event %s", e.Name)
@@ -304,29 +304,29 @@ func TestHandlerWireContract(t *testing.T) {
 					return nil
 				})
 			},
-			request: func(f *fixture) *httptest.ResponseRecorder { return f.post(uniqueBody("billing-profile-updated")) },
+			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post(uniqueBody("billing-profile-updated")) },
 			status:  200, outcome: "handled",
 		},
 		{
 			name: "OnUnknown error is 500",
-			setup: func(f *fixture) {
+			setup: func(f *handlerFixture) {
 				f.h.OnUnknown(func(context.Context, *pcwebhook.Event) error { return callbackErr })
 			},
-			request: func(f *fixture) *httptest.ResponseRecorder { return f.post(uniqueBody("billing-profile-updated")) },
+			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post(uniqueBody("billing-profile-updated")) },
 			status:  500, outcome: "callback-error",
 		},
 		{
 			name: "OnUnknown does not see known events",
-			setup: func(f *fixture) {
+			setup: func(f *handlerFixture) {
 				f.h.OnUnknown(func(context.Context, *pcwebhook.Event) error { return callbackErr })
 			},
-			request: func(f *fixture) *httptest.ResponseRecorder { return f.post(uniqueBody(pcwebhook.EventInvoiceReady)) },
+			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post(uniqueBody(pcwebhook.EventInvoiceReady)) },
 			status:  200, outcome: "acknowledged-no-callback",
 		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t)
+			f := newHandlerFixture(t)
 			if c.setup != nil {
 				c.setup(f)
 			}
@@ -359,7 +359,7 @@ func TestHandlerCertificateUnavailableIs503(t *testing.T) {
 	header := gone.Sign(body)
 	gone.Close()
 
-	f := newFixture(t, pcwebhook.WithVerifier(v))
+	f := newHandlerFixture(t, pcwebhook.WithVerifier(v))
 	ran := false
 	f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { ran = true; return nil })
 	w := f.do(body, header)
@@ -372,7 +372,7 @@ func TestHandlerCertificateUnavailableIs503(t *testing.T) {
 }
 
 func TestHandlerKeepsServingAfterPanic(t *testing.T) {
-	f := newFixture(t)
+	f := newHandlerFixture(t)
 	var n atomic.Int32
 	f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error {
 		if n.Add(1) == 1 {
@@ -390,7 +390,7 @@ func TestHandlerKeepsServingAfterPanic(t *testing.T) {
 
 func TestHandlerDeduplicates(t *testing.T) {
 	t.Run("a handled delivery is acknowledged without running callbacks", func(t *testing.T) {
-		f := newFixture(t)
+		f := newHandlerFixture(t)
 		var n, any atomic.Int32
 		f.h.OnAny(func(context.Context, *pcwebhook.Event) error { any.Add(1); return nil })
 		f.h.OnSubscriptionUpdated(func(context.Context, *pcwebhook.SubscriptionEvent) error { n.Add(1); return nil })
@@ -407,7 +407,7 @@ func TestHandlerDeduplicates(t *testing.T) {
 		assert.Equal(t, "duplicate-acknowledged", lines[2]["outcome"])
 	})
 	t.Run("a failed delivery is released so the retry runs", func(t *testing.T) {
-		f := newFixture(t)
+		f := newHandlerFixture(t)
 		var n atomic.Int32
 		f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error {
 			if n.Add(1) < 3 {
@@ -423,7 +423,7 @@ func TestHandlerDeduplicates(t *testing.T) {
 		assert.Equal(t, int32(3), n.Load())
 	})
 	t.Run("a duplicate of an in-progress delivery gets 503, never 2xx", func(t *testing.T) {
-		f := newFixture(t)
+		f := newHandlerFixture(t)
 		entered, release := make(chan struct{}), make(chan struct{})
 		var n atomic.Int32
 		f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error {
@@ -447,7 +447,7 @@ func TestHandlerDeduplicates(t *testing.T) {
 		assert.Equal(t, int32(2), n.Load())
 	})
 	t.Run("an unverified request never marks a body as seen", func(t *testing.T) {
-		f := newFixture(t)
+		f := newHandlerFixture(t)
 		var n atomic.Int32
 		f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { n.Add(1); return nil })
 		body := uniqueBody(pcwebhook.EventTestCreated)
@@ -459,7 +459,7 @@ func TestHandlerDeduplicates(t *testing.T) {
 		assert.Equal(t, int32(1), n.Load(), "the genuine delivery ran its callback")
 	})
 	t.Run("WithoutDeduplication runs every delivery", func(t *testing.T) {
-		f := newFixture(t, pcwebhook.WithoutDeduplication())
+		f := newHandlerFixture(t, pcwebhook.WithoutDeduplication())
 		var n atomic.Int32
 		f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { n.Add(1); return nil })
 		body := uniqueBody(pcwebhook.EventTestCreated)
@@ -468,7 +468,7 @@ func TestHandlerDeduplicates(t *testing.T) {
 		assert.Equal(t, int32(2), n.Load())
 	})
 	t.Run("a failing store is 503 and runs no callback", func(t *testing.T) {
-		f := newFixture(t, pcwebhook.WithDedupeStore(failingStore{}))
+		f := newHandlerFixture(t, pcwebhook.WithDedupeStore(failingStore{}))
 		ran := false
 		f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { ran = true; return nil })
 		w := f.post(uniqueBody(pcwebhook.EventTestCreated))
@@ -490,7 +490,7 @@ func TestHandlerMaxEventAge(t *testing.T) {
 	s := testSender(t)
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	f := newFixture(t, pcwebhook.WithVerifier(s.Verifier(pcwebhook.WithClock(clock))), pcwebhook.WithMaxEventAge(72*time.Hour))
+	f := newHandlerFixture(t, pcwebhook.WithVerifier(s.Verifier(pcwebhook.WithClock(clock))), pcwebhook.WithMaxEventAge(72*time.Hour))
 	body := func(date string) []byte {
 		return []byte(fmt.Sprintf(`{"EventName":"test-created","ResourceUri":"https://h/webhooks/v1/registration/validationEvents/%d","ResourceChangeUtcDate":%s}`, uniq.Add(1), date))
 	}
@@ -503,7 +503,7 @@ func TestHandlerMaxEventAge(t *testing.T) {
 }
 
 func TestHandlerLogsNeverHoldSignatureOrBody(t *testing.T) {
-	f := newFixture(t)
+	f := newHandlerFixture(t)
 	f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { return errors.New("fail") })
 	body := []byte(`{"EventName":"test-created","ResourceUri":"https://h/webhooks/v1/registration/validationEvents/SECRET-MARKER-1234","ResourceChangeUtcDate":"2026-11-22T10:00:00Z"}`)
 	h := f.s.Sign(body)
@@ -521,7 +521,7 @@ func TestHandlerLogsNeverHoldSignatureOrBody(t *testing.T) {
 }
 
 func TestHandlerConcurrentDeliveriesAndRegistration(t *testing.T) {
-	f := newFixture(t)
+	f := newHandlerFixture(t)
 	var handled atomic.Int32
 	f.h.OnSubscriptionUpdated(func(context.Context, *pcwebhook.SubscriptionEvent) error { handled.Add(1); return nil })
 	const n = 100
@@ -564,7 +564,7 @@ func TestHandlerConcurrentDeliveriesAndRegistration(t *testing.T) {
 }
 
 func TestHandlerCallbackRemoval(t *testing.T) {
-	f := newFixture(t)
+	f := newHandlerFixture(t)
 	f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { return errors.New("x") })
 	f.h.OnTestCreated(nil)
 	assert.Equal(t, 200, f.post(uniqueBody(pcwebhook.EventTestCreated)).Code)

@@ -120,7 +120,7 @@ func run(ctx context.Context, out io.Writer) error {
 		if !ok {
 			failures++
 		}
-		if ids == "" {
+		if !ran || ids == "" {
 			ids = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", d.label, ids, status, outcome)
