@@ -264,8 +264,10 @@ func TestHandlerWireContract(t *testing.T) {
 			setup: func(f *handlerFixture) {
 				f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { return callbackErr })
 			},
-			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post(uniqueBody(pcwebhook.EventTestCreated)) },
-			status:  500, outcome: "callback-error", bodyHasNot: []string{"database"},
+			request: func(f *handlerFixture) *httptest.ResponseRecorder {
+				return f.post(uniqueBody(pcwebhook.EventTestCreated))
+			},
+			status: 500, outcome: "callback-error", bodyHasNot: []string{"database"},
 		},
 		{
 			name: "OnAny error is 500 and the typed callback does not run",
@@ -273,26 +275,34 @@ func TestHandlerWireContract(t *testing.T) {
 				f.h.OnAny(func(context.Context, *pcwebhook.Event) error { return callbackErr })
 				f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { panic("must not run") })
 			},
-			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post(uniqueBody(pcwebhook.EventTestCreated)) },
-			status:  500, outcome: "callback-error",
+			request: func(f *handlerFixture) *httptest.ResponseRecorder {
+				return f.post(uniqueBody(pcwebhook.EventTestCreated))
+			},
+			status: 500, outcome: "callback-error",
 		},
 		{
 			name: "callback panic is 500",
 			setup: func(f *handlerFixture) {
 				f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { panic("boom") })
 			},
-			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post(uniqueBody(pcwebhook.EventTestCreated)) },
-			status:  500, outcome: "callback-panic", bodyHasNot: []string{"boom"},
+			request: func(f *handlerFixture) *httptest.ResponseRecorder {
+				return f.post(uniqueBody(pcwebhook.EventTestCreated))
+			},
+			status: 500, outcome: "callback-panic", bodyHasNot: []string{"boom"},
 		},
 		{
-			name:    "no callback registered is 200",
-			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post(uniqueBody(pcwebhook.EventInvoiceReady)) },
-			status:  200, outcome: "acknowledged-no-callback",
+			name: "no callback registered is 200",
+			request: func(f *handlerFixture) *httptest.ResponseRecorder {
+				return f.post(uniqueBody(pcwebhook.EventInvoiceReady))
+			},
+			status: 200, outcome: "acknowledged-no-callback",
 		},
 		{
-			name:    "unknown event without OnUnknown is 200",
-			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post(uniqueBody("billing-profile-updated")) },
-			status:  200, outcome: "acknowledged-no-callback",
+			name: "unknown event without OnUnknown is 200",
+			request: func(f *handlerFixture) *httptest.ResponseRecorder {
+				return f.post(uniqueBody("billing-profile-updated"))
+			},
+			status: 200, outcome: "acknowledged-no-callback",
 		},
 		{
 			name: "unknown event goes to OnUnknown",
@@ -304,24 +314,30 @@ func TestHandlerWireContract(t *testing.T) {
 					return nil
 				})
 			},
-			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post(uniqueBody("billing-profile-updated")) },
-			status:  200, outcome: "handled",
+			request: func(f *handlerFixture) *httptest.ResponseRecorder {
+				return f.post(uniqueBody("billing-profile-updated"))
+			},
+			status: 200, outcome: "handled",
 		},
 		{
 			name: "OnUnknown error is 500",
 			setup: func(f *handlerFixture) {
 				f.h.OnUnknown(func(context.Context, *pcwebhook.Event) error { return callbackErr })
 			},
-			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post(uniqueBody("billing-profile-updated")) },
-			status:  500, outcome: "callback-error",
+			request: func(f *handlerFixture) *httptest.ResponseRecorder {
+				return f.post(uniqueBody("billing-profile-updated"))
+			},
+			status: 500, outcome: "callback-error",
 		},
 		{
 			name: "OnUnknown does not see known events",
 			setup: func(f *handlerFixture) {
 				f.h.OnUnknown(func(context.Context, *pcwebhook.Event) error { return callbackErr })
 			},
-			request: func(f *handlerFixture) *httptest.ResponseRecorder { return f.post(uniqueBody(pcwebhook.EventInvoiceReady)) },
-			status:  200, outcome: "acknowledged-no-callback",
+			request: func(f *handlerFixture) *httptest.ResponseRecorder {
+				return f.post(uniqueBody(pcwebhook.EventInvoiceReady))
+			},
+			status: 200, outcome: "acknowledged-no-callback",
 		},
 	}
 	for _, c := range cases {
