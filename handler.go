@@ -191,7 +191,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := ""
 	if h.store != nil {
 		sum := sha256.Sum256(body)
-		key = hex.EncodeToString(sum[:])
+		var hexSum [2 * sha256.Size]byte
+		hex.Encode(hexSum[:], sum[:])
+		key = string(hexSum[:])
 		state, err := h.store.Begin(ctx, key)
 		switch {
 		case err != nil:
