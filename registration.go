@@ -110,7 +110,7 @@ func (c *Client) SupportedEvents(ctx context.Context) ([]EventName, error) {
 // the service reports it (or, if the service answers without a body, as sent). reg.WebhookURL
 // must be an absolute http or https URL; event names are sent in their canonical spelling, without
 // duplicates. When a registration exists already the service refuses (an [*APIError], typically
-// 409): use [Client.UpdateRegistration].
+// 409): use [Client.UpdateRegistration] or [Client.EnsureRegistration].
 func (c *Client) Register(ctx context.Context, reg Registration) (*Registration, error) {
 	return c.writeRegistration(ctx, http.MethodPost, reg)
 }

@@ -162,6 +162,8 @@ func TestRegisterRejectsInvalidInput(t *testing.T) {
 		assert.ErrorIs(t, err, ErrInvalidInput, "%+v", reg)
 		_, err = c.UpdateRegistration(context.Background(), reg)
 		assert.ErrorIs(t, err, ErrInvalidInput, "%+v", reg)
+		_, err = c.EnsureRegistration(context.Background(), reg)
+		assert.ErrorIs(t, err, ErrInvalidInput, "%+v", reg)
 	}
 }
 

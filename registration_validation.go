@@ -2,6 +2,7 @@ package pcwebhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -40,7 +41,7 @@ type ValidationResult struct {
 
 // Terminal reports whether Status says the delivery is over: "completed" or "failed", in any
 // letter case. Any other status, including an empty or unknown one, is taken to mean the delivery
-// is still in progress.
+// is still in progress; [Client.WaitForValidation] keeps polling then, until its context ends.
 func (s *ValidationStatus) Terminal() bool {
 	if s == nil {
 		return false
@@ -99,7 +100,7 @@ type wireValidationStatus struct {
 
 // SendTestEvent asks Partner Center to send a test-created event to the registered URL
 // (POST /webhooks/v1/registration/validationEvents, empty body) and returns its correlation ID,
-// for [Client.ValidationStatus]. The registration must include
+// for [Client.ValidationStatus] or [Client.WaitForValidation]. The registration must include
 // test-created.
 //
 // The service allows 2 test events per minute. A 429 is retried after the Retry-After the
@@ -162,4 +163,60 @@ func (c *Client) ValidationStatus(ctx context.Context, correlationID string) (*V
 		})
 	}
 	return s, nil
+}
+
+// defaultValidationPoll is the polling interval of WaitForValidation when none is given.
+const defaultValidationPoll = 5 * time.Second
+
+// WaitForValidation polls [Client.ValidationStatus] every `every` (5 s if every <= 0), the first
+// time at once, until the status is terminal ([ValidationStatus.Terminal]: "completed" or
+// "failed") and returns it. Whether the endpoint accepted the event is then
+// [ValidationStatus.Delivered].
+//
+// A 404 is taken to mean the status is not available yet, and polling goes on. Other errors end
+// the wait. Unknown statuses count as "in progress", so give ctx a deadline: when ctx ends, the
+// last status seen (or nil) is returned with an error that wraps ctx.Err() and says what was
+// seen last.
+func (c *Client) WaitForValidation(ctx context.Context, correlationID string, every time.Duration) (*ValidationStatus, error) {
+	if every <= 0 {
+		every = defaultValidationPoll
+	}
+	if ctx == nil {
+		return nil, fmt.Errorf("%w: nil context", ErrInvalidInput)
+	}
+	var last *ValidationStatus
+	var lastErr error
+	for {
+		s, err := c.ValidationStatus(ctx, correlationID)
+		var apiErr *APIError
+		switch {
+		case err == nil:
+			last, lastErr = s, nil
+			if s.Terminal() {
+				return s, nil
+			}
+		case ctx.Err() != nil:
+			return last, waitEnded(ctx.Err(), correlationID, last, lastErr)
+		case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound:
+			lastErr = err
+		default:
+			return last, err
+		}
+		if err := c.wait(ctx, every); err != nil {
+			return last, waitEnded(err, correlationID, last, lastErr)
+		}
+	}
+}
+
+// waitEnded is the error of a WaitForValidation whose context ended.
+func waitEnded(ctxErr error, correlationID string, last *ValidationStatus, lastErr error) error {
+	switch {
+	case last != nil:
+		return fmt.Errorf("pcwebhook: waiting for test event %s: %w (last status %q, %d delivery attempts)",
+			correlationID, ctxErr, last.Status, len(last.Results))
+	case lastErr != nil:
+		return fmt.Errorf("pcwebhook: waiting for test event %s: %w (no status yet; last answer: %w)", correlationID, ctxErr, lastErr)
+	default:
+		return fmt.Errorf("pcwebhook: waiting for test event %s: %w (no status yet)", correlationID, ctxErr)
+	}
 }

@@ -97,3 +97,83 @@ func TestValidationStatusPredicates(t *testing.T) {
 	assert.False(t, nilStatus.Terminal())
 	assert.False(t, nilStatus.Delivered())
 }
+
+func TestWaitForValidation(t *testing.T) {
+	f := newFakePC(t,
+		fakeCall{method: "GET", path: statusPath, status: 404, file: "error-600008.json"},
+		fakeCall{method: "GET", path: statusPath, file: "validation-status-pending.json"},
+		fakeCall{method: "GET", path: statusPath, file: "validation-status.json"},
+	)
+	c, rec := newTestClient(t, f)
+	got, err := c.WaitForValidation(context.Background(), testCorrelationID, 3*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, documentedStatus, got)
+	assert.Equal(t, []time.Duration{3 * time.Second, 3 * time.Second}, rec.recorded(), "polls at once, then every 3s")
+}
+
+func TestWaitForValidationDefaultInterval(t *testing.T) {
+	f := newFakePC(t,
+		fakeCall{method: "GET", path: statusPath, file: "validation-status-pending.json"},
+		fakeCall{method: "GET", path: statusPath, body: `{"status":"failed","results":[]}`},
+	)
+	c, rec := newTestClient(t, f)
+	got, err := c.WaitForValidation(context.Background(), testCorrelationID, 0)
+	require.NoError(t, err)
+	assert.Equal(t, "failed", got.Status)
+	assert.False(t, got.Delivered())
+	assert.Equal(t, []time.Duration{5 * time.Second}, rec.recorded())
+}
+
+// TestWaitForValidationTimeout uses the real clock: the status stays pending until the context
+// expires, and the last status seen is returned with the context's error.
+func TestWaitForValidationTimeout(t *testing.T) {
+	f := newFakePC(t)
+	f.repeat = &fakeCall{method: "GET", path: statusPath, file: "validation-status-pending.json"}
+	c := NewClient(StaticToken(fakeToken), WithAPIRoot(f.srv.URL))
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+
+	start := time.Now()
+	got, err := c.WaitForValidation(ctx, testCorrelationID, 20*time.Millisecond)
+	elapsed := time.Since(start)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NotNil(t, got)
+	assert.Equal(t, "pending", got.Status)
+	assert.Contains(t, err.Error(), `last status "pending"`)
+	assert.Less(t, elapsed, 2*time.Second)
+	n := len(f.requests())
+	assert.GreaterOrEqual(t, n, 2)
+	assert.LessOrEqual(t, n, 10)
+	t.Logf("%d polls in %v", n, elapsed)
+}
+
+func TestWaitForValidationTimeoutBeforeAnyStatus(t *testing.T) {
+	f := newFakePC(t)
+	f.repeat = &fakeCall{method: "GET", path: statusPath, status: 404, file: "error-600008.json"}
+	c := NewClient(StaticToken(fakeToken), WithAPIRoot(f.srv.URL))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Millisecond)
+	defer cancel()
+	got, err := c.WaitForValidation(ctx, testCorrelationID, 10*time.Millisecond)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Nil(t, got)
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr, "the last answer is kept")
+	assert.Equal(t, 404, apiErr.StatusCode)
+}
+
+func TestWaitForValidationStopsOnOtherErrors(t *testing.T) {
+	f := newFakePC(t,
+		fakeCall{method: "GET", path: statusPath, file: "validation-status-pending.json"},
+		fakeCall{method: "GET", path: statusPath, status: 403},
+	)
+	c, _ := newTestClient(t, f)
+	got, err := c.WaitForValidation(context.Background(), testCorrelationID, time.Millisecond)
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 403, apiErr.StatusCode)
+	require.NotNil(t, got)
+	assert.Equal(t, "pending", got.Status)
+
+	_, err = c.WaitForValidation(context.Background(), "", time.Millisecond)
+	assert.ErrorIs(t, err, ErrInvalidInput)
+}
