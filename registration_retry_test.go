@@ -157,6 +157,7 @@ func TestRetryTransportErrorsRunOut(t *testing.T) {
 	var apiErr *APIError
 	assert.False(t, errors.As(err, &apiErr))
 	assert.Contains(t, err.Error(), "GET "+eventsPath)
+	assert.Contains(t, err.Error(), "(after 3 attempts)")
 }
 
 func TestRetryConnectionRefused(t *testing.T) {

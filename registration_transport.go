@@ -82,6 +82,10 @@ func (c *Client) do(ctx context.Context, r apiRequest) (*apiResponse, error) {
 			return out.res, nil
 		}
 		if !out.retry || attempt >= policy.MaxAttempts {
+			var apiErr *APIError
+			if attempt > 1 && !errors.As(out.err, &apiErr) { // an APIError says it itself
+				return nil, fmt.Errorf("pcwebhook: %s: %w (after %d attempts)", op, out.err, attempt)
+			}
 			return nil, fmt.Errorf("pcwebhook: %s: %w", op, out.err)
 		}
 		if err := c.wait(ctx, out.delay); err != nil {
