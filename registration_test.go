@@ -503,3 +503,25 @@ func TestDefaultHTTPClientTimeout(t *testing.T) {
 	custom := &http.Client{}
 	assert.Same(t, custom, NewClient(StaticToken("t"), WithClientHTTPClient(custom)).httpClient)
 }
+
+// TestConcurrentUse backs the claim that a Client is safe for concurrent use (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	f := newFakePC(t)
+	f.repeat = &fakeCall{method: "GET", path: "/webhooks/v1/registration/events", file: "supported-events.json"}
+	c := NewClient(StaticToken(fakeToken), WithAPIRoot(f.srv.URL))
+	errs := make(chan error, 16)
+	for i := 0; i < cap(errs); i++ {
+		go func() {
+			_, err := c.SupportedEvents(context.Background())
+			errs <- err
+		}()
+	}
+	for i := 0; i < cap(errs); i++ {
+		require.NoError(t, <-errs)
+	}
+	ids := map[string]bool{}
+	for _, r := range f.requests() {
+		ids[r.header.Get("MS-RequestId")] = true
+	}
+	assert.Len(t, ids, cap(errs), "one request ID per call")
+}
