@@ -1,0 +1,17 @@
+package pcwebhooktest_test
+
+import (
+	"crypto/x509"
+
+	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
+)
+
+// x509VerifyOptions trusts the sender's root, with or without its intermediate.
+func x509VerifyOptions(s *pcwebhooktest.Sender, withIntermediate bool) x509.VerifyOptions {
+	opts := x509.VerifyOptions{Roots: s.RootCAs(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+	if withIntermediate {
+		opts.Intermediates = x509.NewCertPool()
+		opts.Intermediates.AddCert(s.Intermediate())
+	}
+	return opts
+}

@@ -1,0 +1,251 @@
+package pcwebhook
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/partnercenter-go/pcwebhook/internal/certcache"
+)
+
+// Verifier checks that a request really comes from Partner Center. Create one with
+// [NewVerifier] and share it: it is safe for concurrent use, and its certificate cache is what
+// keeps verification fast. The zero value uses the production policy, like NewVerifier().
+//
+// Verify runs these checks, in order, and stops at the first failure:
+//
+//  1. a signature is present: "Authorization: Signature <base64>", or an x-ms-signature header
+//     with or without the "Signature " scheme;
+//  2. X-MS-Signature-Algorithm is rsa-sha256 (any letter case); nothing else is accepted;
+//  3. X-MS-Certificate-Url is in canonical form and inside the allow-list; nothing is fetched
+//     before this check passes;
+//  4. the signature is well-formed base64;
+//  5. the certificate is taken from the cache, or else downloaded (https, no redirects, a
+//     timeout, a size cap; one download per URL however many requests wait for it), parsed (DER
+//     or PEM; extra PEM certificates are intermediates), and checked: Subject Organization
+//     exactly "Microsoft Corporation", an RSA key of at least 2048 bits, not a CA, and a chain
+//     to the trusted roots at the clock's time, downloading a missing issuer from the
+//     certificate's AIA URL only when that URL is inside the issuer allow-list;
+//  6. the RSA PKCS#1 v1.5 SHA-256 signature matches the raw body bytes.
+//
+// Cached certificates are used only while the clock is inside the validity of their whole chain
+// and for at most the maximum age; failures are cached briefly.
+type Verifier struct {
+	once sync.Once
+	st   *verifierState
+}
+
+// verifierState is the configured verifier; it is built once and never changes.
+type verifierState struct {
+	cfg       verifierConfig
+	client    *http.Client // cfg.client copied, redirects disabled
+	pinned    map[string][]*x509.Certificate
+	downloads chan struct{} // semaphore of cfg.maxDownloads slots
+
+	keys          *certcache.LRU[*rsa.PublicKey]
+	keyFailures   *certcache.LRU[*VerificationError]
+	keyFlights    certcache.Group[*rsa.PublicKey]
+	issuers       *certcache.LRU[[]*x509.Certificate]
+	issuerFailure *certcache.LRU[*VerificationError]
+	issuerFlights certcache.Group[[]*x509.Certificate]
+
+	stats verifierCounters
+}
+
+// verifierCounters are the atomic counters behind VerifierStats.
+type verifierCounters struct {
+	verified, rejected, cacheHits, failureCacheHits  atomic.Int64
+	certDownloads, issuerDownloads, downloadFailures atomic.Int64
+	bytesDownloaded                                  atomic.Int64
+}
+
+// VerifierStats is a snapshot of a Verifier's counters, for metrics and tests.
+type VerifierStats struct {
+	// Verified counts Verify calls that returned nil.
+	Verified int64
+	// Rejected counts Verify calls that returned an error.
+	Rejected int64
+	// CacheHits counts Verify calls that found the certificate's key in the cache.
+	CacheHits int64
+	// FailureCacheHits counts Verify calls answered from the failure cache, without a download.
+	FailureCacheHits int64
+	// CertificateDownloads counts HTTP requests made for certificate URLs.
+	CertificateDownloads int64
+	// IssuerDownloads counts HTTP requests made for issuer (AIA) URLs.
+	IssuerDownloads int64
+	// DownloadFailures counts downloads that failed: network error, timeout, status other than
+	// 200, redirect, or too large.
+	DownloadFailures int64
+	// BytesDownloaded counts the body bytes read by all downloads.
+	BytesDownloaded int64
+	// CachedCertificates is the number of certificate keys in the cache now, including any that
+	// expired but were not looked up since.
+	CachedCertificates int
+}
+
+// NewVerifier returns a Verifier. With no options it applies the production policy: certificate
+// URLs from [DefaultCertificateURLPrefixes], issuers from [DefaultIssuerURLPrefixes], the system
+// roots, and the Default* limits. It fails when an option is given an empty or invalid value,
+// or when a pinned URL is outside the certificate URL allow-list.
+func NewVerifier(opts ...VerifierOption) (*Verifier, error) {
+	cfg := defaultConfig()
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("pcwebhook: NewVerifier: option %d is nil", i)
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, fmt.Errorf("pcwebhook: NewVerifier: %w", err)
+		}
+	}
+	st, err := newVerifierState(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pcwebhook: NewVerifier: %w", err)
+	}
+	v := &Verifier{}
+	v.once.Do(func() { v.st = st })
+	return v, nil
+}
+
+func newVerifierState(cfg verifierConfig) (*verifierState, error) {
+	st := &verifierState{
+		cfg:           cfg,
+		client:        downloadClient(cfg.client),
+		pinned:        make(map[string][]*x509.Certificate, len(cfg.pins)),
+		downloads:     make(chan struct{}, cfg.maxDownloads),
+		keys:          certcache.NewLRU[*rsa.PublicKey](cfg.cacheSize),
+		keyFailures:   certcache.NewLRU[*VerificationError](cfg.cacheSize),
+		issuers:       certcache.NewLRU[[]*x509.Certificate](cfg.cacheSize),
+		issuerFailure: certcache.NewLRU[*VerificationError](cfg.cacheSize),
+	}
+	for _, p := range cfg.pins {
+		u, reason := matchAllowList(p.url, cfg.certPrefixes, false)
+		if reason != "" {
+			return nil, fmt.Errorf("WithPinnedCertificate %q: %s", p.url, reason)
+		}
+		if _, dup := st.pinned[u.canonical]; dup {
+			return nil, fmt.Errorf("WithPinnedCertificate %q: URL pinned twice", p.url)
+		}
+		st.pinned[u.canonical] = p.certs
+	}
+	return st, nil
+}
+
+// state returns the configured state, building the production policy for a zero Verifier.
+func (v *Verifier) state() *verifierState {
+	v.once.Do(func() {
+		st, err := newVerifierState(defaultConfig())
+		if err != nil { // the production policy has no pins: cannot happen
+			panic("pcwebhook: production policy: " + err.Error())
+		}
+		v.st = st
+	})
+	return v.st
+}
+
+// Verify checks the signature of one request: header is the request's header and body its raw,
+// unmodified bytes. It returns nil only when every check passed (see [Verifier]); otherwise a
+// [*VerificationError] that wraps one of the Err* sentinels. ctx bounds the wait for a
+// certificate download; a download abandoned by one caller completes for the others.
+//
+// A nil *Verifier returns an error wrapping [ErrCertificateUnavailable]: a server-side
+// misconfiguration, so that Partner Center retries once it is fixed.
+func (v *Verifier) Verify(ctx context.Context, header http.Header, body []byte) error {
+	if v == nil {
+		return &VerificationError{Step: StepConfiguration, Reason: "nil *Verifier", Err: ErrCertificateUnavailable}
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	st := v.state()
+	if err := st.verify(ctx, header, body); err != nil {
+		st.stats.rejected.Add(1)
+		return err
+	}
+	st.stats.verified.Add(1)
+	return nil
+}
+
+// verify is Verify without the bookkeeping. The success path does not allocate beyond what the
+// RSA verification itself needs.
+func (st *verifierState) verify(ctx context.Context, header http.Header, body []byte) error {
+	tok, reason := signatureToken(header)
+	if reason != "" {
+		return verificationError(ErrMissingSignature, StepSignatureHeader, reason)
+	}
+	method, reason := signingMethod(header)
+	if reason != "" {
+		return verificationError(ErrUnsupportedAlgorithm, StepAlgorithm, reason)
+	}
+	rawURL, reason := certificateURLHeader(header)
+	if reason != "" {
+		return verificationError(ErrMissingCertificateURL, StepCertificateURL, reason)
+	}
+	u, reason := matchAllowList(rawURL, st.cfg.certPrefixes, false)
+	if reason != "" {
+		e := verificationError(ErrUntrustedCertificateURL, StepCertificateURL, reason)
+		if u.host != "" {
+			e.Host = u.authority()
+		}
+		return e
+	}
+	var buf [512]byte
+	sig, ok := decodeSignature(tok, buf[:])
+	if !ok {
+		return verificationError(ErrBadSignature, StepSignatureFormat, "signature is not valid base64")
+	}
+	key, err := st.leafKey(ctx, &u)
+	if err != nil {
+		return err
+	}
+	if len(sig) != key.Size() {
+		return verificationError(ErrBadSignature, StepSignatureFormat, "signature length does not match the key size")
+	}
+	if err := method.Verify(string(body), sig, key); err != nil {
+		return verificationError(ErrBadSignature, StepSignature, "signature does not match the body")
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the verifier's counters. A nil Verifier returns zero stats.
+func (v *Verifier) Stats() VerifierStats {
+	if v == nil {
+		return VerifierStats{}
+	}
+	st := v.state()
+	return VerifierStats{
+		Verified:             st.stats.verified.Load(),
+		Rejected:             st.stats.rejected.Load(),
+		CacheHits:            st.stats.cacheHits.Load(),
+		FailureCacheHits:     st.stats.failureCacheHits.Load(),
+		CertificateDownloads: st.stats.certDownloads.Load(),
+		IssuerDownloads:      st.stats.issuerDownloads.Load(),
+		DownloadFailures:     st.stats.downloadFailures.Load(),
+		BytesDownloaded:      st.stats.bytesDownloaded.Load(),
+		CachedCertificates:   st.keys.Len(),
+	}
+}
+
+// now returns the time on the verifier's clock (see WithClock). The handler uses it so that
+// a test clock governs everything.
+func (v *Verifier) now() time.Time {
+	if v == nil {
+		return time.Now()
+	}
+	return v.state().cfg.now()
+}
+
+// errorFromWait turns the error of waiting on a download into a *VerificationError: the
+// download's own error as is, or the caller's context ending.
+func errorFromWait(err error, step VerificationStep, host string) *VerificationError {
+	var ve *VerificationError
+	if errors.As(err, &ve) {
+		return ve.clone()
+	}
+	return &VerificationError{Step: step, Reason: "gave up waiting for the download", Host: host, Err: ErrCertificateUnavailable, Cause: err}
+}

@@ -1,0 +1,287 @@
+package pcwebhook_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/partnercenter-go/pcwebhook"
+)
+
+// concurrently runs fn n times at once (all goroutines released together) and returns the
+// errors.
+func concurrently(n int, fn func() error) []error {
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = fn()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// TestOneDownloadForConcurrentVerifications: 1,500 deliveries at once on a cold cache cause one
+// certificate download and one issuer download. The server is slow, so every caller misses the
+// cache while the download is in progress.
+func TestOneDownloadForConcurrentVerifications(t *testing.T) {
+	f := newFixture(t)
+	f.cs.handle("/cert/slow-leaf.cer", func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(100 * time.Millisecond)
+		_, _ = w.Write(f.leaf.Raw)
+	})
+	v := f.verifier(t)
+	h := signedHeader(t, f.cs.url("/cert/slow-leaf.cer"), testBody)
+
+	errs := concurrently(1500, func() error { return v.Verify(context.Background(), h, testBody) })
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	st := v.Stats()
+	assert.Equal(t, int64(1), st.CertificateDownloads)
+	assert.Equal(t, int64(1), st.IssuerDownloads)
+	assert.Equal(t, 1, f.cs.hitsFor("/cert/slow-leaf.cer"), "requests seen by the server")
+	assert.Equal(t, 1, f.cs.hitsFor(interPath))
+	assert.Equal(t, int64(1500), st.Verified)
+}
+
+// TestFloodAgainstFailingURL: a flood naming a URL that fails costs at most a few downloads.
+func TestFloodAgainstFailingURL(t *testing.T) {
+	f := newFixture(t)
+	f.cs.handle("/cert/failing.cer", func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+	})
+	untrusted := f.pki.leaf(t, certSpec{org: []string{"Contoso"}})
+	f.cs.serve("/cert/untrusted.cer", untrusted.Raw)
+
+	for _, tc := range []struct {
+		path string
+		want error
+	}{
+		{"/cert/failing.cer", pcwebhook.ErrCertificateUnavailable},
+		{"/cert/untrusted.cer", pcwebhook.ErrUntrustedCertificate},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			v := f.verifier(t)
+			h := signedHeader(t, f.cs.url(tc.path), testBody)
+			// A burst at once, then a stream one after the other.
+			for _, err := range concurrently(1000, func() error { return v.Verify(context.Background(), h, testBody) }) {
+				require.ErrorIs(t, err, tc.want)
+			}
+			for i := 0; i < 1000; i++ {
+				require.ErrorIs(t, v.Verify(context.Background(), h, testBody), tc.want)
+			}
+			st := v.Stats()
+			assert.LessOrEqual(t, st.CertificateDownloads, int64(2), "downloads for 2,000 requests")
+			assert.GreaterOrEqual(t, st.CertificateDownloads, int64(1))
+			assert.LessOrEqual(t, f.cs.hitsFor(tc.path), 2)
+			assert.GreaterOrEqual(t, st.FailureCacheHits, int64(1000))
+			assert.Equal(t, int64(2000), st.Rejected)
+		})
+	}
+}
+
+// TestAbandonedWaitDoesNotPoisonTheCache: a caller that gives up does not cancel the download
+// for the others, and its impatience is not cached as a failure.
+func TestAbandonedWaitDoesNotPoisonTheCache(t *testing.T) {
+	f := newFixture(t)
+	f.cs.handle("/cert/slow.cer", func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		_, _ = w.Write(f.leaf.Raw)
+	})
+	v := f.verifier(t)
+	h := signedHeader(t, f.cs.url("/cert/slow.cer"), testBody)
+
+	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	err := v.Verify(short, h, testBody)
+	require.ErrorIs(t, err, pcwebhook.ErrCertificateUnavailable)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	require.NoError(t, v.Verify(context.Background(), h, testBody))
+	assert.Equal(t, int64(1), v.Stats().CertificateDownloads)
+	assert.Equal(t, 1, f.cs.hitsFor("/cert/slow.cer"))
+}
+
+// TestCacheNotUsedPastNotAfter: a cached key is not used once the clock passes the leaf's
+// NotAfter; the verifier downloads again (and the expired certificate fails).
+func TestCacheNotUsedPastNotAfter(t *testing.T) {
+	f := newFixture(t)
+	t0 := time.Now().Truncate(time.Second)
+	leaf := f.pki.leaf(t, certSpec{notBefore: t0.Add(-time.Minute), notAfter: t0.Add(time.Hour), aia: []string{f.cs.url(interPath)}})
+	f.cs.serve("/cert/short.cer", leaf.Raw)
+	clock := newTestClock(t0)
+	v := f.verifier(t, pcwebhook.WithClock(clock.now))
+	h := signedHeader(t, f.cs.url("/cert/short.cer"), testBody)
+
+	require.NoError(t, v.Verify(context.Background(), h, testBody))
+	clock.set(t0.Add(59 * time.Minute))
+	require.NoError(t, v.Verify(context.Background(), h, testBody))
+	assert.Equal(t, int64(1), v.Stats().CertificateDownloads, "served from the cache while valid")
+
+	clock.set(t0.Add(time.Hour + time.Second))
+	err := v.Verify(context.Background(), h, testBody)
+	assert.ErrorIs(t, err, pcwebhook.ErrUntrustedCertificate)
+	assert.Equal(t, int64(2), v.Stats().CertificateDownloads, "the expired entry must not be used")
+
+	// Before NotBefore the entry is not used either (a clock set back).
+	v2 := f.verifier(t, pcwebhook.WithClock(clock.now))
+	clock.set(t0)
+	require.NoError(t, v2.Verify(context.Background(), h, testBody))
+	clock.set(t0.Add(-2 * time.Minute))
+	assert.ErrorIs(t, v2.Verify(context.Background(), h, testBody), pcwebhook.ErrUntrustedCertificate)
+}
+
+// TestCacheExpiresWithTheChain: the entry ends at the earliest NotAfter of the chain, here the
+// intermediate's, before the leaf's.
+func TestCacheExpiresWithTheChain(t *testing.T) {
+	f := newFixture(t)
+	k := testKeys()
+	t0 := time.Now().Truncate(time.Second)
+	shortInter := issueCert(t, certSpec{cn: "Short CA", isCA: true, pub: &k.other.PublicKey,
+		notBefore: t0.Add(-time.Hour), notAfter: t0.Add(30 * time.Minute)}, f.pki.root, k.root)
+	f.cs.serve("/pki/short.crt", shortInter.Raw)
+	leaf := issueCert(t, certSpec{cn: "x", org: []string{pcwebhook.RequiredOrganization}, aia: []string{f.cs.url("/pki/short.crt")},
+		notBefore: t0.Add(-time.Hour), notAfter: t0.Add(2 * time.Hour)}, shortInter, k.other)
+	f.cs.serve("/cert/chain.cer", leaf.Raw)
+	clock := newTestClock(t0)
+	v := f.verifier(t, pcwebhook.WithClock(clock.now))
+	h := signedHeader(t, f.cs.url("/cert/chain.cer"), testBody)
+
+	require.NoError(t, v.Verify(context.Background(), h, testBody))
+	clock.set(t0.Add(29 * time.Minute))
+	require.NoError(t, v.Verify(context.Background(), h, testBody))
+	assert.Equal(t, int64(1), v.Stats().CertificateDownloads)
+	clock.set(t0.Add(31 * time.Minute))
+	assert.ErrorIs(t, v.Verify(context.Background(), h, testBody), pcwebhook.ErrUntrustedCertificate)
+	assert.Equal(t, int64(2), v.Stats().CertificateDownloads)
+}
+
+// TestCertificateMaxAge: a certificate valid for days is downloaded again after the maximum age.
+func TestCertificateMaxAge(t *testing.T) {
+	f := newFixture(t)
+	clock := newTestClock(time.Now())
+	v := f.verifier(t, pcwebhook.WithClock(clock.now), pcwebhook.WithCertificateMaxAge(10*time.Minute))
+	h := signedHeader(t, f.cs.url(leafPath), testBody)
+
+	require.NoError(t, v.Verify(context.Background(), h, testBody))
+	clock.add(9 * time.Minute)
+	require.NoError(t, v.Verify(context.Background(), h, testBody))
+	assert.Equal(t, int64(1), v.Stats().CertificateDownloads)
+	clock.add(2 * time.Minute)
+	require.NoError(t, v.Verify(context.Background(), h, testBody))
+	assert.Equal(t, int64(2), v.Stats().CertificateDownloads)
+	assert.Equal(t, 2, f.cs.hitsFor(leafPath))
+}
+
+// TestCacheSizeBound: with room for two URLs, a third evicts the least recently used.
+func TestCacheSizeBound(t *testing.T) {
+	f := newFixture(t)
+	for _, p := range []string{"/cert/a.cer", "/cert/b.cer", "/cert/c.cer"} {
+		f.cs.serve(p, f.leaf.Raw)
+	}
+	v := f.verifier(t, pcwebhook.WithCacheSize(2))
+	verify := func(p string) {
+		t.Helper()
+		require.NoError(t, v.Verify(context.Background(), signedHeader(t, f.cs.url(p), testBody), testBody))
+	}
+	verify("/cert/a.cer")
+	verify("/cert/b.cer")
+	verify("/cert/a.cer") // a is now more recent than b
+	verify("/cert/c.cer") // evicts b
+	assert.Equal(t, int64(3), v.Stats().CertificateDownloads)
+	assert.Equal(t, 2, v.Stats().CachedCertificates)
+	verify("/cert/a.cer")
+	verify("/cert/c.cer")
+	assert.Equal(t, int64(3), v.Stats().CertificateDownloads, "a and c are cached")
+	verify("/cert/b.cer")
+	assert.Equal(t, int64(4), v.Stats().CertificateDownloads, "b was evicted")
+	assert.Equal(t, 2, f.cs.hitsFor("/cert/b.cer"))
+	assert.Equal(t, 1, f.cs.hitsFor(interPath), "issuers are cached separately")
+}
+
+// TestFailureCacheTTL: a failure is remembered for the TTL, then the URL is tried again, and a
+// recovered server is then used.
+func TestFailureCacheTTL(t *testing.T) {
+	f := newFixture(t)
+	var mu sync.Mutex
+	healthy := false
+	f.cs.handle("/cert/flaky.cer", func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !healthy {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write(f.leaf.Raw)
+	})
+	clock := newTestClock(time.Now())
+	v := f.verifier(t, pcwebhook.WithClock(clock.now), pcwebhook.WithFailureCacheTTL(10*time.Second))
+	h := signedHeader(t, f.cs.url("/cert/flaky.cer"), testBody)
+
+	require.ErrorIs(t, v.Verify(context.Background(), h, testBody), pcwebhook.ErrCertificateUnavailable)
+	mu.Lock()
+	healthy = true
+	mu.Unlock()
+	clock.add(5 * time.Second)
+	require.ErrorIs(t, v.Verify(context.Background(), h, testBody), pcwebhook.ErrCertificateUnavailable, "failure still cached")
+	assert.Equal(t, int64(1), v.Stats().CertificateDownloads)
+	clock.add(6 * time.Second)
+	require.NoError(t, v.Verify(context.Background(), h, testBody))
+	assert.Equal(t, int64(2), v.Stats().CertificateDownloads)
+}
+
+// TestIssuerCachedAcrossLeaves: two certificate URLs with the same issuer download it once.
+func TestIssuerCachedAcrossLeaves(t *testing.T) {
+	f := newFixture(t)
+	f.cs.serve("/cert/other.cer", f.leaf.Raw)
+	v := f.verifier(t)
+	require.NoError(t, v.Verify(context.Background(), signedHeader(t, f.cs.url(leafPath), testBody), testBody))
+	require.NoError(t, v.Verify(context.Background(), signedHeader(t, f.cs.url("/cert/other.cer"), testBody), testBody))
+	assert.Equal(t, int64(2), v.Stats().CertificateDownloads)
+	assert.Equal(t, int64(1), v.Stats().IssuerDownloads)
+}
+
+// TestCertificateRotation: once the cached entry ends, a new certificate at the same URL is
+// picked up.
+func TestCertificateRotation(t *testing.T) {
+	f := newFixture(t)
+	var mu sync.Mutex
+	served := f.leaf
+	f.cs.handle("/cert/rotating.cer", func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		_, _ = w.Write(served.Raw)
+	})
+	clock := newTestClock(time.Now())
+	v := f.verifier(t, pcwebhook.WithClock(clock.now), pcwebhook.WithCertificateMaxAge(time.Minute))
+	url := f.cs.url("/cert/rotating.cer")
+	require.NoError(t, v.Verify(context.Background(), signedHeader(t, url, testBody), testBody))
+
+	// The new certificate has another key.
+	k := testKeys()
+	mu.Lock()
+	served = issueCert(t, certSpec{cn: "rotated", org: []string{pcwebhook.RequiredOrganization}, pub: &k.other.PublicKey, aia: []string{f.cs.url(interPath)}}, f.pki.inter, k.inter)
+	mu.Unlock()
+	newSig := http.Header{}
+	newSig.Set("Authorization", "Signature "+sign(t, k.other, testBody))
+	newSig.Set("X-MS-Certificate-Url", url)
+	newSig.Set("X-MS-Signature-Algorithm", "rsa-sha256")
+
+	assert.ErrorIs(t, v.Verify(context.Background(), newSig, testBody), pcwebhook.ErrBadSignature, "old key still cached")
+	clock.add(2 * time.Minute)
+	require.NoError(t, v.Verify(context.Background(), newSig, testBody))
+	assert.ErrorIs(t, v.Verify(context.Background(), signedHeader(t, url, testBody), testBody), pcwebhook.ErrBadSignature, "old key gone")
+}

@@ -1,0 +1,88 @@
+package pcwebhook
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// downloadClient returns the client used for downloads: a copy of the user's client (or a new
+// one on a copy of http.DefaultTransport) that never follows redirects and keeps no cookies.
+func downloadClient(user *http.Client) *http.Client {
+	var c http.Client
+	if user != nil {
+		c = *user
+	} else {
+		c.Transport = defaultTransport()
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.Jar = nil
+	return &c
+}
+
+// defaultTransport is a copy of http.DefaultTransport with a bound on response headers.
+func defaultTransport() http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		t = &http.Transport{Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 10 * time.Second}
+	} else {
+		t = t.Clone()
+	}
+	t.MaxResponseHeaderBytes = 64 << 10
+	return t
+}
+
+// download fetches u (already checked against an allow-list) and returns its body. It refuses
+// redirects and any status but 200, reads at most cfg.maxBytes, and gives up after
+// cfg.downloadTimeout or when ctx ends. Every failure is ErrCertificateUnavailable, except a URL
+// that net/url reads differently from the strict parser (ErrUntrustedCertificateURL).
+func (st *verifierState) download(ctx context.Context, u *strictURL, step VerificationStep, counter *atomic.Int64) ([]byte, *VerificationError) {
+	host := u.authority()
+	fail := func(reason string, cause error) *VerificationError {
+		st.stats.downloadFailures.Add(1)
+		return &VerificationError{Step: step, Reason: reason, Host: host, Err: ErrCertificateUnavailable, Cause: cause}
+	}
+	if err := u.crossCheck(); err != nil {
+		return nil, &VerificationError{Step: step, Reason: "URL is ambiguous", Host: host, Err: ErrUntrustedCertificateURL, Cause: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, st.cfg.downloadTimeout)
+	defer cancel()
+
+	select {
+	case st.downloads <- struct{}{}:
+		defer func() { <-st.downloads }()
+	case <-ctx.Done():
+		return nil, fail("too many downloads in progress", ctx.Err())
+	}
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.canonical, nil)
+	if err != nil {
+		return nil, &VerificationError{Step: step, Reason: "URL is ambiguous", Host: host, Err: ErrUntrustedCertificateURL, Cause: err}
+	}
+	counter.Add(1)
+	resp, err := st.client.Do(req)
+	if err != nil {
+		return nil, fail("request failed", err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return nil, fail("redirect refused (HTTP "+strconv.Itoa(resp.StatusCode)+")", nil)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fail("HTTP status "+strconv.Itoa(resp.StatusCode), nil)
+	case resp.ContentLength > st.cfg.maxBytes:
+		return nil, fail("certificate larger than "+strconv.FormatInt(st.cfg.maxBytes, 10)+" bytes", nil)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, st.cfg.maxBytes+1))
+	st.stats.bytesDownloaded.Add(int64(len(data)))
+	if err != nil {
+		return nil, fail("reading the body failed", err)
+	}
+	if int64(len(data)) > st.cfg.maxBytes {
+		return nil, fail("certificate larger than "+strconv.FormatInt(st.cfg.maxBytes, 10)+" bytes", nil)
+	}
+	return data, nil
+}

@@ -1,0 +1,156 @@
+package pcwebhook
+
+import (
+	"encoding/base64"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// The request headers Partner Center signs with, in canonical form (http.Header keys).
+const (
+	// HeaderAuthorization carries "Signature <base64>" by default.
+	HeaderAuthorization = "Authorization"
+	// HeaderMSSignature carries the same token instead of Authorization when the registration
+	// has SignatureTokenToMsSignatureHeader set; it is seen with and without the "Signature "
+	// scheme.
+	HeaderMSSignature = "X-Ms-Signature"
+	// HeaderCertificateURL names where the signing certificate can be downloaded.
+	HeaderCertificateURL = "X-Ms-Certificate-Url"
+	// HeaderSignatureAlgorithm names the signature algorithm; only "rsa-sha256" is accepted.
+	HeaderSignatureAlgorithm = "X-Ms-Signature-Algorithm"
+)
+
+// signatureScheme is the Authorization scheme of Partner Center signatures.
+const signatureScheme = "Signature"
+
+// maxSignatureChars bounds the base64 signature: 1368 characters hold an 8192-bit RSA signature.
+const maxSignatureChars = 1368
+
+// headerValues returns the values of the header named by the canonical key. http.Header built by
+// net/http or with Set/Add always uses canonical keys; a map written by hand with other spellings
+// (such as "x-ms-signature") is searched case-insensitively, on that slower path only.
+func headerValues(h httpHeader, key string) []string {
+	if vs, ok := h[key]; ok {
+		return vs
+	}
+	var out []string
+	for k, vs := range h {
+		if strings.EqualFold(k, key) {
+			out = append(out, vs...)
+		}
+	}
+	return out
+}
+
+// signatureToken returns the base64 signature of the request: from Authorization when it uses
+// the Signature scheme (any letter case), otherwise from x-ms-signature, with or without the
+// scheme. More than one value of either header is refused, since it is ambiguous.
+func signatureToken(h httpHeader) (string, string) {
+	if vs := headerValues(h, HeaderAuthorization); len(vs) > 0 {
+		if len(vs) > 1 {
+			return "", "more than one Authorization header"
+		}
+		if tok, ok := cutScheme(vs[0]); ok {
+			if tok == "" {
+				return "", "empty signature"
+			}
+			return tok, ""
+		}
+	}
+	vs := headerValues(h, HeaderMSSignature)
+	switch len(vs) {
+	case 0:
+		return "", "no Authorization Signature or x-ms-signature header"
+	case 1:
+	default:
+		return "", "more than one x-ms-signature header"
+	}
+	tok := trimOWS(vs[0])
+	if t, ok := cutScheme(tok); ok {
+		tok = t
+	}
+	if tok == "" {
+		return "", "empty signature"
+	}
+	return tok, ""
+}
+
+// cutScheme splits "Signature <token>" (scheme in any letter case, one or more spaces or tabs),
+// returning the token and whether the scheme was present.
+func cutScheme(v string) (string, bool) {
+	v = trimOWS(v)
+	if len(v) < len(signatureScheme) || !strings.EqualFold(v[:len(signatureScheme)], signatureScheme) {
+		return "", false
+	}
+	rest := v[len(signatureScheme):]
+	if rest == "" {
+		return "", true
+	}
+	if rest[0] != ' ' && rest[0] != '\t' {
+		return "", false // "SignatureXYZ" is not the scheme
+	}
+	return trimOWS(rest), true
+}
+
+// trimOWS removes HTTP optional white space (spaces and tabs) around v.
+func trimOWS(v string) string { return strings.Trim(v, " \t") }
+
+// httpHeader is http.Header, spelled as a map so that lookups with the canonical keys above
+// need no canonicalization on the hot path.
+type httpHeader = map[string][]string
+
+// signingMethod maps X-MS-Signature-Algorithm to a JWT RSA signing method. Only rsa-sha256 is
+// allowed; there is deliberately no fallback for unknown values.
+func signingMethod(h httpHeader) (*jwt.SigningMethodRSA, string) {
+	vs := headerValues(h, HeaderSignatureAlgorithm)
+	switch len(vs) {
+	case 0:
+		return nil, "no X-MS-Signature-Algorithm header"
+	case 1:
+	default:
+		return nil, "more than one X-MS-Signature-Algorithm header"
+	}
+	if strings.EqualFold(trimOWS(vs[0]), "rsa-sha256") {
+		return jwt.SigningMethodRS256, ""
+	}
+	return nil, "algorithm not allowed (only rsa-sha256 is)"
+}
+
+// certificateURLHeader returns the single X-MS-Certificate-Url value.
+func certificateURLHeader(h httpHeader) (string, string) {
+	vs := headerValues(h, HeaderCertificateURL)
+	switch len(vs) {
+	case 0:
+		return "", "no X-MS-Certificate-Url header"
+	case 1:
+	default:
+		return "", "more than one X-MS-Certificate-Url header"
+	}
+	v := trimOWS(vs[0])
+	if v == "" {
+		return "", "empty X-MS-Certificate-Url header"
+	}
+	return v, ""
+}
+
+// decodeSignature decodes standard base64 with or without padding into buf when it is large
+// enough (no allocation), or into a new slice.
+func decodeSignature(tok string, buf []byte) ([]byte, bool) {
+	if len(tok) > maxSignatureChars {
+		return nil, false
+	}
+	enc := base64.StdEncoding
+	if len(tok)%4 != 0 {
+		enc = base64.RawStdEncoding
+	}
+	n := enc.DecodedLen(len(tok))
+	if n > len(buf) {
+		buf = make([]byte, n)
+	}
+	m, err := enc.Decode(buf[:n], []byte(tok))
+	if err != nil || m == 0 {
+		return nil, false
+	}
+	return buf[:m], true
+}
