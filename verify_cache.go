@@ -52,7 +52,8 @@ func (st *verifierState) loadLeaf(ctx context.Context, u *strictURL) (*rsa.Publi
 		if verr.Host == "" {
 			verr.Host = u.authority()
 		}
-		st.keyFailures.Add(u.canonical, verr, now, now.Add(st.cfg.failureTTL))
+		// No lower bound: a failure applies to every caller until it expires.
+		st.keyFailures.Add(u.canonical, verr, time.Time{}, now.Add(st.cfg.failureTTL))
 		return nil, verr
 	}
 	st.keys.Add(u.canonical, key, notBefore, expires)
@@ -126,16 +127,15 @@ func (st *verifierState) loadIssuer(ctx context.Context, u *strictURL) ([]*x509.
 	certs, verr := st.fetchIssuer(ctx, u)
 	if verr != nil {
 		verr.Host = u.authority()
-		st.issuerFailure.Add(u.canonical, verr, now, now.Add(st.cfg.failureTTL))
+		st.issuerFailure.Add(u.canonical, verr, time.Time{}, now.Add(st.cfg.failureTTL))
 		return nil, verr
 	}
+	notBefore, notAfter := chainWindow(certs)
 	expires := now.Add(st.cfg.maxAge)
-	for _, c := range certs {
-		if c.NotAfter.Before(expires) {
-			expires = c.NotAfter
-		}
+	if notAfter.Before(expires) {
+		expires = notAfter
 	}
-	st.issuers.Add(u.canonical, certs, now, expires)
+	st.issuers.Add(u.canonical, certs, notBefore, expires)
 	return certs, nil
 }
 

@@ -184,7 +184,8 @@ func (st *verifierState) issuerURL(c *x509.Certificate) (strictURL, *Verificatio
 	return strictURL{}, &VerificationError{Step: StepIssuerDownload, Reason: "issuer certificate not found, and its AIA issuer URL is not in the issuer allow-list", Host: host, Err: ErrUntrustedCertificate}
 }
 
-// chainWindow returns the latest NotBefore and the earliest NotAfter of a chain.
+// chainWindow returns the latest NotBefore and the earliest NotAfter of a chain (or of any set of
+// certificates).
 func chainWindow(chain []*x509.Certificate) (notBefore, notAfter time.Time) {
 	for i, c := range chain {
 		if i == 0 || c.NotBefore.After(notBefore) {

@@ -34,7 +34,9 @@ func NewLRU[V any](max int) *LRU[V] {
 }
 
 // Get returns the value stored for key if there is one and now is inside its validity window,
-// marking it as recently used. An entry found outside its window is removed.
+// marking it as recently used. An entry found expired is removed. An entry not valid yet is kept:
+// now may be stale (read by a caller before another goroutine stored the entry), and must not
+// evict what is valid for everyone else.
 func (c *LRU[V]) Get(key string, now time.Time) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -44,9 +46,12 @@ func (c *LRU[V]) Get(key string, now time.Time) (V, bool) {
 		return zero, false
 	}
 	e := el.Value.(*entry[V])
-	if now.Before(e.notBefore) || !now.Before(e.expires) {
+	if !now.Before(e.expires) {
 		c.order.Remove(el)
 		delete(c.items, key)
+		return zero, false
+	}
+	if now.Before(e.notBefore) {
 		return zero, false
 	}
 	c.order.MoveToFront(el)

@@ -34,10 +34,32 @@ func TestLRUWindow(t *testing.T) {
 				assert.Equal(t, 7, v)
 			} else {
 				assert.Equal(t, 0, v)
-				assert.Equal(t, 0, c.Len(), "an entry outside its window is removed")
 			}
 		})
 	}
+}
+
+func TestLRUExpiredEntryIsRemoved(t *testing.T) {
+	c := NewLRU[int](4)
+	c.Add("k", 7, t0, t0.Add(time.Hour))
+	_, ok := c.Get("k", t0.Add(time.Hour))
+	assert.False(t, ok)
+	assert.Equal(t, 0, c.Len())
+	_, ok = c.Get("k", t0) // gone for good, even for an earlier clock
+	assert.False(t, ok)
+}
+
+// A caller whose clock reading is older than the entry (it read the time, then another goroutine
+// stored the entry) gets a miss but must not evict the entry for everyone else.
+func TestLRUStaleClockDoesNotEvict(t *testing.T) {
+	c := NewLRU[int](4)
+	c.Add("k", 7, t0, t0.Add(time.Hour))
+	_, ok := c.Get("k", t0.Add(-time.Second))
+	assert.False(t, ok)
+	assert.Equal(t, 1, c.Len())
+	v, ok := c.Get("k", t0)
+	assert.True(t, ok)
+	assert.Equal(t, 7, v)
 }
 
 func TestLRUEmptyWindowNotStored(t *testing.T) {

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTableIsValid(t *testing.T) {
+	require.NoError(t, validate())
+	assert.Len(t, events, 34)
+}
+
+func TestValidateCatchesBadRows(t *testing.T) {
+	saved := events
+	defer func() { events = saved }()
+
+	events = append(append([]event(nil), saved...), event{Name: "Test-Created", Const: "X", Family: "TestEvent", Doc: "d"})
+	assert.ErrorContains(t, validate(), "listed twice")
+
+	events = append(append([]event(nil), saved...), event{Name: "new-thing", Const: "NewThing", Family: "NoSuchEvent", Doc: "d"})
+	assert.ErrorContains(t, validate(), "unknown family")
+
+	events = append(append([]event(nil), saved...), event{Name: "new-thing", Family: "TestEvent"})
+	assert.ErrorContains(t, validate(), "required")
+}
+
+func TestSampleURIs(t *testing.T) {
+	d := newData()
+	for _, e := range d.Events {
+		switch e.Family.SamplePrefix {
+		case "null", "absent":
+			assert.Empty(t, e.Sample, e.Name)
+		default:
+			assert.True(t, strings.HasPrefix(e.Sample, "https://"), e.Name)
+			assert.NotContains(t, e.Sample, "{", "%s: every placeholder is filled", e.Name)
+		}
+	}
+	assert.Equal(t, SampleID("a", "b"), SampleID("a", "b"), "stable")
+	assert.NotEqual(t, SampleID("a", "b"), SampleID("a", "c"))
+	assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, SampleID("x", "y"))
+}
+
+// TestGenerateIntoTempDir runs the whole generator into a scratch copy of the README and checks
+// that it writes every output and refuses a README without the markers.
+func TestGenerateIntoTempDir(t *testing.T) {
+	dir := t.TempDir()
+	readme := filepath.Join(dir, "README.md")
+	require.NoError(t, os.WriteFile(readme, []byte("# x\n"+tableBegin+"\nold\n"+tableEnd+"\nafter\n"), 0o644))
+	d := newData()
+	require.NoError(t, writeGo(filepath.Join(dir, "events_gen.go"), eventsTmpl, d))
+	src, err := os.ReadFile(filepath.Join(dir, "events_gen.go"))
+	require.NoError(t, err)
+	assert.Contains(t, string(src), `EventTransferFailed EventName = "transfer-failed"`)
+	assert.Regexp(t, `"fail-transfer": +EventTransferFailed,`, string(src))
+
+	require.NoError(t, writeReadmeTable(readme, d))
+	got, err := os.ReadFile(readme)
+	require.NoError(t, err)
+	assert.NotContains(t, string(got), "\nold\n")
+	assert.Contains(t, string(got), "| `azure-fraud-event-detected` |")
+	assert.True(t, strings.HasSuffix(string(got), tableEnd+"\nafter\n"))
+
+	require.NoError(t, os.WriteFile(readme, []byte("no markers"), 0o644))
+	assert.ErrorContains(t, writeReadmeTable(readme, d), "markers")
+}

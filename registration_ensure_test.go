@@ -1,0 +1,130 @@
+package pcwebhook
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const registrationPath = "/webhooks/v1/registration"
+
+// wanted is the registration the EnsureRegistration tests ask for; registration.json matches it.
+var wanted = Registration{
+	WebhookURL:    "https://partner.example/webhooks",
+	WebhookEvents: []EventName{EventSubscriptionUpdated, EventTestCreated},
+}
+
+func TestEnsureRegistrationCreates(t *testing.T) {
+	f := newFakePC(t,
+		fakeCall{method: "GET", path: registrationPath, status: 404, file: "error-600008.json"},
+		fakeCall{method: "POST", path: registrationPath, file: "registration.json"},
+	)
+	c, _ := newTestClient(t, f)
+	got, err := c.EnsureRegistration(context.Background(), wanted)
+	require.NoError(t, err)
+	assert.Equal(t, "e82cac64-dc67-4cd3-849b-78b6127dd57d", got.SubscriberID)
+	assert.Equal(t, []string{"GET " + registrationPath, "POST " + registrationPath}, f.calls())
+	assert.JSONEq(t, `{"WebhookUrl":"https://partner.example/webhooks","WebhookEvents":["subscription-updated","test-created"],"SignatureTokenToMsSignatureHeader":false}`,
+		string(f.requests()[1].body))
+}
+
+func TestEnsureRegistrationCreatesAfterEmptyAnswer(t *testing.T) {
+	f := newFakePC(t,
+		fakeCall{method: "GET", path: registrationPath, body: `{"WebhookUrl":"","WebhookEvents":[]}`},
+		fakeCall{method: "POST", path: registrationPath, file: "registration.json"},
+	)
+	c, _ := newTestClient(t, f)
+	_, err := c.EnsureRegistration(context.Background(), wanted)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"GET " + registrationPath, "POST " + registrationPath}, f.calls())
+}
+
+func TestEnsureRegistrationNoOp(t *testing.T) {
+	f := newFakePC(t,
+		fakeCall{method: "GET", path: registrationPath, file: "registration.json"},
+		fakeCall{method: "GET", path: registrationPath, file: "registration-camelcase.json"},
+	)
+	c, _ := newTestClient(t, f)
+
+	// Same set in another order, case and with a duplicate.
+	got, err := c.EnsureRegistration(context.Background(), Registration{
+		WebhookURL:    "https://partner.example/webhooks",
+		WebhookEvents: []EventName{"TEST-created", EventSubscriptionUpdated, EventTestCreated},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "https://partner.example/webhooks", got.WebhookURL)
+
+	// The service reports the alias fail-transfer in other cases: still the same set.
+	_, err = c.EnsureRegistration(context.Background(), Registration{
+		WebhookURL:                        "https://partner.example/webhooks",
+		WebhookEvents:                     []EventName{EventTransferFailed, EventTestCreated, EventSubscriptionUpdated},
+		SignatureTokenToMsSignatureHeader: true,
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"GET " + registrationPath, "GET " + registrationPath}, f.calls(), "no write call")
+}
+
+func TestEnsureRegistrationUpdates(t *testing.T) {
+	for name, reg := range map[string]Registration{
+		"other URL":            {WebhookURL: "https://partner.example/webhooks/v2", WebhookEvents: wanted.WebhookEvents},
+		"URL differs in slash": {WebhookURL: "https://partner.example/webhooks/", WebhookEvents: wanted.WebhookEvents},
+		"URL differs in case":  {WebhookURL: "https://partner.example/Webhooks", WebhookEvents: wanted.WebhookEvents},
+		"event added":          {WebhookURL: wanted.WebhookURL, WebhookEvents: append([]EventName{EventInvoiceReady}, wanted.WebhookEvents...)},
+		"event removed":        {WebhookURL: wanted.WebhookURL, WebhookEvents: []EventName{EventTestCreated}},
+		"no events":            {WebhookURL: wanted.WebhookURL},
+		"header flag":          {WebhookURL: wanted.WebhookURL, WebhookEvents: wanted.WebhookEvents, SignatureTokenToMsSignatureHeader: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakePC(t,
+				fakeCall{method: "GET", path: registrationPath, file: "registration.json"},
+				fakeCall{method: "PUT", path: registrationPath, file: "registration.json"},
+			)
+			c, _ := newTestClient(t, f)
+			_, err := c.EnsureRegistration(context.Background(), reg)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"GET " + registrationPath, "PUT " + registrationPath}, f.calls())
+		})
+	}
+}
+
+func TestEnsureRegistrationConflictFallsBackToPut(t *testing.T) {
+	f := newFakePC(t,
+		fakeCall{method: "GET", path: registrationPath, status: 404},
+		fakeCall{method: "POST", path: registrationPath, status: 409, file: "error-409.json"},
+		fakeCall{method: "PUT", path: registrationPath, file: "registration.json"},
+	)
+	c, _ := newTestClient(t, f)
+	_, err := c.EnsureRegistration(context.Background(), wanted)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"GET " + registrationPath, "POST " + registrationPath, "PUT " + registrationPath}, f.calls())
+}
+
+func TestEnsureRegistrationStopsOnErrors(t *testing.T) {
+	f := newFakePC(t,
+		fakeCall{method: "GET", path: registrationPath, status: 401},
+		fakeCall{method: "GET", path: registrationPath, status: 404},
+		fakeCall{method: "POST", path: registrationPath, status: 400, body: `{"code":600001,"description":"bad url"}`},
+	)
+	c, _ := newTestClient(t, f)
+	_, err := c.EnsureRegistration(context.Background(), wanted)
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 401, apiErr.StatusCode)
+
+	_, err = c.EnsureRegistration(context.Background(), wanted)
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 400, apiErr.StatusCode)
+	assert.NotErrorIs(t, err, ErrNotRegistered)
+	assert.Equal(t, []string{"GET " + registrationPath, "GET " + registrationPath, "POST " + registrationPath}, f.calls())
+}
+
+func TestSameEventSet(t *testing.T) {
+	assert.True(t, sameEventSet(nil, []EventName{}))
+	assert.True(t, sameEventSet([]EventName{"a-b", "A-B"}, []EventName{"a-b"}))
+	assert.True(t, sameEventSet([]EventName{"fail-transfer"}, []EventName{EventTransferFailed}))
+	assert.True(t, sameEventSet([]EventName{"Future-Event", EventTestCreated}, []EventName{EventTestCreated, "future-event"}))
+	assert.False(t, sameEventSet([]EventName{EventTestCreated}, []EventName{EventTestCreated, EventInvoiceReady}))
+	assert.False(t, sameEventSet([]EventName{EventTestCreated, EventInvoiceReady}, []EventName{EventTestCreated, EventReferralCreated}))
+}
