@@ -12,7 +12,10 @@ import (
 // which stays the reference: FuzzParseEventFastPath checks that whatever this accepts,
 // encoding/json accepts too and decodes to the same wireEvent. Field names match as in
 // encoding/json: the exact name or an ASCII case-insensitive one, the last occurrence winning.
-func parseWireFast(b []byte, w *wireEvent) bool {
+func parseWireFast(body []byte, w *wireEvent) bool {
+	// One copy of the body as a string: the decoded values are substrings of it, not one
+	// allocation each.
+	b := string(body)
 	i := skipJSONSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
@@ -44,7 +47,7 @@ func parseWireFast(b []byte, w *wireEvent) bool {
 			}
 			val, i = s, next
 		case 'n':
-			if len(b)-i < 4 || string(b[i:i+4]) != "null" {
+			if len(b)-i < 4 || b[i:i+4] != "null" {
 				return false
 			}
 			isNull, i = true, i+4
@@ -71,8 +74,11 @@ func parseWireFast(b []byte, w *wireEvent) bool {
 // and leaves string fields as they are; unknown names are ignored.
 func assignWireField(w *wireEvent, key, val string, isNull bool) {
 	var dst *string
-	switch {
-	case strings.EqualFold(key, "EventName"):
+	switch len(key) { // the names have distinct lengths but for the two audit spellings
+	case len("EventName"):
+		if !strings.EqualFold(key, "EventName") {
+			return
+		}
 		if isNull {
 			w.EventName = nil
 		} else {
@@ -80,15 +86,29 @@ func assignWireField(w *wireEvent, key, val string, isNull bool) {
 			w.EventName = &v
 		}
 		return
-	case strings.EqualFold(key, "ResourceUri"):
+	case len("ResourceUri"):
+		if !strings.EqualFold(key, "ResourceUri") {
+			return
+		}
 		dst = &w.ResourceURI
-	case strings.EqualFold(key, "ResourceName"):
+	case len("ResourceName"):
+		if !strings.EqualFold(key, "ResourceName") {
+			return
+		}
 		dst = &w.ResourceName
-	case strings.EqualFold(key, "AuditUri"):
-		dst = &w.AuditURI
-	case strings.EqualFold(key, "AuditUrl"):
-		dst = &w.AuditURL
-	case strings.EqualFold(key, "ResourceChangeUtcDate"):
+	case len("AuditUri"):
+		switch {
+		case strings.EqualFold(key, "AuditUri"):
+			dst = &w.AuditURI
+		case strings.EqualFold(key, "AuditUrl"):
+			dst = &w.AuditURL
+		default:
+			return
+		}
+	case len("ResourceChangeUtcDate"):
+		if !strings.EqualFold(key, "ResourceChangeUtcDate") {
+			return
+		}
 		dst = &w.ResourceChangeUtcDate
 	default:
 		return
@@ -98,7 +118,7 @@ func assignWireField(w *wireEvent, key, val string, isNull bool) {
 	}
 }
 
-func skipJSONSpace(b []byte, i int) int {
+func skipJSONSpace(b string, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
@@ -108,7 +128,7 @@ func skipJSONSpace(b []byte, i int) int {
 // scanJSONString reads the string that starts at b[i] (a quote) and returns its contents and the
 // index after the closing quote. It gives up (false) on escapes, control characters, invalid
 // UTF-8, and on non-ASCII when asciiOnly is set.
-func scanJSONString(b []byte, i int, asciiOnly bool) (string, int, bool) {
+func scanJSONString(b string, i int, asciiOnly bool) (string, int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return "", 0, false
 	}
@@ -119,10 +139,10 @@ func scanJSONString(b []byte, i int, asciiOnly bool) (string, int, bool) {
 		switch {
 		case c == '"':
 			s := b[start:j]
-			if !ascii && (asciiOnly || !utf8.Valid(s)) {
+			if !ascii && (asciiOnly || !utf8.ValidString(s)) {
 				return "", 0, false
 			}
-			return string(s), j + 1, true
+			return s, j + 1, true
 		case c == '\\' || c < 0x20:
 			return "", 0, false
 		case c >= 0x80:

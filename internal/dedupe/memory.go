@@ -2,7 +2,6 @@
 package dedupe
 
 import (
-	"container/list"
 	"sync"
 	"time"
 )
@@ -17,15 +16,42 @@ const (
 	Done                    // handled successfully
 )
 
+// entry is one key, linked into the list of its kind (intrusive, so that moving a key from "in
+// progress" to "done" allocates nothing).
 type entry struct {
-	key     string
-	done    bool
-	expires time.Time
+	key        string
+	done       bool
+	expires    time.Time
+	prev, next *entry
+}
+
+// queue is a doubly linked list of entries in expiry order, oldest first, around a sentinel.
+type queue struct{ root entry }
+
+func (q *queue) init() { q.root.prev, q.root.next = &q.root, &q.root }
+func (q *queue) oldest() *entry {
+	if q.root.next == &q.root {
+		return nil
+	}
+	return q.root.next
+}
+
+func (q *queue) pushBack(e *entry) {
+	last := q.root.prev
+	e.prev, e.next = last, &q.root
+	last.next = e
+	q.root.prev = e
+}
+
+func unlink(e *entry) {
+	e.prev.next = e.next
+	e.next.prev = e.prev
+	e.prev, e.next = nil, nil
 }
 
 // Memory is a bounded, expiring, concurrency-safe store. Keys in progress expire after the
 // lease (so a hung or lost handler does not block retries forever); handled keys expire after
-// the retention. Each kind sits in its own list in expiry order, since all its entries share one
+// the retention. Each kind sits in its own queue in expiry order, since all its entries share one
 // lifetime, so expiry and eviction are O(1).
 type Memory struct {
 	retention, lease time.Duration
@@ -33,9 +59,9 @@ type Memory struct {
 	now              func() time.Time
 
 	mu       sync.Mutex
-	entries  map[string]*list.Element
-	progress list.List // of *entry, oldest first
-	done     list.List // of *entry, oldest first
+	entries  map[string]*entry
+	progress queue
+	done     queue
 }
 
 // NewMemory returns a store that keeps handled keys for retention, in-progress keys for lease,
@@ -47,7 +73,10 @@ func NewMemory(retention, lease time.Duration, max int, now func() time.Time) *M
 	if max < 1 {
 		max = 1
 	}
-	return &Memory{retention: retention, lease: lease, max: max, now: now, entries: map[string]*list.Element{}}
+	m := &Memory{retention: retention, lease: lease, max: max, now: now, entries: make(map[string]*entry, min(max, 1024))}
+	m.progress.init()
+	m.done.init()
+	return m
 }
 
 // Begin marks key in progress when it is new, and reports what it was.
@@ -55,9 +84,10 @@ func (m *Memory) Begin(key string) State {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	m.expire(now)
-	if el, ok := m.entries[key]; ok {
-		if el.Value.(*entry).done {
+	m.expire(&m.progress, now)
+	m.expire(&m.done, now)
+	if e, ok := m.entries[key]; ok {
+		if e.done {
 			return Done
 		}
 		return InProgress
@@ -65,7 +95,9 @@ func (m *Memory) Begin(key string) State {
 	for len(m.entries) >= m.max {
 		m.evictOldest()
 	}
-	m.entries[key] = m.progress.PushBack(&entry{key: key, expires: now.Add(m.lease)})
+	e := &entry{key: key, expires: now.Add(m.lease)}
+	m.entries[key] = e
+	m.progress.pushBack(e)
 	return New
 }
 
@@ -73,14 +105,18 @@ func (m *Memory) Begin(key string) State {
 func (m *Memory) Complete(key string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
-	if el, ok := m.entries[key]; ok {
-		m.remove(el)
+	e, ok := m.entries[key]
+	if ok {
+		unlink(e)
+	} else {
+		for len(m.entries) >= m.max {
+			m.evictOldest()
+		}
+		e = &entry{key: key}
+		m.entries[key] = e
 	}
-	for len(m.entries) >= m.max {
-		m.evictOldest()
-	}
-	m.entries[key] = m.done.PushBack(&entry{key: key, done: true, expires: now.Add(m.retention)})
+	e.done, e.expires = true, m.now().Add(m.retention)
+	m.done.pushBack(e)
 }
 
 // Release forgets an in-progress key, so that the next delivery handles it again. A handled key
@@ -88,8 +124,8 @@ func (m *Memory) Complete(key string) {
 func (m *Memory) Release(key string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if el, ok := m.entries[key]; ok && !el.Value.(*entry).done {
-		m.remove(el)
+	if e, ok := m.entries[key]; ok && !e.done {
+		m.remove(e)
 	}
 }
 
@@ -100,31 +136,24 @@ func (m *Memory) Len() int {
 	return len(m.entries)
 }
 
-func (m *Memory) expire(now time.Time) {
-	for _, l := range []*list.List{&m.progress, &m.done} {
-		for el := l.Front(); el != nil && !now.Before(el.Value.(*entry).expires); el = l.Front() {
-			m.remove(el)
-		}
+func (m *Memory) expire(q *queue, now time.Time) {
+	for e := q.oldest(); e != nil && !now.Before(e.expires); e = q.oldest() {
+		m.remove(e)
 	}
 }
 
 // evictOldest drops the oldest handled key, or the oldest in-progress key when none is handled.
 func (m *Memory) evictOldest() {
-	if el := m.done.Front(); el != nil {
-		m.remove(el)
+	if e := m.done.oldest(); e != nil {
+		m.remove(e)
 		return
 	}
-	if el := m.progress.Front(); el != nil {
-		m.remove(el)
+	if e := m.progress.oldest(); e != nil {
+		m.remove(e)
 	}
 }
 
-func (m *Memory) remove(el *list.Element) {
-	e := el.Value.(*entry)
-	if e.done {
-		m.done.Remove(el)
-	} else {
-		m.progress.Remove(el)
-	}
+func (m *Memory) remove(e *entry) {
+	unlink(e)
 	delete(m.entries, e.key)
 }
