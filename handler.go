@@ -152,39 +152,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		reply(http.StatusMethodNotAllowed, outcomeMethod, nil, "method not allowed: use POST")
+		reply(http.StatusMethodNotAllowed, outcomeMethod, nil, "method not allowed: use POST\n")
 		return
 	}
 	if h.verifierErr != nil {
-		reply(http.StatusInternalServerError, outcomeMisconfiguration, h.verifierErr, "receiver misconfigured")
+		reply(http.StatusInternalServerError, outcomeMisconfiguration, h.verifierErr, "receiver misconfigured\n")
 		return
 	}
 	body, err := readBody(r, h.maxBody)
 	if err != nil {
 		if errors.Is(err, ErrBodyTooLarge) {
-			reply(http.StatusRequestEntityTooLarge, outcomeTooLarge, err, "body too large")
+			reply(http.StatusRequestEntityTooLarge, outcomeTooLarge, err, "body too large\n")
 		} else {
-			reply(http.StatusBadRequest, outcomeUnreadable, err, "body unreadable")
+			reply(http.StatusBadRequest, outcomeUnreadable, err, "body unreadable\n")
 		}
 		return
 	}
 	if err := h.verifier.Verify(ctx, r.Header, body); err != nil {
 		if errors.Is(err, ErrCertificateUnavailable) {
 			w.Header().Set("Retry-After", retryAfterCertificate)
-			reply(http.StatusServiceUnavailable, outcomeCertUnavailable, err, "signing certificate unavailable, retry later")
+			reply(http.StatusServiceUnavailable, outcomeCertUnavailable, err, "signing certificate unavailable, retry later\n")
 		} else {
-			reply(http.StatusUnauthorized, outcomeUnverified, err, "unauthorized")
+			reply(http.StatusUnauthorized, outcomeUnverified, err, "unauthorized\n")
 		}
 		return
 	}
 	e, err := ParseEvent(body)
 	if err != nil {
-		reply(http.StatusBadRequest, outcomeMalformed, err, err.Error())
+		reply(http.StatusBadRequest, outcomeMalformed, err, err.Error()+"\n")
 		return
 	}
 	name = e.Name
 	if err := h.checkAge(e); err != nil {
-		reply(http.StatusBadRequest, outcomeStale, err, err.Error())
+		reply(http.StatusBadRequest, outcomeStale, err, err.Error()+"\n")
 		return
 	}
 
@@ -198,14 +198,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err != nil:
 			w.Header().Set("Retry-After", retryAfterStore)
-			reply(http.StatusServiceUnavailable, outcomeStoreError, err, "temporarily unavailable, retry later")
+			reply(http.StatusServiceUnavailable, outcomeStoreError, err, "temporarily unavailable, retry later\n")
 			return
 		case state == DeliveryDone:
-			reply(http.StatusOK, outcomeDuplicate, nil, "already handled")
+			reply(http.StatusOK, outcomeDuplicate, nil, "already handled\n")
 			return
 		case state == DeliveryInProgress:
 			w.Header().Set("Retry-After", retryAfterInProgress)
-			reply(http.StatusServiceUnavailable, outcomeInProgress, nil, "being handled, retry later")
+			reply(http.StatusServiceUnavailable, outcomeInProgress, nil, "being handled, retry later\n")
 			return
 		}
 	}
@@ -217,7 +217,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				err = errors.Join(err, fmt.Errorf("releasing the delivery for a retry: %w", rerr))
 			}
 		}
-		reply(http.StatusInternalServerError, o, err, "callback failed, retry later")
+		reply(http.StatusInternalServerError, o, err, "callback failed, retry later\n")
 		return
 	}
 	if key != "" {
@@ -227,7 +227,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				slog.String("event", string(name)), slog.Any("error", err))
 		}
 	}
-	reply(http.StatusOK, o, nil, "ok")
+	reply(http.StatusOK, o, nil, "ok\n")
 }
 
 // checkAge enforces WithMaxEventAge.
@@ -300,16 +300,15 @@ func (h *Handler) log(ctx context.Context, name EventName, o outcome, status int
 	if !h.logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := []slog.Attr{
-		slog.String("event", string(name)),
-		slog.String("outcome", string(o)),
-		slog.Int("status", status),
-		slog.Duration("duration", d),
+	if err == nil {
+		h.logger.LogAttrs(ctx, level, "partner center webhook",
+			slog.String("event", string(name)), slog.String("outcome", string(o)),
+			slog.Int("status", status), slog.Duration("duration", d))
+		return
 	}
-	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
-	}
-	h.logger.LogAttrs(ctx, level, "partner center webhook", attrs...)
+	h.logger.LogAttrs(ctx, level, "partner center webhook",
+		slog.String("event", string(name)), slog.String("outcome", string(o)),
+		slog.Int("status", status), slog.Duration("duration", d), slog.String("error", err.Error()))
 }
 
 func writeText(w http.ResponseWriter, status int, body string) {
@@ -317,5 +316,5 @@ func writeText(w http.ResponseWriter, status int, body string) {
 	hdr.Set("Content-Type", "text/plain; charset=utf-8")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body+"\n")
+	_, _ = io.WriteString(w, body)
 }
