@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -43,6 +44,28 @@ func run(addr string, maxAge time.Duration, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           newMux(verifier, maxAge, logger),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      60 * time.Second, // callbacks run inside the request
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "webhook", "POST /webhooks/partner-center")
+	return serve(ctx, srv, ln, logger)
+}
+
+// newMux is the application's mux with the Partner Center webhook mounted beside its routes.
+func newMux(verifier *pcwebhook.Verifier, maxAge time.Duration, logger *slog.Logger) *http.ServeMux {
 	hooks := pcwebhook.NewHandler(
 		pcwebhook.WithVerifier(verifier),
 		pcwebhook.WithLogger(logger),
@@ -67,25 +90,13 @@ func run(addr string, maxAge time.Duration, logger *slog.Logger) error {
 	mux.Handle("POST /webhooks/partner-center", hooks)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "your application") })
+	return mux
+}
 
-	srv := &http.Server{
-		Addr:              addr,
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      60 * time.Second, // callbacks run inside the request
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// serve runs srv on ln until ctx ends, then shuts down gracefully: deliveries in flight finish.
+func serve(ctx context.Context, srv *http.Server, ln net.Listener, logger *slog.Logger) error {
 	errc := make(chan error, 1)
-	go func() {
-		logger.Info("listening", "addr", addr, "webhook", "POST /webhooks/partner-center")
-		errc <- srv.ListenAndServe()
-	}()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
