@@ -98,8 +98,11 @@ func ParseEvent(body []byte) (*Event, error) {
 		return nil, fmt.Errorf("%w: body is not a JSON object", ErrMalformedEvent)
 	}
 	var w wireEvent
-	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, malformedJSON(err)
+	if !parseWireFast(body, &w) {
+		w = wireEvent{}
+		if err := json.Unmarshal(body, &w); err != nil {
+			return nil, malformedJSON(err)
+		}
 	}
 	if w.EventName == nil {
 		return nil, fmt.Errorf("%w: EventName is missing or null", ErrMalformedEvent)

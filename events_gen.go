@@ -5,106 +5,106 @@ package pcwebhook
 // The documented Partner Center webhook events, one constant each, in the documents' order.
 const (
 	// EventTestCreated is raised when a test event is requested through the registration API.
-	// It decodes to [TestEvent].
+	// It decodes to [TestEvent]; register a callback with [Handler.OnTestCreated].
 	EventTestCreated EventName = "test-created"
 	// EventSubscriptionUpdated is raised when a subscription changes, through the API or internally; it may arrive up to 48 hours after the change.
-	// It decodes to [SubscriptionEvent].
+	// It decodes to [SubscriptionEvent]; register a callback with [Handler.OnSubscriptionUpdated].
 	EventSubscriptionUpdated EventName = "subscription-updated"
 	// EventUsageRecordsThresholdExceeded is raised when a customer's Microsoft Azure usage exceeds their usage spending budget.
-	// It decodes to [UsageThresholdEvent].
+	// It decodes to [UsageThresholdEvent]; register a callback with [Handler.OnUsageRecordsThresholdExceeded].
 	EventUsageRecordsThresholdExceeded EventName = "usagerecords-thresholdExceeded"
 	// EventReferralCreated is raised when a referral is created.
-	// It decodes to [ReferralEvent].
+	// It decodes to [ReferralEvent]; register a callback with [Handler.OnReferralCreated].
 	EventReferralCreated EventName = "referral-created"
 	// EventReferralUpdated is raised when a referral is updated.
-	// It decodes to [ReferralEvent].
+	// It decodes to [ReferralEvent]; register a callback with [Handler.OnReferralUpdated].
 	EventReferralUpdated EventName = "referral-updated"
 	// EventRelatedReferralCreated is raised when a related referral is created.
-	// It decodes to [ReferralEvent].
+	// It decodes to [ReferralEvent]; register a callback with [Handler.OnRelatedReferralCreated].
 	EventRelatedReferralCreated EventName = "related-referral-created"
 	// EventRelatedReferralUpdated is raised when a related referral is updated.
-	// It decodes to [ReferralEvent].
+	// It decodes to [ReferralEvent]; register a callback with [Handler.OnRelatedReferralUpdated].
 	EventRelatedReferralUpdated EventName = "related-referral-updated"
 	// EventInvoiceReady is raised when a new invoice is ready.
-	// It decodes to [InvoiceEvent].
+	// It decodes to [InvoiceEvent]; register a callback with [Handler.OnInvoiceReady].
 	EventInvoiceReady EventName = "invoice-ready"
 	// EventGranularAdminRelationshipApproved is raised when the customer approves a GDAP relationship.
-	// It decodes to [GranularAdminRelationshipEvent].
+	// It decodes to [GranularAdminRelationshipEvent]; register a callback with [Handler.OnGranularAdminRelationshipApproved].
 	EventGranularAdminRelationshipApproved EventName = "granular-admin-relationship-approved"
 	// EventGranularAdminRelationshipActivated is raised when a GDAP relationship becomes active.
-	// It decodes to [GranularAdminRelationshipEvent].
+	// It decodes to [GranularAdminRelationshipEvent]; register a callback with [Handler.OnGranularAdminRelationshipActivated].
 	EventGranularAdminRelationshipActivated EventName = "granular-admin-relationship-activated"
 	// EventGranularAdminRelationshipTerminated is raised when a GDAP relationship is terminated by the partner or the customer.
-	// It decodes to [GranularAdminRelationshipEvent].
+	// It decodes to [GranularAdminRelationshipEvent]; register a callback with [Handler.OnGranularAdminRelationshipTerminated].
 	EventGranularAdminRelationshipTerminated EventName = "granular-admin-relationship-terminated"
 	// EventGranularAdminRelationshipAutoExtended is raised when the system extends a GDAP relationship automatically.
-	// It decodes to [GranularAdminRelationshipEvent].
+	// It decodes to [GranularAdminRelationshipEvent]; register a callback with [Handler.OnGranularAdminRelationshipAutoExtended].
 	EventGranularAdminRelationshipAutoExtended EventName = "granular-admin-relationship-auto-extended"
 	// EventGranularAdminRelationshipUpdated is raised when a GDAP relationship is updated by the partner or the customer.
-	// It decodes to [GranularAdminRelationshipEvent].
+	// It decodes to [GranularAdminRelationshipEvent]; register a callback with [Handler.OnGranularAdminRelationshipUpdated].
 	EventGranularAdminRelationshipUpdated EventName = "granular-admin-relationship-updated"
 	// EventGranularAdminRelationshipExpired is raised when a GDAP relationship expires.
-	// It decodes to [GranularAdminRelationshipEvent].
+	// It decodes to [GranularAdminRelationshipEvent]; register a callback with [Handler.OnGranularAdminRelationshipExpired].
 	EventGranularAdminRelationshipExpired EventName = "granular-admin-relationship-expired"
 	// EventGranularAdminRelationshipCreated is raised when a GDAP relationship is created.
-	// It decodes to [GranularAdminRelationshipEvent].
+	// It decodes to [GranularAdminRelationshipEvent]; register a callback with [Handler.OnGranularAdminRelationshipCreated].
 	EventGranularAdminRelationshipCreated EventName = "granular-admin-relationship-created"
 	// EventGranularAdminAccessAssignmentCreated is raised when the partner creates a GDAP access assignment.
-	// It decodes to [GranularAdminAccessAssignmentEvent].
+	// It decodes to [GranularAdminAccessAssignmentEvent]; register a callback with [Handler.OnGranularAdminAccessAssignmentCreated].
 	EventGranularAdminAccessAssignmentCreated EventName = "granular-admin-access-assignment-created"
 	// EventGranularAdminAccessAssignmentActivated is raised when a GDAP access assignment becomes active.
-	// It decodes to [GranularAdminAccessAssignmentEvent].
+	// It decodes to [GranularAdminAccessAssignmentEvent]; register a callback with [Handler.OnGranularAdminAccessAssignmentActivated].
 	EventGranularAdminAccessAssignmentActivated EventName = "granular-admin-access-assignment-activated"
 	// EventGranularAdminAccessAssignmentUpdated is raised when the partner updates a GDAP access assignment.
-	// It decodes to [GranularAdminAccessAssignmentEvent].
+	// It decodes to [GranularAdminAccessAssignmentEvent]; register a callback with [Handler.OnGranularAdminAccessAssignmentUpdated].
 	EventGranularAdminAccessAssignmentUpdated EventName = "granular-admin-access-assignment-updated"
 	// EventGranularAdminAccessAssignmentDeleted is raised when the partner deletes a GDAP access assignment.
-	// It decodes to [GranularAdminAccessAssignmentEvent].
+	// It decodes to [GranularAdminAccessAssignmentEvent]; register a callback with [Handler.OnGranularAdminAccessAssignmentDeleted].
 	EventGranularAdminAccessAssignmentDeleted EventName = "granular-admin-access-assignment-deleted"
 	// EventNewCommerceMigrationCreated is raised when a new-commerce migration is created.
-	// It decodes to [NewCommerceMigrationEvent].
+	// It decodes to [NewCommerceMigrationEvent]; register a callback with [Handler.OnNewCommerceMigrationCreated].
 	EventNewCommerceMigrationCreated EventName = "new-commerce-migration-created"
 	// EventNewCommerceMigrationCompleted is raised when a new-commerce migration completes.
-	// It decodes to [NewCommerceMigrationEvent].
+	// It decodes to [NewCommerceMigrationEvent]; register a callback with [Handler.OnNewCommerceMigrationCompleted].
 	EventNewCommerceMigrationCompleted EventName = "new-commerce-migration-completed"
 	// EventCreateNewCommerceMigrationSchedule is raised when a new-commerce migration schedule is created.
-	// It decodes to [NewCommerceMigrationEvent].
+	// It decodes to [NewCommerceMigrationEvent]; register a callback with [Handler.OnCreateNewCommerceMigrationSchedule].
 	EventCreateNewCommerceMigrationSchedule EventName = "create-new-commerce-migration-schedule"
 	// EventNewCommerceMigrationFailed is raised when a new-commerce migration fails.
-	// It decodes to [NewCommerceMigrationEvent].
+	// It decodes to [NewCommerceMigrationEvent]; register a callback with [Handler.OnNewCommerceMigrationFailed].
 	EventNewCommerceMigrationFailed EventName = "new-commerce-migration-failed"
 	// EventNewCommerceMigrationScheduleFailed is raised when a scheduled new-commerce migration fails.
-	// It decodes to [NewCommerceMigrationScheduleEvent].
+	// It decodes to [NewCommerceMigrationScheduleEvent]; register a callback with [Handler.OnNewCommerceMigrationScheduleFailed].
 	EventNewCommerceMigrationScheduleFailed EventName = "new-commerce-migration-schedule-failed"
 	// EventCreateTransfer is raised when a transfer is created.
-	// It decodes to [TransferEvent].
+	// It decodes to [TransferEvent]; register a callback with [Handler.OnCreateTransfer].
 	EventCreateTransfer EventName = "create-transfer"
 	// EventUpdateTransfer is raised when a transfer is updated.
-	// It decodes to [TransferEvent].
+	// It decodes to [TransferEvent]; register a callback with [Handler.OnUpdateTransfer].
 	EventUpdateTransfer EventName = "update-transfer"
 	// EventCompleteTransfer is raised when a transfer completes.
-	// It decodes to [TransferEvent].
+	// It decodes to [TransferEvent]; register a callback with [Handler.OnCompleteTransfer].
 	EventCompleteTransfer EventName = "complete-transfer"
 	// EventTransferFailed is raised when a transfer fails. The documents also call it "fail-transfer", which is accepted as an alias on input.
-	// It decodes to [TransferEvent].
+	// It decodes to [TransferEvent]; register a callback with [Handler.OnTransferFailed].
 	EventTransferFailed EventName = "transfer-failed"
 	// EventResellerRelationshipAcceptedByCustomer is raised when a customer accepts a reseller relationship.
-	// It decodes to [CustomerRelationshipEvent].
+	// It decodes to [CustomerRelationshipEvent]; register a callback with [Handler.OnResellerRelationshipAcceptedByCustomer].
 	EventResellerRelationshipAcceptedByCustomer EventName = "reseller-relationship-accepted-by-customer"
 	// EventIndirectResellerRelationshipAcceptedByCustomer is raised when a customer accepts an indirect reseller relationship.
-	// It decodes to [CustomerRelationshipEvent].
+	// It decodes to [CustomerRelationshipEvent]; register a callback with [Handler.OnIndirectResellerRelationshipAcceptedByCustomer].
 	EventIndirectResellerRelationshipAcceptedByCustomer EventName = "indirect-reseller-relationship-accepted-by-customer"
 	// EventDAPAdminRelationshipApproved is raised when a DAP relationship between the partner and a customer tenant is approved.
-	// It decodes to [DAPEvent].
+	// It decodes to [DAPEvent]; register a callback with [Handler.OnDAPAdminRelationshipApproved].
 	EventDAPAdminRelationshipApproved EventName = "dap-admin-relationship-approved"
 	// EventDAPAdminRelationshipTerminated is raised when a DAP relationship between the partner and a customer tenant is terminated.
-	// It decodes to [DAPEvent].
+	// It decodes to [DAPEvent]; register a callback with [Handler.OnDAPAdminRelationshipTerminated].
 	EventDAPAdminRelationshipTerminated EventName = "dap-admin-relationship-terminated"
 	// EventDAPAdminRelationshipTerminatedByMicrosoft is raised when Microsoft terminates a DAP relationship that was inactive for more than 90 days.
-	// It decodes to [DAPEvent].
+	// It decodes to [DAPEvent]; register a callback with [Handler.OnDAPAdminRelationshipTerminatedByMicrosoft].
 	EventDAPAdminRelationshipTerminatedByMicrosoft EventName = "dap-admin-relationship-terminated-by-microsoft"
 	// EventAzureFraudEventDetected is raised when a security alert (fraud) is detected on a customer tenant of the partner.
-	// It decodes to [FraudEvent].
+	// It decodes to [FraudEvent]; register a callback with [Handler.OnAzureFraudEventDetected].
 	EventAzureFraudEventDetected EventName = "azure-fraud-event-detected"
 )
 
@@ -417,7 +417,7 @@ func newFraudEvent(e *Event) *FraudEvent {
 
 // Typed returns the typed struct of the event's family (for example [*SubscriptionEvent] for
 // [EventSubscriptionUpdated]), with the IDs parsed from its ResourceUri. For a name that is not
-// known it returns e itself. Use it in a type switch.
+// known it returns e itself. Use it in a type switch, for example in an [Handler.OnAny] callback.
 func (e *Event) Typed() any {
 	switch e.Name {
 	case EventTestCreated:

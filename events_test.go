@@ -475,3 +475,56 @@ func BenchmarkParseEvent(b *testing.B) {
 		_ = e.Typed()
 	}
 }
+
+// FuzzParseEventFastPath checks the reflection-free decoder against encoding/json: whatever the
+// fast path accepts, encoding/json must accept and decode to the same fields.
+func FuzzParseEventFastPath(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "events", "*.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{`{}`, `{"EventName":null}`, `{"eventname":"a","EVENTNAME":"b"}`, `{"EventName":"a","EventName":null}`,
+		`{"AuditUri":"x","AuditUri":null}`, `{"EventName":"\u00e9"}`, `{"EventName":"é"}`, "{\"EventName\":\"\xff\"}", `{"a":1}`, `{"EventName":"a"} x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast wireEvent
+		if !parseWireFast(body, &fast) {
+			return
+		}
+		var ref wireEvent
+		if err := json.Unmarshal(body, &ref); err != nil {
+			t.Fatalf("fast path accepted what encoding/json rejects (%v): %q", err, body)
+		}
+		if (fast.EventName == nil) != (ref.EventName == nil) || (fast.EventName != nil && *fast.EventName != *ref.EventName) {
+			t.Fatalf("EventName differs: fast %v, encoding/json %v: %q", fast.EventName, ref.EventName, body)
+		}
+		fast.EventName, ref.EventName = nil, nil
+		if fast != ref {
+			t.Fatalf("fields differ:\nfast %+v\njson %+v\ninput %q", fast, ref, body)
+		}
+	})
+}
+
+func TestFastPathIsTakenForRealPayloads(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "events", "*.json"))
+	require.NoError(t, err)
+	for _, p := range files {
+		if strings.Contains(p, "unknown-event-name") {
+			continue // it carries a nested object on purpose: encoding/json decodes it
+		}
+		var w wireEvent
+		assert.True(t, parseWireFast(readGolden(t, filepath.Base(p)), &w), "%s should not need encoding/json", p)
+	}
+	for _, s := range []string{`{"EventName":"a\u0062"}`, `{"EventName":"a","x":{}}`, `{"EventName":"a","n":1}`, `{"EventName":"a",}`, `{"EventName":"a"`, "{\"EventName\":\"a\x01\"}", `[]`} {
+		var w wireEvent
+		assert.False(t, parseWireFast([]byte(s), &w), s)
+	}
+}

@@ -5,10 +5,10 @@ import (
 	"strings"
 )
 
-// resourcePathSegments returns the decoded path segments of a ResourceUri, whatever its scheme,
-// host and version prefix: "https://host/webhooks/v1/customers/a" and "/v1/customers/a" both give
-// [..., "customers", "a"]. It never fails: an undecodable segment is kept as sent.
-func resourcePathSegments(uri string) []string {
+// appendPathSegments appends the decoded path segments of a ResourceUri to dst, whatever its
+// scheme, host and version prefix: "https://host/webhooks/v1/customers/a" and "/v1/customers/a"
+// both give [..., "customers", "a"]. It never fails: an undecodable segment is kept as sent.
+func appendPathSegments(dst []string, uri string) []string {
 	path := strings.TrimSpace(uri)
 	if i := strings.IndexAny(path, "?#"); i >= 0 {
 		path = path[:i]
@@ -17,21 +17,22 @@ func resourcePathSegments(uri string) []string {
 		path = path[i+3:]
 		j := strings.IndexByte(path, '/')
 		if j < 0 {
-			return nil
+			return dst
 		}
 		path = path[j:]
 	}
-	var segs []string
-	for _, s := range strings.Split(path, "/") {
+	for path != "" {
+		var s string
+		s, path, _ = strings.Cut(path, "/")
 		if s == "" {
 			continue
 		}
 		if u, err := url.PathUnescape(s); err == nil {
 			s = u
 		}
-		segs = append(segs, strings.TrimSpace(s))
+		dst = append(dst, strings.TrimSpace(s))
 	}
-	return segs
+	return dst
 }
 
 // matchResourcePath finds pattern in the path of uri and stores the segments that stand where the
@@ -39,7 +40,8 @@ func resourcePathSegments(uri string) []string {
 // the pattern's first segment occurs is used; matching stops at the first fixed segment that
 // differs or at the end of the path, so IDs the URI does not carry stay empty.
 func matchResourcePath(uri string, pattern []string, ids ...*string) {
-	segs := resourcePathSegments(uri)
+	var buf [16]string // ResourceUris have fewer segments: no allocation
+	segs := appendPathSegments(buf[:0], uri)
 	start := -1
 	for i, s := range segs {
 		if strings.EqualFold(s, pattern[0]) {

@@ -4,6 +4,7 @@
 //
 //   - events_gen.go: the EventName constants, the name lookup, the typed family structs and
 //     Event.Typed;
+//   - handler_gen.go: one typed On<Event> callback registration method per event;
 //   - pcwebhooktest/samples_gen.go: the sample resource of every event, for SampleEvent;
 //   - the supported-events table in README.md, between its BEGIN/END markers.
 //
@@ -36,6 +37,7 @@ func main() {
 		tmpl *template.Template
 	}{
 		{"events_gen.go", eventsTmpl},
+		{"handler_gen.go", handlerTmpl},
 		{filepath.Join("pcwebhooktest", "samples_gen.go"), samplesTmpl},
 	} {
 		if err := writeGo(filepath.Join(*root, out.path), out.tmpl, d); err != nil {

@@ -22,7 +22,7 @@ var eventsTmpl = template.Must(template.New("events").Funcs(funcs).Parse(header 
 const (
 {{- range .Events}}
 	// Event{{.Const}} {{.Doc}}
-	// It decodes to [{{.Family.Type}}].
+	// It decodes to [{{.Family.Type}}]; register a callback with [Handler.On{{.Const}}].
 	Event{{.Const}} EventName = "{{.Name}}"
 {{- end}}
 )
@@ -76,7 +76,7 @@ func new{{.Type}}(e *Event) *{{.Type}} {
 {{end}}
 // Typed returns the typed struct of the event's family (for example [*SubscriptionEvent] for
 // [EventSubscriptionUpdated]), with the IDs parsed from its ResourceUri. For a name that is not
-// known it returns e itself. Use it in a type switch.
+// known it returns e itself. Use it in a type switch, for example in an [Handler.OnAny] callback.
 func (e *Event) Typed() any {
 	switch e.Name {
 {{- range .Families}}
@@ -87,6 +87,22 @@ func (e *Event) Typed() any {
 	return e
 }
 `))
+
+var handlerTmpl = template.Must(template.New("handler").Funcs(funcs).Parse(header + `package pcwebhook
+
+import "context"
+{{range .Events}}
+// On{{.Const}} registers fn for [Event{{.Const}}], which {{.Doc}}
+// fn receives the typed [{{.Family.Type}}]. One callback per event: a later call replaces fn,
+// and nil removes it. Safe to call while the Handler serves.
+func (h *Handler) On{{.Const}}(fn func(context.Context, *{{.Family.Type}}) error) {
+	if fn == nil {
+		h.setTyped(Event{{.Const}}, nil)
+		return
+	}
+	h.setTyped(Event{{.Const}}, func(ctx context.Context, e *Event) error { return fn(ctx, new{{.Family.Type}}(e)) })
+}
+{{end}}`))
 
 var samplesTmpl = template.Must(template.New("samples").Funcs(funcs).Parse(header + `package pcwebhooktest
 
@@ -107,9 +123,9 @@ var samples = map[pcwebhook.EventName]sample{
 `))
 
 var readmeTmpl = template.Must(template.New("readme").Funcs(funcs).Parse(`
-| EventName | Go constant | typed struct | IDs |
-|---|---|---|---|
+| EventName | Go constant | typed struct | IDs | callback |
+|---|---|---|---|---|
 {{- range .Events}}
-| {{code .Name}}{{range .Aliases}} (also {{code .}}){{end}} | {{code (print "Event" .Const)}} | {{code .Family.Type}} | {{range $i, $f := .Family.Fields}}{{if $i}}, {{end}}{{code $f.Name}}{{else}}none{{end}} |
+| {{code .Name}}{{range .Aliases}} (also {{code .}}){{end}} | {{code (print "Event" .Const)}} | {{code .Family.Type}} | {{range $i, $f := .Family.Fields}}{{if $i}}, {{end}}{{code $f.Name}}{{else}}none{{end}} | {{code (print "On" .Const)}} |
 {{- end}}
 `))

@@ -1,0 +1,159 @@
+// Package dedupe holds the in-memory store that remembers which webhook deliveries were handled.
+package dedupe
+
+import (
+	"sync"
+	"time"
+)
+
+// State is what the store knew of a key when Begin was called.
+type State int
+
+// The states of a key.
+const (
+	New        State = iota // not seen (or forgotten): the caller now owns it, in progress
+	InProgress              // another caller is handling it
+	Done                    // handled successfully
+)
+
+// entry is one key, linked into the list of its kind (intrusive, so that moving a key from "in
+// progress" to "done" allocates nothing).
+type entry struct {
+	key        string
+	done       bool
+	expires    time.Time
+	prev, next *entry
+}
+
+// queue is a doubly linked list of entries in expiry order, oldest first, around a sentinel.
+type queue struct{ root entry }
+
+func (q *queue) init() { q.root.prev, q.root.next = &q.root, &q.root }
+func (q *queue) oldest() *entry {
+	if q.root.next == &q.root {
+		return nil
+	}
+	return q.root.next
+}
+
+func (q *queue) pushBack(e *entry) {
+	last := q.root.prev
+	e.prev, e.next = last, &q.root
+	last.next = e
+	q.root.prev = e
+}
+
+func unlink(e *entry) {
+	e.prev.next = e.next
+	e.next.prev = e.prev
+	e.prev, e.next = nil, nil
+}
+
+// Memory is a bounded, expiring, concurrency-safe store. Keys in progress expire after the
+// lease (so a hung or lost handler does not block retries forever); handled keys expire after
+// the retention. Each kind sits in its own queue in expiry order, since all its entries share one
+// lifetime, so expiry and eviction are O(1).
+type Memory struct {
+	retention, lease time.Duration
+	max              int
+	now              func() time.Time
+
+	mu       sync.Mutex
+	entries  map[string]*entry
+	progress queue
+	done     queue
+}
+
+// NewMemory returns a store that keeps handled keys for retention, in-progress keys for lease,
+// and at most max keys (the oldest handled keys are evicted first). now may be nil (time.Now).
+func NewMemory(retention, lease time.Duration, max int, now func() time.Time) *Memory {
+	if now == nil {
+		now = time.Now
+	}
+	if max < 1 {
+		max = 1
+	}
+	m := &Memory{retention: retention, lease: lease, max: max, now: now, entries: make(map[string]*entry, min(max, 1024))}
+	m.progress.init()
+	m.done.init()
+	return m
+}
+
+// Begin marks key in progress when it is new, and reports what it was.
+func (m *Memory) Begin(key string) State {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.expire(&m.progress, now)
+	m.expire(&m.done, now)
+	if e, ok := m.entries[key]; ok {
+		if e.done {
+			return Done
+		}
+		return InProgress
+	}
+	for len(m.entries) >= m.max {
+		m.evictOldest()
+	}
+	e := &entry{key: key, expires: now.Add(m.lease)}
+	m.entries[key] = e
+	m.progress.pushBack(e)
+	return New
+}
+
+// Complete marks key handled; it is then remembered for the retention.
+func (m *Memory) Complete(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[key]
+	if ok {
+		unlink(e)
+	} else {
+		for len(m.entries) >= m.max {
+			m.evictOldest()
+		}
+		e = &entry{key: key}
+		m.entries[key] = e
+	}
+	e.done, e.expires = true, m.now().Add(m.retention)
+	m.done.pushBack(e)
+}
+
+// Release forgets an in-progress key, so that the next delivery handles it again. A handled key
+// is left alone.
+func (m *Memory) Release(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.entries[key]; ok && !e.done {
+		m.remove(e)
+	}
+}
+
+// Len returns the number of keys held.
+func (m *Memory) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.entries)
+}
+
+func (m *Memory) expire(q *queue, now time.Time) {
+	for e := q.oldest(); e != nil && !now.Before(e.expires); e = q.oldest() {
+		m.remove(e)
+	}
+}
+
+// evictOldest drops the oldest handled key, or the oldest in-progress key when none is handled.
+func (m *Memory) evictOldest() {
+	if e := m.done.oldest(); e != nil {
+		m.remove(e)
+		return
+	}
+	if e := m.progress.oldest(); e != nil {
+		m.remove(e)
+	}
+}
+
+func (m *Memory) remove(e *entry) {
+	unlink(e)
+	delete(m.entries, e.key)
+}
