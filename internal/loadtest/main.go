@@ -1,0 +1,140 @@
+// Command loadtest measures pcwebhook under load and under attack, on loopback, in one process:
+// it starts the real Handler behind net/http, drives it over real TCP with keep-alive clients,
+// and prints a table and one JSON line per scenario.
+//
+//	go run ./internal/loadtest [-duration 10s] [-concurrency 8] [-scenario all] [-check]
+//
+// Scenarios (in this order; floor runs right before valid so their ratio is read from one run):
+//
+//	floor             a bare net/http server that only verifies the RSA signature of the bodies
+//	valid             unique, correctly signed events (signed before the clock starts)
+//	duplicates        one delivery repeated: the deduplication path
+//	bad-signature     a flood of tampered bodies
+//	foreign-cert-url  a flood naming a certificate URL outside the allow-list; a canary server
+//	                  on loopback counts every connection that reaches it
+//
+// Every scenario gets a fresh Handler and Verifier, so each starts with a cold certificate cache.
+// With -check the exit status is 1 when a target (see the README's Performance section) is
+// missed.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// config is the command line.
+type config struct {
+	duration    time.Duration
+	concurrency int
+	scenarios   []string
+	valid       int
+	duplicates  int
+	hostile     int
+	check       bool
+}
+
+var allScenarios = []string{"floor", "valid", "duplicates", "bad-signature", "foreign-cert-url"}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		os.Exit(2)
+	}
+	ctx := context.Background()
+	ok, err := run(ctx, cfg, os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+	if cfg.check && !ok {
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	var scen string
+	fs.DurationVar(&cfg.duration, "duration", 20*time.Second, "time limit of each scenario")
+	fs.IntVar(&cfg.concurrency, "concurrency", 8, "concurrent keep-alive clients")
+	fs.StringVar(&scen, "scenario", "all", "comma-separated scenarios, or all: "+strings.Join(allScenarios, ","))
+	fs.IntVar(&cfg.valid, "valid", 30000, "requests of the floor and valid scenarios (each body signed beforehand)")
+	fs.IntVar(&cfg.duplicates, "duplicates", 10000, "requests of the duplicates scenario")
+	fs.IntVar(&cfg.hostile, "hostile", 50000, "requests of each hostile scenario (bad-signature, foreign-cert-url)")
+	fs.BoolVar(&cfg.check, "check", false, "exit 1 when a target is missed")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if scen == "all" {
+		cfg.scenarios = allScenarios
+	} else {
+		for _, s := range strings.Split(scen, ",") {
+			s = strings.TrimSpace(s)
+			if !contains(allScenarios, s) {
+				fmt.Fprintf(stderr, "unknown scenario %q (have %s)\n", s, strings.Join(allScenarios, ", "))
+				return cfg, errors.New("bad -scenario")
+			}
+			cfg.scenarios = append(cfg.scenarios, s)
+		}
+	}
+	if cfg.concurrency < 1 || cfg.valid < 1 || cfg.duplicates < 1 || cfg.hostile < 1 || cfg.duration <= 0 {
+		fmt.Fprintln(stderr, "counts, -concurrency and -duration must be positive")
+		return cfg, errors.New("bad flags")
+	}
+	return cfg, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// run executes the scenarios, prints the table and the JSON lines, and reports whether every
+// target that the scenarios run allow to judge was met.
+func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (bool, error) {
+	r, err := newRig(cfg, stderr)
+	if err != nil {
+		return false, err
+	}
+	defer r.close()
+
+	results := map[string]*result{}
+	var order []*result
+	for _, name := range allScenarios { // fixed order whatever the flag's order
+		if !contains(cfg.scenarios, name) {
+			continue
+		}
+		fmt.Fprintf(stderr, "running %s...\n", name)
+		res, err := r.scenario(ctx, name)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", name, err)
+		}
+		results[name] = res
+		order = append(order, res)
+	}
+	printTable(stdout, order)
+	enc := json.NewEncoder(stdout)
+	for _, res := range order {
+		if err := enc.Encode(res); err != nil {
+			return false, err
+		}
+	}
+	fmt.Fprintln(stdout)
+	return judge(stdout, results), nil
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestSmallRun runs every scenario with small counts: the tool works, and the invariants that do
+// not depend on the machine's speed hold.
+func TestSmallRun(t *testing.T) {
+	cfg, err := parseFlags([]string{"-valid", "60", "-duplicates", "60", "-hostile", "150", "-concurrency", "4", "-duration", "30s"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	var out, errOut bytes.Buffer
+	_, err = run(context.Background(), cfg, &out, &errOut)
+	require.NoError(t, err, errOut.String())
+
+	results := map[string]result{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "{") {
+			var r result
+			require.NoError(t, json.Unmarshal([]byte(line), &r), line)
+			results[r.Scenario] = r
+		}
+	}
+	require.Len(t, results, 5)
+	assert.Equal(t, map[int]int{200: 60}, results["floor"].Status)
+	assert.Equal(t, map[int]int{200: 60}, results["valid"].Status)
+	assert.Equal(t, map[int]int{200: 60}, results["duplicates"].Status)
+	assert.Equal(t, map[int]int{401: 150}, results["bad-signature"].Status)
+	assert.Equal(t, map[int]int{401: 150}, results["foreign-cert-url"].Status)
+	assert.EqualValues(t, 60, results["valid"].Extra["callbacks_run"])
+	assert.EqualValues(t, 1, results["duplicates"].Extra["callbacks_run"], "duplicates run the callback once")
+	assert.EqualValues(t, 0, results["bad-signature"].Extra["callbacks_run"])
+	assert.Equal(t, int64(0), results["floor"].CertDownloads)
+	assert.Equal(t, int64(1), results["valid"].CertDownloads)
+	assert.Equal(t, int64(1), results["duplicates"].CertDownloads)
+	assert.Equal(t, int64(1), results["bad-signature"].CertDownloads)
+	assert.Equal(t, int64(0), results["foreign-cert-url"].CertDownloads)
+	for name, r := range results {
+		assert.Zero(t, r.CanaryHits, name)
+		assert.Zero(t, r.Errors, name)
+		assert.Greater(t, r.EventsPerSec, 0.0, name)
+		assert.LessOrEqual(t, r.P50ms, r.P99ms, name)
+	}
+	assert.Contains(t, out.String(), "PASS  zero canary hits")
+	assert.Contains(t, out.String(), "events/s")
+}
+
+func TestFlags(t *testing.T) {
+	cfg, err := parseFlags([]string{"-scenario", "valid, floor"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"valid", "floor"}, cfg.scenarios)
+	assert.Equal(t, 20*time.Second, cfg.duration)
+
+	var errOut bytes.Buffer
+	_, err = parseFlags([]string{"-scenario", "nope"}, &errOut)
+	assert.Error(t, err)
+	assert.Contains(t, errOut.String(), "unknown scenario")
+	_, err = parseFlags([]string{"-concurrency", "0"}, &bytes.Buffer{})
+	assert.Error(t, err)
+}
+
+func TestJudgeFlagsMissedTargets(t *testing.T) {
+	var out bytes.Buffer
+	ok := judge(&out, map[string]*result{
+		"floor":            {EventsPerSec: 1000},
+		"valid":            {EventsPerSec: 500, Status: map[int]int{200: 9, 500: 1}, CertDownloads: 2},
+		"foreign-cert-url": {CanaryHits: 1},
+	})
+	assert.False(t, ok)
+	assert.Contains(t, out.String(), "FAIL  valid throughput >= 0.85x floor")
+	assert.Contains(t, out.String(), "FAIL  zero non-2xx in valid")
+	assert.Contains(t, out.String(), "FAIL  exactly one certificate download in valid")
+	assert.Contains(t, out.String(), "FAIL  zero canary hits")
+}
