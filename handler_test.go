@@ -750,3 +750,43 @@ type discardWriter struct {
 func (d *discardWriter) Header() http.Header         { return d.h }
 func (d *discardWriter) WriteHeader(code int)        { d.code = code }
 func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestHandlerProcessDiesMidCallback: Partner Center got no 2xx, so it retries. A restarted
+// process (a new Handler with its own in-memory store) handles the retry; a replica sharing the
+// store answers 503 while the dead one's in-progress mark lasts (DefaultDedupeLease), so the
+// event is neither lost nor handled twice at once.
+func TestHandlerProcessDiesMidCallback(t *testing.T) {
+	s := testSender(t)
+	store := pcwebhook.NewMemoryDedupeStore(0, 0)
+	dead := newHandlerFixture(t, pcwebhook.WithDedupeStore(store))
+	entered := make(chan struct{})
+	dead.h.OnTestCreated(func(ctx context.Context, _ *pcwebhook.TestEvent) error {
+		close(entered)
+		<-ctx.Done() // the process "dies" here: the callback never returns on its own
+		return ctx.Err()
+	})
+	body := uniqueBody(pcwebhook.EventTestCreated)
+	ctx, kill := context.WithCancel(context.Background())
+	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body)).WithContext(ctx)
+	for k, v := range s.Sign(body) {
+		r.Header[k] = v
+	}
+	done := make(chan struct{})
+	go func() { dead.h.ServeHTTP(httptest.NewRecorder(), r); close(done) }()
+	<-entered
+
+	replica := newHandlerFixture(t, pcwebhook.WithDedupeStore(store))
+	var ran atomic.Int32
+	replica.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { ran.Add(1); return nil })
+	assert.Equal(t, http.StatusServiceUnavailable, replica.post(body).Code, "a replica sharing the store does not run it concurrently")
+
+	restarted := newHandlerFixture(t)
+	restarted.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { ran.Add(1); return nil })
+	assert.Equal(t, http.StatusOK, restarted.post(body).Code, "after a restart the retry is handled")
+	assert.Equal(t, int32(1), ran.Load())
+
+	kill()
+	<-done
+	assert.Equal(t, http.StatusOK, replica.post(body).Code, "once the failed attempt released it, the shared store lets the retry run")
+	assert.Equal(t, int32(2), ran.Load())
+}
