@@ -146,6 +146,28 @@ var knownEventNames = [...]EventName{
 	EventAzureFraudEventDetected,
 }
 
+// resourceKeywords are the collection names of ResourceUris, lower-cased: a segment that is one
+// of them is never taken for an ID.
+var resourceKeywords = map[string]bool{
+	"accessassignments":          true,
+	"auditrecords":               true,
+	"customers":                  true,
+	"engagements":                true,
+	"fraudevents":                true,
+	"granularadminrelationships": true,
+	"invoices":                   true,
+	"migrations":                 true,
+	"newcommerce":                true,
+	"referrals":                  true,
+	"registration":               true,
+	"schedules":                  true,
+	"subscriptions":              true,
+	"transfers":                  true,
+	"usagerecords":               true,
+	"validationevents":           true,
+	"webhooks":                   true,
+}
+
 // eventNameLookup maps every accepted spelling, canonical and lower-cased, to its constant.
 var eventNameLookup = map[string]EventName{
 	"test-created":                                        EventTestCreated,

@@ -404,11 +404,27 @@ func TestResourcePathIDs(t *testing.T) {
 		"":                                           {"", ""},
 		"not a uri at all":                           {"", ""},
 		"https://h/v1/customers/%zz/subscriptions/x": {"%zz", "x"},
+		"https://h/v1/customers/usagerecords":        {"", ""},
+		"https://h/v1/customers/Subscriptions/s":     {"", ""},
 	}
 	for uri, want := range partial {
 		e := newSubscriptionEvent(&Event{ResourceURI: uri})
 		assert.Equal(t, want, [2]string{e.CustomerID, e.SubscriptionID}, uri)
 	}
+}
+
+func TestCollectionNamesAreNeverIDs(t *testing.T) {
+	const c, sch = "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "9b2c1d44-2a5e-4c7b-8e0f-6a7d3c2b1e00"
+	// A schedule URI on a migration event carries no migration ID: "schedules" is not one.
+	m := (&Event{Name: EventNewCommerceMigrationFailed, ResourceURI: "https://h/webhooks/v1/customers/" + c + "/migrations/newcommerce/schedules/" + sch}).Typed().(*NewCommerceMigrationEvent)
+	assert.Equal(t, c, m.CustomerID)
+	assert.Empty(t, m.MigrationID)
+	s := (&Event{Name: EventNewCommerceMigrationScheduleFailed, ResourceURI: "https://h/webhooks/v1/customers/" + c + "/migrations/newcommerce/schedules/" + sch}).Typed().(*NewCommerceMigrationScheduleEvent)
+	assert.Equal(t, [2]string{c, sch}, [2]string{s.CustomerID, s.ScheduleID})
+	assert.True(t, isResourceKeyword("SCHEDULES"))
+	assert.True(t, isResourceKeyword("granularAdminRelationships"))
+	assert.False(t, isResourceKeyword(c))
+	assert.False(t, isResourceKeyword(strings.Repeat("a", 40)))
 }
 
 func TestFraudQueryForm(t *testing.T) {

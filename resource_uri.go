@@ -38,7 +38,8 @@ func appendPathSegments(dst []string, uri string) []string {
 // matchResourcePath finds pattern in the path of uri and stores the segments that stand where the
 // pattern has "" into ids, in order. Fixed segments match case-insensitively. The first place where
 // the pattern's first segment occurs is used; matching stops at the first fixed segment that
-// differs or at the end of the path, so IDs the URI does not carry stay empty.
+// differs, at a segment that is a collection name (resourceKeywords) where an ID should be, or at
+// the end of the path, so IDs the URI does not carry stay empty.
 func matchResourcePath(uri string, pattern []string, ids ...*string) {
 	var buf [16]string // ResourceUris have fewer segments: no allocation
 	segs := appendPathSegments(buf[:0], uri)
@@ -64,9 +65,35 @@ func matchResourcePath(uri string, pattern []string, ids ...*string) {
 			}
 			continue
 		}
+		if isResourceKeyword(segs[k]) {
+			return // e.g. ".../newcommerce/schedules/x" carries no migration ID
+		}
 		*ids[next] = segs[k]
 		next++
 	}
+}
+
+// isResourceKeyword reports whether a path segment is a collection name rather than an ID.
+func isResourceKeyword(seg string) bool {
+	if len(seg) > 32 { // longer than every keyword: no need to lower-case it
+		return false
+	}
+	if resourceKeywords[seg] {
+		return true
+	}
+	var buf [32]byte
+	return resourceKeywords[string(toLowerASCII(buf[:0], seg))]
+}
+
+func toLowerASCII(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // resourceQueryValue returns the value of the query parameter key (matched case-insensitively) of

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"text/template"
 )
@@ -128,6 +129,7 @@ func contains(list []string, s string) bool {
 type data struct {
 	Events   []eventData
 	Families []familyData
+	Keywords []string // lower-cased fixed segments of every pattern, and extraKeywords, sorted
 }
 
 type eventData struct {
@@ -175,9 +177,22 @@ func newData() *data {
 		fd.Events = append(fd.Events, "Event"+e.Const)
 		d.Events = append(d.Events, eventData{event: e, Family: fd, Sample: sampleURI(e, fd)})
 	}
+	kw := map[string]bool{}
 	for _, f := range families {
 		d.Families = append(d.Families, *byType[f.Type])
+		for _, seg := range splitPattern(f.Pattern) {
+			if !fieldRE.MatchString(seg) {
+				kw[strings.ToLower(seg)] = true
+			}
+		}
 	}
+	for _, k := range extraKeywords {
+		kw[strings.ToLower(k)] = true
+	}
+	for k := range kw {
+		d.Keywords = append(d.Keywords, k)
+	}
+	sort.Strings(d.Keywords)
 	return d
 }
 

@@ -54,6 +54,10 @@ var idDocs = map[string]string{
 	"TransferID":     "the transfer ID (the segment after transfers/)",
 }
 
+// extraKeywords are collection names of ResourceUris that no pattern names but that must never be
+// taken for an ID (a pattern's own fixed segments are keywords too).
+var extraKeywords = []string{"usagerecords", "fraudEvents", "auditrecords", "registration", "webhooks", "engagements"}
+
 var families = []family{
 	{Type: "TestEvent", Doc: "is a test event requested through the registration API (SendTestEvent).",
 		Pattern: "validationEvents/{CorrelationID}", SamplePrefix: "https://api.partnercenter.microsoft.com/webhooks/v1/registration/"},

@@ -34,6 +34,14 @@ var knownEventNames = [...]EventName{
 {{- end}}
 }
 
+// resourceKeywords are the collection names of ResourceUris, lower-cased: a segment that is one
+// of them is never taken for an ID.
+var resourceKeywords = map[string]bool{
+{{- range .Keywords}}
+	"{{.}}": true,
+{{- end}}
+}
+
 // eventNameLookup maps every accepted spelling, canonical and lower-cased, to its constant.
 var eventNameLookup = map[string]EventName{
 {{- range .Events}}
