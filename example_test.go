@@ -2,6 +2,7 @@ package pcwebhook_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -113,4 +114,58 @@ func ExampleParseEvent() {
 	}
 	// Output:
 	// subscription-updated 4b2a6e33-8791-4386-bd2b-0d55baf25039 2017-11-16 16:19:06.3520276 +0000 UTC
+}
+
+// EnsureRegistration makes Partner Center's registration match yours: it reads it, then creates
+// or updates it only when needed. Here an httptest server stands in for the Partner Center API.
+func ExampleClient_EnsureRegistration() {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.Method {
+		case http.MethodGet: // no registration yet
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"code":2001,"description":"Registration not found"}`)
+		case http.MethodPost: // echo the registration, as Partner Center does
+			body, _ := io.ReadAll(r.Body)
+			fmt.Fprintf(w, `{"SubscriberId":"e3d7f6a2-9b1c-4c0e-8f5a-2d6b7c8e9f01",%s`, body[1:])
+		}
+	}))
+	defer api.Close()
+
+	client := pcwebhook.NewClient(pcwebhook.StaticToken("example-token"), // production: a TokenSource from Azure AD
+		pcwebhook.WithAPIRoot(api.URL), // production: leave out (GlobalAPIRoot), or ChinaAPIRoot
+	)
+	reg, err := client.EnsureRegistration(context.Background(), pcwebhook.Registration{
+		WebhookURL:    "https://partner.example/webhooks/partner-center",
+		WebhookEvents: []pcwebhook.EventName{pcwebhook.EventSubscriptionUpdated, pcwebhook.EventTestCreated},
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(reg.SubscriberID)
+	fmt.Println(reg.WebhookURL, reg.WebhookEvents)
+	// Output:
+	// e3d7f6a2-9b1c-4c0e-8f5a-2d6b7c8e9f01
+	// https://partner.example/webhooks/partner-center [subscription-updated test-created]
+}
+
+// A verifier for deliveries whose certificate lives elsewhere than the documented location, for
+// example in a sovereign cloud: the allow-list is replaced, and nothing else is loosened.
+func ExampleNewVerifier() {
+	v, err := pcwebhook.NewVerifier(
+		pcwebhook.WithCertificateURLPrefixes("https://certs.partner.example.cn/cert/"),
+	)
+	if err != nil {
+		panic(err)
+	}
+	h := http.Header{}
+	h.Set("Authorization", "Signature c2lnbmF0dXJl")
+	h.Set("X-MS-Signature-Algorithm", "rsa-sha256")
+	h.Set("X-MS-Certificate-Url", "https://3psostorageacct.blob.core.windows.net/cert/pcnotifications-dispatch.microsoft.com.cer")
+	err = v.Verify(context.Background(), h, []byte(`{"EventName":"test-created"}`))
+	fmt.Println(errors.Is(err, pcwebhook.ErrUntrustedCertificateURL))
+	fmt.Println(pcwebhook.HTTPStatus(err))
+	// Output:
+	// true
+	// 401
 }
