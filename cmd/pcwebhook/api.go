@@ -55,13 +55,8 @@ else from ` + tokenEnv + `.`
 // client builds the API client from the flags and the environment. transport, when not nil,
 // wraps the HTTP transport. On failure it prints why and returns the exit status.
 func (a *app) client(f *apiFlags, transport func(http.RoundTripper) http.RoundTripper) (*pcwebhook.Client, int, bool) {
-	var root string
-	switch strings.ToLower(strings.TrimSpace(f.cloud)) {
-	case "global", "":
-		root = pcwebhook.GlobalAPIRoot
-	case "china":
-		root = pcwebhook.ChinaAPIRoot
-	default:
+	root, ok := cloudRoot(f.cloud)
+	if !ok {
 		fmt.Fprintf(a.stderr, "pcwebhook: --cloud %q: want global or china\n", f.cloud)
 		return nil, 2, false
 	}
@@ -96,6 +91,17 @@ func (a *app) client(f *apiFlags, transport func(http.RoundTripper) http.RoundTr
 		pcwebhook.WithAPIRoot(root),
 		pcwebhook.WithClientHTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: rt}))
 	return c, 0, true
+}
+
+// cloudRoot returns the API root of a --cloud value.
+func cloudRoot(cloud string) (string, bool) {
+	switch strings.ToLower(strings.TrimSpace(cloud)) {
+	case "global", "":
+		return pcwebhook.GlobalAPIRoot, true
+	case "china":
+		return pcwebhook.ChinaAPIRoot, true
+	}
+	return "", false
 }
 
 // missingTokenHelp says how to give a token.
