@@ -103,7 +103,8 @@ type listening struct {
 	url            string
 	stdout, stderr *syncBuffer
 	cancel         context.CancelFunc
-	done           chan int
+	done           chan struct{} // closed when the command returned
+	code           int           // its exit status, once done is closed
 }
 
 // stop cancels the listen command and returns its exit status.
@@ -111,8 +112,8 @@ func (l *listening) stop(t *testing.T) int {
 	t.Helper()
 	l.cancel()
 	select {
-	case code := <-l.done:
-		return code
+	case <-l.done:
+		return l.code
 	case <-time.After(10 * time.Second):
 		t.Fatal("listen did not stop")
 		return -1
@@ -125,9 +126,10 @@ var listeningOn = regexp.MustCompile(`Listening on (http://\S+)`)
 func startListen(t *testing.T, e env, args ...string) *listening {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &listening{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	l := &listening{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan struct{})}
 	go func() {
-		l.done <- runContext(ctx, append([]string{"listen", "--addr", "127.0.0.1:0"}, args...), l.stdout, l.stderr, e)
+		defer close(l.done)
+		l.code = runContext(ctx, append([]string{"listen", "--addr", "127.0.0.1:0"}, args...), l.stdout, l.stderr, e)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -142,8 +144,8 @@ func startListen(t *testing.T, e env, args ...string) *listening {
 			}
 		}
 		select {
-		case code := <-l.done:
-			t.Fatalf("listen exited with %d: %s%s", code, l.stdout, l.stderr)
+		case <-l.done:
+			t.Fatalf("listen exited with %d: %s%s", l.code, l.stdout, l.stderr)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
