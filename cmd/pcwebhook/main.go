@@ -56,8 +56,9 @@ func main() {
 	os.Exit(code)
 }
 
-// run runs the command line args (without the program name) and returns the exit status. It
-// reads the process environment; commands that block (listen) run until they fail.
+// run runs the command line args (without the program name) with the process environment and
+// returns the exit status. Commands that block (listen) run until they fail: main calls
+// runContext instead, with a context that SIGINT and SIGTERM cancel.
 func run(args []string, stdout, stderr io.Writer) int {
 	return runContext(context.Background(), args, stdout, stderr, processEnv())
 }

@@ -173,11 +173,12 @@ func waitFor(t *testing.T, out *syncBuffer, re *regexp.Regexp, n int) string {
 func TestHelpForEveryCommand(t *testing.T) {
 	for _, c := range commands() {
 		for _, h := range []string{"--help", "-h"} {
-			code, stdout, stderr := runIn(t, testEnv(nil), c.name, h)
+			var stdout, stderr bytes.Buffer
+			code := run([]string{c.name, h}, &stdout, &stderr) // the entry point of main, as is
 			assert.Equal(t, 0, code, "%s %s", c.name, h)
-			assert.True(t, strings.HasPrefix(stdout, "usage: pcwebhook "+c.name), "%s %s:\n%s", c.name, h, stdout)
-			assert.Empty(t, stderr, c.name)
-			assert.NotContains(t, stdout, "--api-root", "hidden flag listed by %s", c.name)
+			assert.True(t, strings.HasPrefix(stdout.String(), "usage: pcwebhook "+c.name), "%s %s:\n%s", c.name, h, stdout.String())
+			assert.Empty(t, stderr.String(), c.name)
+			assert.NotContains(t, stdout.String(), "--api-root", "hidden flag listed by %s", c.name)
 		}
 		code, stdout, _ := runIn(t, testEnv(nil), "help", c.name)
 		assert.Equal(t, 0, code)
