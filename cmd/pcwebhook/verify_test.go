@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -9,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -282,9 +285,15 @@ func certificateServer(t *testing.T, file []byte) (*httptest.Server, string) {
 // the leaf's key.
 func selfMadeChain(t *testing.T, org string) ([]byte, *rsa.PrivateKey) {
 	t.Helper()
-	rootKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	require.NoError(t, err)
 	leafKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	return selfMadeChainFor(t, org, &leafKey.PublicKey), leafKey
+}
+
+// selfMadeChainFor is selfMadeChain for a given leaf public key.
+func selfMadeChainFor(t *testing.T, org string, leafPub any) []byte {
+	t.Helper()
+	rootKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	now := time.Now()
 	rootTmpl := &x509.Certificate{Subject: pkix.Name{CommonName: "Contoso Root"}, NotBefore: now.Add(-time.Hour),
@@ -295,11 +304,13 @@ func selfMadeChain(t *testing.T, org string) ([]byte, *rsa.PrivateKey) {
 	require.NoError(t, err)
 	leafTmpl := &x509.Certificate{Subject: pkix.Name{CommonName: "leaf", Organization: []string{org}},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
-	leafDER, err := createCertificate(leafTmpl, root, &leafKey.PublicKey, rootKey)
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
 	require.NoError(t, err)
-	pemFile := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}),
+	leafTmpl.SerialNumber = serial
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, root, leafPub, rootKey)
+	require.NoError(t, err)
+	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}),
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER})...)
-	return pemFile, leafKey
 }
 
 // signWith signs body the way Partner Center does, naming certURL.
@@ -338,6 +349,18 @@ func TestVerifyCertificateDiagnoses(t *testing.T) {
 	assert.Contains(t, out, `FAILED at the "organization" check`)
 	assert.Contains(t, out, `The signing certificate is not Microsoft's: its Subject Organization is not exactly "Microsoft Corporation".`)
 	assert.Contains(t, out, "it is forged")
+
+	// Not an RSA key.
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	srv, certURL = certificateServer(t, selfMadeChainFor(t, pcwebhook.RequiredOrganization, &ecKey.PublicKey))
+	e.downloads = srv.Client()
+	code, stdout, _ = verifyCapture(t, e, signWith(t, key, certURL, body), body, "--allow-cert-url", srv.URL+"/cert/")
+	assert.Equal(t, 1, code)
+	out = oneLine(stdout)
+	assert.Contains(t, out, `FAILED at the "public-key" check`)
+	assert.Contains(t, out, "The signing certificate is not usable: leaf key is not RSA.")
+	assert.Contains(t, out, "This is not Partner Center's certificate.")
 
 	// Not a certificate at all.
 	srv, certURL = certificateServer(t, []byte("<html>Sign in to the Wi-Fi</html>"))
