@@ -187,7 +187,11 @@ func formatAttempt(n int, r pcwebhook.ValidationResult) string {
 // reportDelivery prints the outcome of a finished delivery: exit 0 when it was delivered.
 func (a *app) reportDelivery(s *pcwebhook.ValidationStatus) int {
 	if s.Delivered() {
-		fmt.Fprintf(a.stdout, "Delivered: %s answered with a 2xx status (status %s).\n", orDash(s.CallbackURL), s.Status)
+		endpoint := s.CallbackURL
+		if endpoint == "" {
+			endpoint = "the endpoint"
+		}
+		fmt.Fprintf(a.stdout, "Delivered: %s answered with a 2xx status (status %s).\n", endpoint, s.Status)
 		return 0
 	}
 	fmt.Fprintf(a.stderr, "pcwebhook: the test event was not delivered (status %s, %d attempt(s)) to %s.\n",
