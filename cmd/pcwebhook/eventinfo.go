@@ -1,0 +1,196 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/partnercenter-go/pcwebhook"
+)
+
+// idField is one ID of a typed event, such as CustomerID.
+type idField struct {
+	name, value string
+}
+
+// describe returns the name of the typed struct of e's family and the IDs it carries, in the
+// order of the struct's fields. An event name the library does not know gives "Event" and no IDs.
+func describe(e *pcwebhook.Event) (typeName string, ids []idField) {
+	switch t := e.Typed().(type) {
+	case *pcwebhook.TestEvent:
+		return "TestEvent", []idField{{"CorrelationID", t.CorrelationID}}
+	case *pcwebhook.SubscriptionEvent:
+		return "SubscriptionEvent", []idField{{"CustomerID", t.CustomerID}, {"SubscriptionID", t.SubscriptionID}}
+	case *pcwebhook.UsageThresholdEvent:
+		return "UsageThresholdEvent", nil
+	case *pcwebhook.ReferralEvent:
+		return "ReferralEvent", []idField{{"ReferralID", t.ReferralID}}
+	case *pcwebhook.InvoiceEvent:
+		return "InvoiceEvent", []idField{{"InvoiceID", t.InvoiceID}}
+	case *pcwebhook.GranularAdminRelationshipEvent:
+		return "GranularAdminRelationshipEvent", []idField{{"RelationshipID", t.RelationshipID}}
+	case *pcwebhook.GranularAdminAccessAssignmentEvent:
+		return "GranularAdminAccessAssignmentEvent", []idField{{"RelationshipID", t.RelationshipID}, {"AssignmentID", t.AssignmentID}}
+	case *pcwebhook.NewCommerceMigrationEvent:
+		return "NewCommerceMigrationEvent", []idField{{"CustomerID", t.CustomerID}, {"MigrationID", t.MigrationID}}
+	case *pcwebhook.NewCommerceMigrationScheduleEvent:
+		return "NewCommerceMigrationScheduleEvent", []idField{{"CustomerID", t.CustomerID}, {"ScheduleID", t.ScheduleID}}
+	case *pcwebhook.TransferEvent:
+		return "TransferEvent", []idField{{"CustomerID", t.CustomerID}, {"TransferID", t.TransferID}}
+	case *pcwebhook.CustomerRelationshipEvent:
+		return "CustomerRelationshipEvent", []idField{{"CustomerID", t.CustomerID}}
+	case *pcwebhook.DAPEvent:
+		return "DAPEvent", nil
+	case *pcwebhook.FraudEvent:
+		return "FraudEvent", []idField{{"CustomerID", t.CustomerID}, {"SubscriptionID", t.SubscriptionID}}
+	}
+	return "Event", nil
+}
+
+// writeEventFields writes the lines of an event block below its heading: the typed struct, its
+// IDs, the change date and the other fields, each indented by indent.
+func writeEventFields(w io.Writer, e *pcwebhook.Event, indent string) {
+	typeName, ids := describe(e)
+	rows := [][2]string{}
+	if e.Name.Known() {
+		rows = append(rows, [2]string{"type", "pcwebhook." + typeName})
+	} else {
+		rows = append(rows, [2]string{"type", "pcwebhook.Event (an event name this version does not know: OnUnknown receives it)"})
+	}
+	for _, id := range ids {
+		rows = append(rows, [2]string{id.name, orDash(id.value)})
+	}
+	date := "-"
+	if !e.ResourceChangeUTCDate.IsZero() {
+		date = e.ResourceChangeUTCDate.Format("2006-01-02T15:04:05.0000000Z07:00")
+	}
+	rows = append(rows,
+		[2]string{"ResourceChangeUtcDate", date},
+		[2]string{"ResourceName", orDash(e.ResourceName)},
+		[2]string{"ResourceUri", orDash(e.ResourceURI)},
+	)
+	if e.AuditURI != "" {
+		rows = append(rows, [2]string{"AuditUri", e.AuditURI})
+	}
+	width := 0
+	for _, r := range rows {
+		width = max(width, len(r[0]))
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s%-*s  %s\n", indent, width, r[0], r[1])
+	}
+}
+
+// orDash returns s, or "-" when it is empty.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// eventJSON is an event in the JSON output of listen and verify.
+type eventJSON struct {
+	Name                  string            `json:"event"`
+	Known                 bool              `json:"known"`
+	Type                  string            `json:"type"`
+	IDs                   map[string]string `json:"ids,omitempty"`
+	ResourceChangeUTCDate string            `json:"resourceChangeUtcDate,omitempty"`
+	ResourceName          string            `json:"resourceName,omitempty"`
+	ResourceURI           string            `json:"resourceUri,omitempty"`
+	AuditURI              string            `json:"auditUri,omitempty"`
+	Body                  json.RawMessage   `json:"body,omitempty"`
+}
+
+// newEventJSON describes e for JSON output. The body is included as JSON when it is valid JSON.
+func newEventJSON(e *pcwebhook.Event) *eventJSON {
+	typeName, ids := describe(e)
+	out := &eventJSON{
+		Name:         string(e.Name),
+		Known:        e.Name.Known(),
+		Type:         typeName,
+		ResourceName: e.ResourceName,
+		ResourceURI:  e.ResourceURI,
+		AuditURI:     e.AuditURI,
+	}
+	if len(ids) > 0 {
+		out.IDs = make(map[string]string, len(ids))
+		for _, id := range ids {
+			out.IDs[id.name] = id.value
+		}
+	}
+	if !e.ResourceChangeUTCDate.IsZero() {
+		out.ResourceChangeUTCDate = e.ResourceChangeUTCDate.Format("2006-01-02T15:04:05.0000000Z07:00")
+	}
+	if json.Valid(e.Raw) {
+		out.Body = json.RawMessage(e.Raw)
+	}
+	return out
+}
+
+// canonicalName returns the library's spelling of a name given on the command line: a
+// documented name in any letter case, or an alias such as fail-transfer, gives its constant;
+// any other name is returned trimmed. It asks the library's own decoder, so it agrees with what
+// the Handler does with the name on the wire.
+func canonicalName(s string) pcwebhook.EventName {
+	s = strings.TrimSpace(s)
+	body, err := json.Marshal(map[string]string{"EventName": s})
+	if err != nil {
+		return pcwebhook.EventName(s)
+	}
+	e, err := pcwebhook.ParseEvent(body)
+	if err != nil {
+		return pcwebhook.EventName(s)
+	}
+	return e.Name
+}
+
+// parseEventList reads a comma-separated list of event names into their canonical spelling,
+// without duplicates, and returns the names the library does not know, for a warning.
+func parseEventList(list string) (names, unknown []pcwebhook.EventName) {
+	seen := map[pcwebhook.EventName]bool{}
+	for _, s := range strings.Split(list, ",") {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		n := canonicalName(s)
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		names = append(names, n)
+		if !n.Known() {
+			unknown = append(unknown, n)
+		}
+	}
+	return names, unknown
+}
+
+// joinNames lists event names for printing.
+func joinNames(names []pcwebhook.EventName) string {
+	s := make([]string, len(names))
+	for i, n := range names {
+		s[i] = string(n)
+	}
+	return strings.Join(s, ", ")
+}
+
+// commaList lists event names as --events takes them.
+func commaList(names []pcwebhook.EventName) string {
+	s := make([]string, len(names))
+	for i, n := range names {
+		s[i] = string(n)
+	}
+	return strings.Join(s, ",")
+}
+
+// containsName reports whether names holds name.
+func containsName(names []pcwebhook.EventName, name pcwebhook.EventName) bool {
+	for _, n := range names {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
+)
+
+// runEvents lists event names: those Partner Center offers (GET /webhooks/v1/registration/events),
+// or with --offline the library's built-in table.
+func runEvents(ctx context.Context, a *app, args []string) int {
+	var api apiFlags
+	var offline bool
+	cl, code, ok := a.parse(&usageSpec{
+		name:     "events",
+		synopsis: "pcwebhook events [--offline] [flags]",
+		details: `Lists the event names Partner Center offers for registration, asking the API, and marks
+each one this version of pcwebhook knows (with its typed struct) or does not know (it still
+arrives, as a plain pcwebhook.Event, to Handler.OnUnknown). With --offline it lists the built-in
+table of documented events instead, with no token and no network.
+
+` + apiDetails,
+		hidden: hiddenAPIFlags(),
+	}, args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&offline, "offline", false, "list the built-in table instead of asking the API")
+		api.define(fs)
+	})
+	if !ok {
+		return code
+	}
+	if cl.NArg() > 0 {
+		return a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " "))
+	}
+	if offline {
+		known := pcwebhook.KnownEventNames()
+		fmt.Fprintf(a.stdout, "%d event names documented by Partner Center and known to pcwebhook %s:\n\n", len(known), libraryVersion())
+		printEventTable(a, known)
+		return 0
+	}
+
+	client, code, ok := a.client(&api, nil)
+	if !ok {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	names, err := client.SupportedEvents(ctx)
+	if err != nil {
+		return a.apiFailure("listing the supported events", err)
+	}
+	fmt.Fprintf(a.stdout, "%d event names offered by Partner Center:\n\n", len(names))
+	printEventTable(a, names)
+	var missing []pcwebhook.EventName
+	for _, k := range pcwebhook.KnownEventNames() {
+		if !containsName(names, k) {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(a.stdout, "\nDocumented but not offered to this account (%d): %s\n", len(missing), joinNames(missing))
+	}
+	return 0
+}
+
+// printEventTable prints one line per name: the name, and the typed struct with its IDs, or a
+// note that the library does not know it.
+func printEventTable(a *app, names []pcwebhook.EventName) {
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  EVENT\tTYPED STRUCT\tIDS")
+	unknown := 0
+	for _, n := range names {
+		if !n.Known() {
+			unknown++
+			fmt.Fprintf(tw, "  %s\t(unknown to pcwebhook %s)\tarrives as pcwebhook.Event, via OnUnknown\n", n, libraryVersion())
+			continue
+		}
+		typeName, ids := "Event", []idField(nil)
+		if e, err := pcwebhook.ParseEvent(pcwebhooktest.SampleEvent(n)); err == nil {
+			typeName, ids = describe(e)
+		}
+		idNames := make([]string, len(ids))
+		for i, id := range ids {
+			idNames[i] = id.name
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", n, typeName, orDash(strings.Join(idNames, ", ")))
+	}
+	_ = tw.Flush()
+	if unknown > 0 {
+		fmt.Fprintf(a.stdout, "\n%d of them unknown to this version of pcwebhook: upgrade it for typed structs and On<Event> callbacks.\n", unknown)
+	}
+}

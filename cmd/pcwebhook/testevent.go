@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/partnercenter-go/pcwebhook"
+)
+
+// testFlags are the flags of the test command.
+type testFlags struct {
+	api     apiFlags
+	wait    bool
+	timeout time.Duration
+	poll    time.Duration
+	status  string
+}
+
+// runTest sends a test event and, with --wait, follows its delivery attempts until Partner Center
+// says the delivery is over.
+func runTest(ctx context.Context, a *app, args []string) int {
+	f := &testFlags{}
+	cl, code, ok := a.parse(&usageSpec{
+		name:     "test",
+		synopsis: "pcwebhook test [--wait] [--timeout D] [flags]",
+		details: `Asks Partner Center to send a test event (test-created) to the registered URL and prints its
+correlation ID. With --wait it then follows the delivery, printing each attempt as Partner
+Center reports it, and exits 0 only when the endpoint answered 2xx; it exits 1 when the
+delivery failed or --timeout passed first. --status ID follows an earlier test event instead of
+sending a new one.
+
+Partner Center sends test events only to registrations that include test-created, and allows
+2 test events a minute: a throttled request is retried after the wait Partner Center asks for.
+The URL must be reachable from the internet over https.
+
+` + apiDetails,
+		hidden: hiddenAPIFlags(),
+	}, args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&f.wait, "wait", false, "wait for the delivery and show its attempts")
+		fs.DurationVar(&f.timeout, "timeout", 3*time.Minute, "how long --wait waits")
+		fs.DurationVar(&f.poll, "poll", 5*time.Second, "how often --wait asks for the delivery status")
+		fs.StringVar(&f.status, "status", "", "follow the earlier test event with this correlation `ID` instead of sending one")
+		f.api.define(fs)
+	})
+	if !ok {
+		return code
+	}
+	switch {
+	case cl.NArg() > 0:
+		return a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " "))
+	case f.timeout <= 0 || f.poll <= 0:
+		return a.usageError(cl, "--timeout and --poll must be positive")
+	}
+	client, code, ok := a.client(&f.api, nil)
+	if !ok {
+		return code
+	}
+	id := strings.TrimSpace(f.status)
+	if id == "" {
+		if id, code, ok = a.sendTestEvent(ctx, client); !ok {
+			return code
+		}
+		if !f.wait {
+			fmt.Fprintf(a.stdout, "Follow its delivery with: pcwebhook test --status %s --wait\n", id)
+			return 0
+		}
+	}
+	timeout := f.timeout
+	if !f.wait {
+		timeout = apiTimeout
+	}
+	return a.followDelivery(ctx, client, id, f.wait, f.poll, timeout)
+}
+
+// sendTestEvent checks that there is a registration, warns when it lacks test-created, and sends
+// a test event.
+func (a *app) sendTestEvent(ctx context.Context, client *pcwebhook.Client) (string, int, bool) {
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	reg, err := client.Registration(ctx)
+	if errors.Is(err, pcwebhook.ErrNotRegistered) {
+		fmt.Fprintln(a.stderr, "pcwebhook: there is no webhook registration to send a test event to: create one with\n\n"+
+			"    pcwebhook register --url https://your.example/webhooks --events subscription-updated,test-created")
+		return "", 1, false
+	}
+	if err != nil {
+		return "", a.apiFailure("reading the registration", err), false
+	}
+	if !containsName(reg.WebhookEvents, pcwebhook.EventTestCreated) {
+		fmt.Fprintf(a.stderr, "pcwebhook: warning: the registration does not include test-created, and Partner Center sends "+
+			"test events only to registrations that do. Add it with\n\n    pcwebhook update --url %s --events %s\n\n",
+			reg.WebhookURL, commaList(append(append([]pcwebhook.EventName(nil), reg.WebhookEvents...), pcwebhook.EventTestCreated)))
+	}
+	fmt.Fprintf(a.stdout, "Sending a test event to %s (Partner Center allows 2 a minute; a throttled request is retried)...\n", reg.WebhookURL)
+	id, err := client.SendTestEvent(ctx)
+	if err != nil {
+		return "", a.apiFailure("sending a test event", err), false
+	}
+	fmt.Fprintf(a.stdout, "Test event sent: correlation id %s\n", id)
+	return id, 0, true
+}
+
+// followDelivery reports the delivery status of a test event: once, or with wait until it is
+// over or timeout passes. Attempts are printed as they appear; on a terminal a spinner line shows
+// that the wait goes on.
+func (a *app) followDelivery(ctx context.Context, client *pcwebhook.Client, id string, wait bool, poll, timeout time.Duration) int {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	p := &progress{w: a.stdout, tty: a.isTerminal(a.stdout)}
+	start := time.Now()
+	var last *pcwebhook.ValidationStatus
+	shown, state := 0, ""
+	if wait {
+		fmt.Fprintf(a.stdout, "Waiting up to %s for the delivery of test event %s...\n", timeout, id)
+	}
+	for {
+		s, err := client.ValidationStatus(ctx, id)
+		var apiErr *pcwebhook.APIError
+		switch {
+		case err == nil:
+			last = s
+			if st := orDash(s.Status); st != state {
+				state = st
+				if !p.tty {
+					p.println(fmt.Sprintf("  status: %s", state))
+				}
+			}
+			for ; shown < len(s.Results); shown++ {
+				p.println(formatAttempt(shown+1, s.Results[shown]))
+			}
+			if s.Terminal() {
+				p.done()
+				return a.reportDelivery(s)
+			}
+		case ctx.Err() != nil:
+		case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound:
+			if state == "" {
+				state = "(no status yet)"
+				if !p.tty {
+					p.println("  status: not available yet")
+				}
+			}
+		default:
+			p.done()
+			return a.apiFailure("reading the delivery status", err)
+		}
+		if !wait {
+			fmt.Fprintf(a.stdout, "The delivery is still in progress (status %s). Wait for it with: pcwebhook test --status %s --wait\n", state, id)
+			return 0
+		}
+		if ctx.Err() != nil || !p.wait(ctx, poll, func() string {
+			return fmt.Sprintf("waiting for the delivery: status %s, %d attempt(s), %s", state, shown, time.Since(start).Round(time.Second))
+		}) {
+			p.done()
+			attempts := 0
+			if last != nil {
+				attempts = len(last.Results)
+			}
+			fmt.Fprintf(a.stderr, "pcwebhook: gave up after %s: status %s, %d delivery attempt(s). Check again later with\n\n"+
+				"    pcwebhook test --status %s --wait\n", timeout, state, attempts, id)
+			return 1
+		}
+	}
+}
+
+// formatAttempt describes one delivery attempt.
+func formatAttempt(n int, r pcwebhook.ValidationResult) string {
+	when := "(no time)"
+	if !r.DateTimeUTC.IsZero() {
+		when = r.DateTimeUTC.Format(time.RFC3339)
+	}
+	s := fmt.Sprintf("  attempt %d at %s: %s", n, when, orDash(r.ResponseCode))
+	if r.ResponseMessage != "" {
+		s += " " + r.ResponseMessage
+	}
+	if r.SystemError {
+		s += " (a system error on Partner Center's side)"
+	}
+	return s
+}
+
+// reportDelivery prints the outcome of a finished delivery: exit 0 when it was delivered.
+func (a *app) reportDelivery(s *pcwebhook.ValidationStatus) int {
+	if s.Delivered() {
+		endpoint := s.CallbackURL
+		if endpoint == "" {
+			endpoint = "the endpoint"
+		}
+		fmt.Fprintf(a.stdout, "Delivered: %s answered with a 2xx status (status %s).\n", endpoint, s.Status)
+		return 0
+	}
+	fmt.Fprintf(a.stderr, "pcwebhook: the test event was not delivered (status %s, %d attempt(s)) to %s.\n",
+		s.Status, len(s.Results), orDash(s.CallbackURL))
+	systemErrors := 0
+	for _, r := range s.Results {
+		if r.SystemError {
+			systemErrors++
+		}
+	}
+	if systemErrors > 0 {
+		fmt.Fprintln(a.stderr, "  Some attempts failed on Partner Center's side (system error): try again in a few minutes.")
+	}
+	fmt.Fprintln(a.stderr, "  The URL must be reachable from the internet over https (a local listener needs a tunnel),\n"+
+		"  and answer 2xx once it has verified and handled the event. A 401 means the signature did not\n"+
+		"  verify: capture a delivery and run \"pcwebhook verify\" on it.")
+	return 1
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
+)
+
+// triggerFlags are the flags of the trigger command.
+type triggerFlags struct {
+	url       string
+	count     int
+	msHeader  bool
+	configDir string
+}
+
+// runTrigger signs sample events with the development CA and posts them, printing the answer to
+// each.
+func runTrigger(ctx context.Context, a *app, args []string) int {
+	f := &triggerFlags{}
+	cl, code, ok := a.parse(&usageSpec{
+		name:     "trigger",
+		synopsis: "pcwebhook trigger EVENT --url URL [--count N] [flags]",
+		details: `Posts a sample EVENT (a documented-shape body, as pcwebhooktest.SampleEvent makes) to URL,
+signed the way Partner Center signs, by a local development CA: the same headers
+(Authorization: Signature <base64>, X-MS-Certificate-Url, X-MS-Signature-Algorithm: rsa-sha256),
+with a certificate URL on the reserved host pcwebhook-dev.invalid that never resolves. Each
+event has its own ResourceChangeUtcDate, so repeated triggers are distinct deliveries.
+
+The CA is created on first use in the configuration directory (` + configDirEnv + `, or
+the user's configuration directory)/pcwebhook/dev, and kept there. "pcwebhook listen --dev"
+trusts it, so this shows the whole loop with no Partner Center:
+
+    pcwebhook listen --dev
+    pcwebhook trigger subscription-updated --url http://127.0.0.1:8080/
+
+Exits 1 unless every delivery got a 2xx answer.`,
+	}, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&f.url, "url", "", "the `URL` to post to (required)")
+		fs.IntVar(&f.count, "count", 1, "how many events to send, each distinct")
+		fs.BoolVar(&f.msHeader, "ms-signature-header", false, "send the signature in x-ms-signature instead of Authorization")
+		fs.StringVar(&f.configDir, "config-dir", "", "the configuration `directory` holding dev/ (default: $"+configDirEnv+", or the user's configuration directory/pcwebhook)")
+	})
+	if !ok {
+		return code
+	}
+	switch {
+	case cl.NArg() != 1:
+		return a.usageError(cl, "give exactly one EVENT name (see \"pcwebhook events --offline\")")
+	case strings.TrimSpace(f.url) == "":
+		return a.usageError(cl, "--url is required")
+	case f.count < 1:
+		return a.usageError(cl, "--count must be at least 1")
+	}
+	target, err := url.Parse(strings.TrimSpace(f.url))
+	if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
+		return a.usageError(cl, fmt.Sprintf("--url %q is not an absolute http or https URL", f.url))
+	}
+	name := canonicalName(cl.Arg(0))
+	if name == "" {
+		return a.usageError(cl, "the EVENT name is empty")
+	}
+	if !name.Known() {
+		fmt.Fprintf(a.stderr, "pcwebhook: warning: %q is not an event name pcwebhook %s knows; sending a generic body (a receiver gets it via OnUnknown)\n",
+			name, libraryVersion())
+	}
+	dir, err := a.configDir(f.configDir)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
+		return 2
+	}
+	ca, created, err := ensureDevCA(dir, time.Now())
+	if err != nil {
+		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
+		return 1
+	}
+	if created {
+		fmt.Fprintf(a.stdout, "Created the development CA in %s\n", ca.dir)
+	}
+
+	client := &http.Client{Timeout: 30 * time.Second}
+	base := time.Now().UTC()
+	failed := 0
+	for i := 0; i < f.count; i++ {
+		body := pcwebhooktest.SampleEventAt(name, base.Add(time.Duration(i)*time.Microsecond))
+		status, reply, elapsed, err := post(ctx, client, ca, target.String(), body, f.msHeader)
+		if err != nil {
+			failed++
+			fmt.Fprintf(a.stdout, "POST %s  %s  -> failed: %v\n", target, name, err)
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				fmt.Fprintf(a.stderr, "pcwebhook: nothing listens at %s: start \"pcwebhook listen --dev\" (or your app) first\n", target.Host)
+				return 1
+			}
+			if ctx.Err() != nil {
+				return 1
+			}
+			continue
+		}
+		fmt.Fprintf(a.stdout, "POST %s  %s  -> %d %s  %q  (%s)\n", target, name, status, http.StatusText(status),
+			reply, elapsed.Round(100*time.Microsecond))
+		if status < 200 || status > 299 {
+			failed++
+			if status == http.StatusUnauthorized {
+				fmt.Fprintln(a.stderr, "pcwebhook: the receiver refused the signature: it must trust the development CA, as "+
+					"\"pcwebhook listen --dev\" does (with the same --config-dir); a production receiver rightly refuses it")
+			}
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(a.stderr, "pcwebhook: %d of %d deliveries failed\n", failed, f.count)
+		return 1
+	}
+	return 0
+}
+
+// maxReplyShown bounds how much of a receiver's answer trigger prints.
+const maxReplyShown = 200
+
+// post signs body and posts it to target, returning the status and the start of the answer.
+func post(ctx context.Context, client *http.Client, ca *devCA, target string, body []byte, msHeader bool) (int, string, time.Duration, error) {
+	header, err := ca.sign(body, msHeader)
+	if err != nil {
+		return 0, "", 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", 0, err
+	}
+	req.Header = header
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", 0, err
+	}
+	defer resp.Body.Close()
+	reply, _ := readAllCapped(resp.Body, maxReplyShown)
+	return resp.StatusCode, strings.TrimSpace(string(reply)), time.Since(start), nil
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/partnercenter-go/pcwebhook"
+)
+
+// verifyFlags are the flags of the verify command.
+type verifyFlags struct {
+	trust   trustFlags
+	headers string
+	body    string
+	at      string
+}
+
+// verifyTimeout bounds the certificate downloads of one verify.
+const verifyTimeout = 30 * time.Second
+
+// runVerify verifies a captured delivery and explains a failure.
+func runVerify(ctx context.Context, a *app, args []string) int {
+	f := &verifyFlags{}
+	cl, code, ok := a.parse(&usageSpec{
+		name:     "verify",
+		synopsis: "pcwebhook verify --headers FILE --body FILE [--dev] [--allow-cert-url PREFIX]... [--at TIME] [flags]",
+		details: `Verifies a captured delivery exactly as the Handler would, and when it fails, says which check
+failed, why in plain words, and what to do. When it verifies it prints the decoded event and
+exits 0; otherwise it exits 1.
+
+--headers is a text file of "Name: value" lines, as saved by curl -D, copied from a log, or from
+curl -v; a request or status line may come first, CRLF line endings are fine. --body is the
+exact body bytes: one added newline breaks the signature (verify notices that, and says so).
+
+By default it verifies like production (downloading Partner Center's certificate); --dev
+verifies a delivery made by "pcwebhook trigger". --at verifies as of that time (RFC 3339, for
+example 2025-01-31T12:00:00Z), for captures older than the certificate's validity.`,
+	}, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&f.headers, "headers", "", "the `file` of captured headers (required)")
+		fs.StringVar(&f.body, "body", "", "the `file` of the captured body, exact bytes (required)")
+		fs.StringVar(&f.at, "at", "", "verify as of this `time` (RFC 3339) instead of now")
+		f.trust.define(fs)
+	})
+	if !ok {
+		return code
+	}
+	switch {
+	case cl.NArg() > 0:
+		return a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " "))
+	case f.headers == "" || f.body == "":
+		return a.usageError(cl, "--headers and --body are required")
+	}
+	var at time.Time
+	if f.at != "" {
+		t, err := time.Parse(time.RFC3339, strings.TrimSpace(f.at))
+		if err != nil {
+			return a.usageError(cl, fmt.Sprintf("--at %q is not an RFC 3339 time such as 2025-01-31T12:00:00Z", f.at))
+		}
+		at = t
+	}
+	headerData, err := readFile(f.headers, maxHeaderFile)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "pcwebhook: --headers: %v\n", err)
+		return 2
+	}
+	header, notes, err := parseHeaderFile(headerData)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "pcwebhook: --headers %s: %v\n", f.headers, err)
+		return 2
+	}
+	body, err := readFile(f.body, pcwebhook.DefaultMaxBodyBytes+1)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "pcwebhook: --body: %v\n", err)
+		return 2
+	}
+	if len(body) > pcwebhook.DefaultMaxBodyBytes {
+		fmt.Fprintf(a.stderr, "pcwebhook: --body %s is larger than %d bytes: it is not a Partner Center event (a Handler answers 413)\n",
+			f.body, pcwebhook.DefaultMaxBodyBytes)
+		return 1
+	}
+	tr, err := a.buildVerifier(&f.trust, false, at)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
+		return 2
+	}
+
+	out := a.stdout
+	fmt.Fprintf(out, "Headers (%s):\n", f.headers)
+	for _, note := range notes {
+		fmt.Fprintf(out, "  (%s)\n", note)
+	}
+	printSignatureHeaders(out, header)
+	fmt.Fprintf(out, "Body (%s): %d bytes\n", f.body, len(body))
+	fmt.Fprintf(out, "Verifying with %s", tr.policy)
+	if !at.IsZero() {
+		fmt.Fprintf(out, ", at %s", at.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprint(out, "\n\n")
+
+	vctx, cancel := context.WithTimeout(ctx, verifyTimeout)
+	defer cancel()
+	verr := tr.verifier.Verify(vctx, header, body)
+	if verr == nil {
+		ev, err := pcwebhook.ParseEvent(body)
+		if err != nil {
+			fmt.Fprintf(out, "The signature is valid, but the body is not a usable event: %v\n", err)
+			fmt.Fprintln(out, "A Handler answers 400, and Partner Center does not retry.")
+			return 1
+		}
+		fmt.Fprintln(out, "OK: the signature is valid, and the certificate is trusted: this delivery is genuine.")
+		fmt.Fprintf(out, "\nEvent %s\n", ev.Name)
+		writeEventFields(out, ev, "  ")
+		return 0
+	}
+
+	d := diagnose(verr, diagnoseInput{
+		dev:      f.trust.dev,
+		ca:       tr.ca,
+		prefixes: tr.prefixes,
+		header:   header,
+		at:       at,
+		body:     body,
+		reverify: func(b []byte) bool { return tr.verifier.Verify(vctx, header, b) == nil },
+	})
+	step := ""
+	var ve *pcwebhook.VerificationError
+	if errors.As(verr, &ve) {
+		step = string(ve.Step)
+	}
+	fmt.Fprintf(out, "FAILED at the %q check: %s\n", step, verr)
+	fmt.Fprintf(out, "\n%s\n", wrap(capitalize(d.summary)+".", 96, ""))
+	for _, p := range d.details {
+		fmt.Fprintf(out, "\n%s\n", wrap(p, 96, "  "))
+	}
+	return 1
+}
+
+// printSignatureHeaders prints the headers verification reads, the signature shortened.
+func printSignatureHeaders(w io.Writer, h http.Header) {
+	for _, k := range []string{pcwebhook.HeaderAuthorization, pcwebhook.HeaderMSSignature, pcwebhook.HeaderCertificateURL, pcwebhook.HeaderSignatureAlgorithm} {
+		vs := h.Values(k)
+		if len(vs) == 0 {
+			fmt.Fprintf(w, "  %-25s (absent)\n", k+":")
+			continue
+		}
+		for _, v := range vs {
+			if k == pcwebhook.HeaderAuthorization || k == pcwebhook.HeaderMSSignature {
+				v = shortenSignature(v)
+			}
+			fmt.Fprintf(w, "  %-25s %s\n", k+":", v)
+		}
+	}
+}
+
+// shortenSignature shows the start and end of a long signature value, and its length.
+func shortenSignature(v string) string {
+	if len(v) <= 40 {
+		return v
+	}
+	return fmt.Sprintf("%s...%s (%d characters)", v[:20], v[len(v)-8:], len(v))
+}
+
+// readFile reads at most max bytes of a file.
+func readFile(name string, max int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readAllCapped(f, max)
+}
+
+// capitalize upper-cases the first letter of s.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// wrap breaks text into lines of at most width characters (longer words stay whole), each
+// starting with indent.
+func wrap(text string, width int, indent string) string {
+	var b strings.Builder
+	line := indent
+	for _, word := range strings.Fields(text) {
+		if len(line) > len(indent) && len(line)+1+len(word) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += word
+	}
+	b.WriteString(line)
+	return b.String()
+}
