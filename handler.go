@@ -52,6 +52,7 @@ type Handler struct {
 	maxAge      time.Duration
 	store       DedupeStore
 	noDedupe    bool
+	observer    func(*http.Request, Result)
 
 	mu  sync.Mutex                // serializes registrations
 	cbs atomic.Pointer[callbacks] // read without a lock while serving
@@ -100,6 +101,13 @@ func WithDedupeStore(s DedupeStore) HandlerOption { return func(h *Handler) { h.
 // are idempotent themselves.
 func WithoutDeduplication() HandlerOption { return func(h *Handler) { h.noDedupe = true } }
 
+// WithObserver calls fn once for every request, after the Handler answered it, with what it did:
+// for metrics, tracing, or tools that show deliveries (the pcwebhook command's listen uses it).
+// fn runs on the request's goroutine, so keep it short; a panic in it is not recovered.
+func WithObserver(fn func(r *http.Request, res Result)) HandlerOption {
+	return func(h *Handler) { h.observer = fn }
+}
+
 // init fills in the defaults, once; it makes the zero Handler usable.
 func (h *Handler) init() {
 	h.once.Do(func() {
@@ -118,73 +126,60 @@ func (h *Handler) init() {
 	})
 }
 
-// outcome names what happened to a request, in logs.
-type outcome string
-
-const (
-	outcomeHandled          outcome = "handled"
-	outcomeNoCallback       outcome = "acknowledged-no-callback"
-	outcomeDuplicate        outcome = "duplicate-acknowledged"
-	outcomeInProgress       outcome = "duplicate-in-progress"
-	outcomeMethod           outcome = "method-not-allowed"
-	outcomeTooLarge         outcome = "body-too-large"
-	outcomeUnreadable       outcome = "body-unreadable"
-	outcomeUnverified       outcome = "verification-failed"
-	outcomeCertUnavailable  outcome = "certificate-unavailable"
-	outcomeMalformed        outcome = "malformed-event"
-	outcomeStale            outcome = "event-too-old"
-	outcomeCallbackError    outcome = "callback-error"
-	outcomeCallbackPanic    outcome = "callback-panic"
-	outcomeStoreError       outcome = "dedupe-store-error"
-	outcomeMisconfiguration outcome = "misconfigured"
-)
-
 // ServeHTTP handles one delivery. See [Handler] for the status codes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.init()
 	start := time.Now()
 	ctx := r.Context()
-	var name EventName
-	reply := func(status int, o outcome, err error, body string) {
+	var ev *Event
+	reply := func(status int, o Outcome, err error, body string) {
 		writeText(w, status, body)
-		h.log(ctx, name, o, status, time.Since(start), err)
+		d := time.Since(start)
+		var name EventName
+		if ev != nil {
+			name = ev.Name
+		}
+		h.log(ctx, name, o, status, d, err)
+		if h.observer != nil {
+			h.observer(r, Result{Event: ev, Status: status, Outcome: o, Err: err, Duration: d})
+		}
 	}
 
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		reply(http.StatusMethodNotAllowed, outcomeMethod, nil, "method not allowed: use POST\n")
+		reply(http.StatusMethodNotAllowed, OutcomeMethodNotAllowed, nil, "method not allowed: use POST\n")
 		return
 	}
 	if h.verifierErr != nil {
-		reply(http.StatusInternalServerError, outcomeMisconfiguration, h.verifierErr, "receiver misconfigured\n")
+		reply(http.StatusInternalServerError, OutcomeMisconfigured, h.verifierErr, "receiver misconfigured\n")
 		return
 	}
 	body, err := readBody(r, h.maxBody)
 	if err != nil {
 		if errors.Is(err, ErrBodyTooLarge) {
-			reply(http.StatusRequestEntityTooLarge, outcomeTooLarge, err, "body too large\n")
+			reply(http.StatusRequestEntityTooLarge, OutcomeBodyTooLarge, err, "body too large\n")
 		} else {
-			reply(http.StatusBadRequest, outcomeUnreadable, err, "body unreadable\n")
+			reply(http.StatusBadRequest, OutcomeBodyUnreadable, err, "body unreadable\n")
 		}
 		return
 	}
 	if err := h.verifier.Verify(ctx, r.Header, body); err != nil {
 		if errors.Is(err, ErrCertificateUnavailable) {
 			w.Header().Set("Retry-After", retryAfterCertificate)
-			reply(http.StatusServiceUnavailable, outcomeCertUnavailable, err, "signing certificate unavailable, retry later\n")
+			reply(http.StatusServiceUnavailable, OutcomeCertificateUnavailable, err, "signing certificate unavailable, retry later\n")
 		} else {
-			reply(http.StatusUnauthorized, outcomeUnverified, err, "unauthorized\n")
+			reply(http.StatusUnauthorized, OutcomeUnverified, err, "unauthorized\n")
 		}
 		return
 	}
 	e, err := ParseEvent(body)
 	if err != nil {
-		reply(http.StatusBadRequest, outcomeMalformed, err, err.Error()+"\n")
+		reply(http.StatusBadRequest, OutcomeMalformedEvent, err, err.Error()+"\n")
 		return
 	}
-	name = e.Name
+	ev = e
 	if err := h.checkAge(e); err != nil {
-		reply(http.StatusBadRequest, outcomeStale, err, err.Error()+"\n")
+		reply(http.StatusBadRequest, OutcomeEventTooOld, err, err.Error()+"\n")
 		return
 	}
 
@@ -198,14 +193,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err != nil:
 			w.Header().Set("Retry-After", retryAfterStore)
-			reply(http.StatusServiceUnavailable, outcomeStoreError, err, "temporarily unavailable, retry later\n")
+			reply(http.StatusServiceUnavailable, OutcomeDedupeStoreError, err, "temporarily unavailable, retry later\n")
 			return
 		case state == DeliveryDone:
-			reply(http.StatusOK, outcomeDuplicate, nil, "already handled\n")
+			reply(http.StatusOK, OutcomeDuplicate, nil, "already handled\n")
 			return
 		case state == DeliveryInProgress:
 			w.Header().Set("Retry-After", retryAfterInProgress)
-			reply(http.StatusServiceUnavailable, outcomeInProgress, nil, "being handled, retry later\n")
+			reply(http.StatusServiceUnavailable, OutcomeInProgress, nil, "being handled, retry later\n")
 			return
 		}
 	}
@@ -224,7 +219,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err := h.store.Done(context.WithoutCancel(ctx), key); err != nil {
 			// The callbacks succeeded: acknowledging is right. A retry would run them again.
 			h.logger.LogAttrs(ctx, slog.LevelWarn, "partner center webhook: dedupe store failed to record a handled delivery",
-				slog.String("event", string(name)), slog.Any("error", err))
+				slog.String("event", string(e.Name)), slog.Any("error", err))
 		}
 	}
 	reply(http.StatusOK, o, nil, "ok\n")
@@ -246,10 +241,10 @@ func (h *Handler) checkAge(e *Event) error {
 }
 
 // dispatch runs OnAny, then the typed callback (or OnUnknown), recovering panics.
-func (h *Handler) dispatch(ctx context.Context, e *Event) (outcome, error) {
+func (h *Handler) dispatch(ctx context.Context, e *Event) (Outcome, error) {
 	cbs := h.cbs.Load()
 	if cbs == nil {
-		return outcomeNoCallback, nil
+		return OutcomeNoCallback, nil
 	}
 	ran := false
 	if cbs.any != nil {
@@ -269,27 +264,27 @@ func (h *Handler) dispatch(ctx context.Context, e *Event) (outcome, error) {
 		}
 	}
 	if !ran {
-		return outcomeNoCallback, nil
+		return OutcomeNoCallback, nil
 	}
-	return outcomeHandled, nil
+	return OutcomeHandled, nil
 }
 
 // call runs one callback and turns a panic into an error, logged with its stack.
-func (h *Handler) call(ctx context.Context, fn func(context.Context, *Event) error, e *Event) (o outcome, err error) {
+func (h *Handler) call(ctx context.Context, fn func(context.Context, *Event) error, e *Event) (o Outcome, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			h.logger.LogAttrs(ctx, slog.LevelError, "partner center webhook: callback panicked",
 				slog.String("event", string(e.Name)), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-			o, err = outcomeCallbackPanic, fmt.Errorf("pcwebhook: callback for %s panicked: %v", e.Name, p)
+			o, err = OutcomeCallbackPanic, fmt.Errorf("pcwebhook: callback for %s panicked: %v", e.Name, p)
 		}
 	}()
 	if err := fn(ctx, e); err != nil {
-		return outcomeCallbackError, err
+		return OutcomeCallbackError, err
 	}
-	return outcomeHandled, nil
+	return OutcomeHandled, nil
 }
 
-func (h *Handler) log(ctx context.Context, name EventName, o outcome, status int, d time.Duration, err error) {
+func (h *Handler) log(ctx context.Context, name EventName, o Outcome, status int, d time.Duration, err error) {
 	level := slog.LevelInfo
 	switch {
 	case status >= 500:

@@ -790,3 +790,51 @@ func TestHandlerProcessDiesMidCallback(t *testing.T) {
 	assert.Equal(t, http.StatusOK, replica.post(body).Code, "once the failed attempt released it, the shared store lets the retry run")
 	assert.Equal(t, int32(2), ran.Load())
 }
+
+func TestHandlerObserver(t *testing.T) {
+	var mu sync.Mutex
+	var got []pcwebhook.Result
+	f := newHandlerFixture(t, pcwebhook.WithObserver(func(r *http.Request, res pcwebhook.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, res)
+	}))
+	callbackErr := errors.New("downstream unavailable")
+	f.h.OnInvoiceReady(func(context.Context, *pcwebhook.InvoiceEvent) error { return callbackErr })
+
+	body := uniqueBody(pcwebhook.EventSubscriptionUpdated)
+	f.post(body)
+	f.post(body)
+	f.do(append([]byte(" "), body...), f.s.Sign(body))
+	f.post(uniqueBody(pcwebhook.EventInvoiceReady))
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+
+	require.Len(t, got, 5)
+	want := []struct {
+		status  int
+		outcome pcwebhook.Outcome
+		event   pcwebhook.EventName
+	}{
+		{200, pcwebhook.OutcomeNoCallback, pcwebhook.EventSubscriptionUpdated},
+		{200, pcwebhook.OutcomeDuplicate, pcwebhook.EventSubscriptionUpdated},
+		{401, pcwebhook.OutcomeUnverified, ""},
+		{500, pcwebhook.OutcomeCallbackError, pcwebhook.EventInvoiceReady},
+		{405, pcwebhook.OutcomeMethodNotAllowed, ""},
+	}
+	for i, w := range want {
+		assert.Equal(t, w.status, got[i].Status, "#%d", i)
+		assert.Equal(t, w.outcome, got[i].Outcome, "#%d", i)
+		if w.event == "" {
+			assert.Nil(t, got[i].Event, "#%d", i)
+		} else if assert.NotNil(t, got[i].Event, "#%d", i) {
+			assert.Equal(t, w.event, got[i].Event.Name, "#%d", i)
+		}
+		assert.Positive(t, got[i].Duration, "#%d", i)
+	}
+	assert.NoError(t, got[0].Err)
+	var verr *pcwebhook.VerificationError
+	assert.ErrorAs(t, got[2].Err, &verr, "the typed verification error reaches the observer")
+	assert.ErrorIs(t, got[2].Err, pcwebhook.ErrBadSignature)
+	assert.ErrorIs(t, got[3].Err, callbackErr)
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -100,16 +101,17 @@ the Handler answers 500, so the sender retries.
 		banner = stderr
 	}
 	l := &listener{
-		verifier: tr.verifier,
-		path:     f.path,
-		json:     f.json,
-		forward:  fwd,
-		save:     f.save,
-		out:      stdout,
+		path:    f.path,
+		json:    f.json,
+		forward: fwd,
+		save:    f.save,
+		out:     stdout,
 	}
 	l.handler = pcwebhook.NewHandler(
 		pcwebhook.WithVerifier(tr.verifier),
-		pcwebhook.WithLogger(slog.New(captureLog{fallback: slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})})),
+		// listen prints every request itself, from the Handler's Result; the log line would repeat it.
+		pcwebhook.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		pcwebhook.WithObserver(l.observe),
 	)
 	l.handler.OnAny(l.onEvent)
 
@@ -165,14 +167,13 @@ the Handler answers 500, so the sender retries.
 
 // listener wraps the Handler: it records what happened to each request and prints it.
 type listener struct {
-	handler  *pcwebhook.Handler
-	verifier *pcwebhook.Verifier
-	path     string
-	json     bool
-	forward  *forwarder
-	save     string
-	saved    atomic.Int64 // requests saved, for file names
-	out      *syncWriter
+	handler *pcwebhook.Handler
+	path    string
+	json    bool
+	forward *forwarder
+	save    string
+	saved   atomic.Int64 // requests saved, for file names
+	out     *syncWriter
 }
 
 // delivery is what is learnt about one request while the Handler serves it. It lives in the
@@ -180,8 +181,8 @@ type listener struct {
 type delivery struct {
 	header  http.Header
 	event   *pcwebhook.Event // set by the OnAny callback: verified and not a duplicate
-	outcome string           // from the Handler's log line
-	logErr  string           // likewise
+	outcome string           // from the Handler's Result
+	err     error            // likewise: why the request failed
 	forward *forwardResult
 	saved   string // the files written by --save, without extension
 	saveErr error
@@ -195,12 +196,12 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if l.path != "/" && r.URL.Path != l.path {
 		http.Error(w, "not found: this listener accepts events on "+l.path, http.StatusNotFound)
-		l.report(r, http.StatusNotFound, &delivery{outcome: "wrong-path", logErr: "listening on " + l.path + " only (--path)"}, nil, time.Since(start))
+		l.report(r, http.StatusNotFound, &delivery{outcome: "wrong-path", err: errors.New("listening on " + l.path + " only (--path)")}, time.Since(start))
 		return
 	}
 	d := &delivery{header: r.Header}
 	var body bytes.Buffer
-	if r.Body != nil {
+	if r.Body != nil && l.save != "" {
 		r.Body = &teeBody{ReadCloser: r.Body, buf: &body, max: pcwebhook.DefaultMaxBodyBytes + 1}
 	}
 	sw := &statusWriter{ResponseWriter: w}
@@ -208,7 +209,7 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if l.save != "" {
 		d.saved, d.saveErr = l.saveRequest(r, body.Bytes())
 	}
-	l.report(r, sw.status(), d, body.Bytes(), time.Since(start))
+	l.report(r, sw.status(), d, time.Since(start))
 }
 
 // saveRequest writes the request's headers (after its request line) and its body to the save
@@ -237,6 +238,18 @@ func (l *listener) saveRequest(r *http.Request, body []byte) (string, error) {
 	return base, nil
 }
 
+// observe records the Handler's Result in the request's delivery.
+func (l *listener) observe(r *http.Request, res pcwebhook.Result) {
+	d, _ := r.Context().Value(deliveryKey{}).(*delivery)
+	if d == nil {
+		return
+	}
+	d.outcome, d.err = string(res.Outcome), res.Err
+	if d.event == nil {
+		d.event = res.Event // a duplicate: decoded, but no callback ran
+	}
+}
+
 // onEvent is the OnAny callback: it records the event and forwards it.
 func (l *listener) onEvent(ctx context.Context, e *pcwebhook.Event) error {
 	d, _ := ctx.Value(deliveryKey{}).(*delivery)
@@ -252,23 +265,18 @@ func (l *listener) onEvent(ctx context.Context, e *pcwebhook.Event) error {
 }
 
 // report prints one request: a block of text, or a JSON line.
-func (l *listener) report(r *http.Request, status int, d *delivery, body []byte, elapsed time.Duration) {
+func (l *listener) report(r *http.Request, status int, d *delivery, elapsed time.Duration) {
 	outcome := d.outcome
 	if outcome == "" {
 		outcome = strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "-"))
 	}
 	ev := d.event
-	if ev == nil && status == http.StatusOK && len(body) > 0 {
-		// A duplicate: verified by the Handler before it was recognized, but no callback ran.
-		ev, _ = pcwebhook.ParseEvent(body)
-	}
-	errText, hint := d.logErr, ""
-	if outcome == "verification-failed" || outcome == "certificate-unavailable" {
-		// The Handler logs the error as text; verify again (cheap: the certificate is cached, or its
-		// failure is) to diagnose the typed error.
-		if err := l.verifier.Verify(r.Context(), r.Header, body); err != nil {
-			errText = err.Error()
-			hint = diagnose(err, diagnoseInput{}).summary
+	errText, hint := "", ""
+	if d.err != nil {
+		errText = d.err.Error()
+		var verr *pcwebhook.VerificationError
+		if errors.As(d.err, &verr) {
+			hint = diagnose(d.err, diagnoseInput{}).summary
 		}
 	}
 	if d.forward != nil && d.forward.err != nil {
@@ -415,48 +423,6 @@ func (f *forwarder) send(ctx context.Context, e *pcwebhook.Event, h http.Header)
 		res.err = fmt.Errorf("forwarding to %s: the application answered %d %s", f.url, resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
 	return res
-}
-
-// captureLog is the Handler's slog.Handler: the one line per request goes into the request's
-// delivery (it is printed with it); any other record goes to the fallback.
-type captureLog struct {
-	fallback slog.Handler
-}
-
-// Enabled implements slog.Handler.
-func (c captureLog) Enabled(context.Context, slog.Level) bool { return true }
-
-// Handle implements slog.Handler.
-func (c captureLog) Handle(ctx context.Context, r slog.Record) error {
-	if d, ok := ctx.Value(deliveryKey{}).(*delivery); ok {
-		captured := false
-		r.Attrs(func(a slog.Attr) bool {
-			switch a.Key {
-			case "outcome":
-				d.outcome, captured = a.Value.String(), true
-			case "error":
-				d.logErr = a.Value.String()
-			}
-			return true
-		})
-		if captured {
-			return nil
-		}
-	}
-	if !c.fallback.Enabled(ctx, r.Level) {
-		return nil
-	}
-	return c.fallback.Handle(ctx, r)
-}
-
-// WithAttrs implements slog.Handler.
-func (c captureLog) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return captureLog{fallback: c.fallback.WithAttrs(attrs)}
-}
-
-// WithGroup implements slog.Handler.
-func (c captureLog) WithGroup(name string) slog.Handler {
-	return captureLog{fallback: c.fallback.WithGroup(name)}
 }
 
 // statusWriter records the status a handler answers.
