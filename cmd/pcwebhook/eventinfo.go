@@ -184,13 +184,3 @@ func commaList(names []pcwebhook.EventName) string {
 	}
 	return strings.Join(s, ",")
 }
-
-// containsName reports whether names holds name.
-func containsName(names []pcwebhook.EventName, name pcwebhook.EventName) bool {
-	for _, n := range names {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}

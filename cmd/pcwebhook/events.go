@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -57,7 +58,7 @@ table of documented events instead, with no token and no network.
 	printEventTable(a, names)
 	var missing []pcwebhook.EventName
 	for _, k := range pcwebhook.KnownEventNames() {
-		if !containsName(names, k) {
+		if !slices.Contains(names, k) {
 			missing = append(missing, k)
 		}
 	}

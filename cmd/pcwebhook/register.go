@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -172,7 +173,7 @@ func printRegistration(w io.Writer, reg *pcwebhook.Registration) {
 
 // noteTestCreated says that "pcwebhook test" needs test-created when the registration lacks it.
 func noteTestCreated(w io.Writer, reg *pcwebhook.Registration) {
-	if !containsName(reg.WebhookEvents, pcwebhook.EventTestCreated) {
+	if !slices.Contains(reg.WebhookEvents, pcwebhook.EventTestCreated) {
 		fmt.Fprintln(w, "Note: test-created is not among the events: Partner Center sends test events (\"pcwebhook test\") only to registrations that include it.")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,7 +92,7 @@ func (a *app) sendTestEvent(ctx context.Context, client *pcwebhook.Client) (stri
 	if err != nil {
 		return "", a.apiFailure("reading the registration", err), false
 	}
-	if !containsName(reg.WebhookEvents, pcwebhook.EventTestCreated) {
+	if !slices.Contains(reg.WebhookEvents, pcwebhook.EventTestCreated) {
 		fmt.Fprintf(a.stderr, "pcwebhook: warning: the registration does not include test-created, and Partner Center sends "+
 			"test events only to registrations that do. Add it with\n\n    pcwebhook update --url %s --events %s\n\n",
 			reg.WebhookURL, commaList(append(append([]pcwebhook.EventName(nil), reg.WebhookEvents...), pcwebhook.EventTestCreated)))

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -65,7 +66,7 @@ func validate() error {
 			}
 		}
 		for _, q := range f.Query {
-			if !contains(patternFields(f.Pattern), q[0]) {
+			if !slices.Contains(patternFields(f.Pattern), q[0]) {
 				return fmt.Errorf("family %s: query field %s is not in the pattern", f.Type, q[0])
 			}
 		}
@@ -114,15 +115,6 @@ func splitPattern(p string) []string {
 		return nil
 	}
 	return strings.Split(p, "/")
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // data is what the templates see.

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -82,7 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	} else {
 		for _, s := range strings.Split(scen, ",") {
 			s = strings.TrimSpace(s)
-			if !contains(allScenarios, s) {
+			if !slices.Contains(allScenarios, s) {
 				fmt.Fprintf(stderr, "unknown scenario %q (have %s)\n", s, strings.Join(allScenarios, ", "))
 				return cfg, errors.New("bad -scenario")
 			}
@@ -94,15 +95,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, errors.New("bad flags")
 	}
 	return cfg, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // run executes the scenarios, prints the table and the JSON lines, and reports whether every
@@ -117,7 +109,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (bool, error
 	results := map[string]*result{}
 	var order []*result
 	for _, name := range allScenarios { // fixed order whatever the flag's order
-		if !contains(cfg.scenarios, name) {
+		if !slices.Contains(cfg.scenarios, name) {
 			continue
 		}
 		fmt.Fprintf(stderr, "running %s...\n", name)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,7 +56,8 @@ func newRig(cfg config, stderr io.Writer) (*rig, error) {
 	}, Timeout: 30 * time.Second}
 
 	n := 0
-	if contains(cfg.scenarios, "valid") || contains(cfg.scenarios, "floor") || contains(cfg.scenarios, "bad-signature") || contains(cfg.scenarios, "foreign-cert-url") {
+	// Every scenario but duplicates sends the signed bodies (as they are, tampered, or re-addressed).
+	if slices.ContainsFunc(cfg.scenarios, func(s string) bool { return s != "duplicates" }) {
 		n = cfg.valid
 	}
 	if n > 0 {
