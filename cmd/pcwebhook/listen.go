@@ -181,7 +181,8 @@ type listener struct {
 type delivery struct {
 	header  http.Header
 	event   *pcwebhook.Event // set by the OnAny callback: verified and not a duplicate
-	outcome string           // from the Handler's Result
+	status  int              // from the Handler's Result
+	outcome string           // likewise
 	err     error            // likewise: why the request failed
 	forward *forwardResult
 	saved   string // the files written by --save, without extension
@@ -204,12 +205,11 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && l.save != "" {
 		r.Body = &teeBody{ReadCloser: r.Body, buf: &body, max: pcwebhook.DefaultMaxBodyBytes + 1}
 	}
-	sw := &statusWriter{ResponseWriter: w}
-	l.handler.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), deliveryKey{}, d)))
+	l.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), deliveryKey{}, d)))
 	if l.save != "" {
 		d.saved, d.saveErr = l.saveRequest(r, body.Bytes())
 	}
-	l.report(r, sw.status(), d, time.Since(start))
+	l.report(r, d.status, d, time.Since(start))
 }
 
 // saveRequest writes the request's headers (after its request line) and its body to the save
@@ -244,7 +244,7 @@ func (l *listener) observe(r *http.Request, res pcwebhook.Result) {
 	if d == nil {
 		return
 	}
-	d.outcome, d.err = string(res.Outcome), res.Err
+	d.status, d.outcome, d.err = res.Status, string(res.Outcome), res.Err
 	if d.event == nil {
 		d.event = res.Event // a duplicate: decoded, but no callback ran
 	}
@@ -423,36 +423,6 @@ func (f *forwarder) send(ctx context.Context, e *pcwebhook.Event, h http.Header)
 		res.err = fmt.Errorf("forwarding to %s: the application answered %d %s", f.url, resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
 	return res
-}
-
-// statusWriter records the status a handler answers.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-// WriteHeader implements http.ResponseWriter.
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-// Write implements http.ResponseWriter.
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-// status returns the status answered (200 when the handler wrote nothing).
-func (w *statusWriter) status() int {
-	if w.code == 0 {
-		return http.StatusOK
-	}
-	return w.code
 }
 
 // teeBody keeps a copy of the first max bytes read from a request body.
