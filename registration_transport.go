@@ -206,13 +206,3 @@ func (c *Client) token(ctx context.Context) (string, error) {
 	}
 	return tok, nil
 }
-
-// readCapped reads r up to max bytes. tooLarge reports that r had more; the first max bytes are
-// returned then.
-func readCapped(r io.Reader, max int64) (data []byte, tooLarge bool, err error) {
-	data, err = io.ReadAll(io.LimitReader(r, max+1))
-	if int64(len(data)) > max {
-		return data[:max], true, nil
-	}
-	return data, false, err
-}

@@ -2,7 +2,6 @@ package pcwebhook
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -76,12 +75,16 @@ func (st *verifierState) download(ctx context.Context, u *strictURL, step Verifi
 	case resp.ContentLength > st.cfg.maxBytes:
 		return nil, fail("certificate larger than "+strconv.FormatInt(st.cfg.maxBytes, 10)+" bytes", nil)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, st.cfg.maxBytes+1))
-	st.stats.bytesDownloaded.Add(int64(len(data)))
+	data, tooLarge, err := readCapped(resp.Body, st.cfg.maxBytes)
+	read := int64(len(data))
+	if tooLarge {
+		read++ // the byte past the cap was read too
+	}
+	st.stats.bytesDownloaded.Add(read)
 	if err != nil {
 		return nil, fail("reading the body failed", err)
 	}
-	if int64(len(data)) > st.cfg.maxBytes {
+	if tooLarge {
 		return nil, fail("certificate larger than "+strconv.FormatInt(st.cfg.maxBytes, 10)+" bytes", nil)
 	}
 	return data, nil
