@@ -504,16 +504,20 @@ func (failingStore) Release(context.Context, string) error { return nil }
 
 func TestHandlerMaxEventAge(t *testing.T) {
 	s := testSender(t)
-	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	// The Verifier's clock must be one the sender's certificates are valid at: they are made from
+	// the real clock, so the fixed "now" is derived from it too (never a calendar date).
+	now := time.Now().UTC().Truncate(time.Second)
 	clock := func() time.Time { return now }
 	f := newHandlerFixture(t, pcwebhook.WithVerifier(s.Verifier(pcwebhook.WithClock(clock))), pcwebhook.WithMaxEventAge(72*time.Hour))
 	body := func(date string) []byte {
 		return []byte(fmt.Sprintf(`{"EventName":"test-created","ResourceUri":"https://h/webhooks/v1/registration/validationEvents/%d","ResourceChangeUtcDate":%s}`, uniq.Add(1), date))
 	}
-	assert.Equal(t, 200, f.post(body(`"2026-11-20T10:00:00Z"`)).Code, "48 hours late is inside 72")
-	assert.Equal(t, 200, f.post(body(`"2026-11-22T12:00:00+02:00"`)).Code, "same instant in another offset")
-	assert.Equal(t, 400, f.post(body(`"2026-11-18T09:59:59Z"`)).Code, "older than 72 hours")
-	assert.Equal(t, 400, f.post(body(`"2026-11-26T10:00:01Z"`)).Code, "more than 72 hours in the future")
+	at := func(d time.Duration) string { return `"` + now.Add(d).Format(time.RFC3339) + `"` }
+	plus2 := time.FixedZone("+02:00", 2*60*60)
+	assert.Equal(t, 200, f.post(body(at(-48*time.Hour))).Code, "48 hours late is inside 72")
+	assert.Equal(t, 200, f.post(body(`"`+now.Add(2*time.Hour).In(plus2).Format(time.RFC3339)+`"`)).Code, "inside the window in another offset")
+	assert.Equal(t, 400, f.post(body(at(-72*time.Hour-time.Second))).Code, "older than 72 hours")
+	assert.Equal(t, 400, f.post(body(at(72*time.Hour+time.Second))).Code, "more than 72 hours in the future")
 	assert.Equal(t, 400, f.post(body(`null`)).Code, "no date cannot prove freshness")
 	assert.Contains(t, f.logs.String(), "event-too-old")
 }
