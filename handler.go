@@ -183,46 +183,56 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	key := ""
+	var claim Claim
 	if h.store != nil {
 		sum := sha256.Sum256(body)
 		var hexSum [2 * sha256.Size]byte
 		hex.Encode(hexSum[:], sum[:])
-		key = string(hexSum[:])
-		state, err := h.store.Begin(ctx, key)
+		c, err := h.store.Begin(ctx, string(hexSum[:]))
 		switch {
 		case err != nil:
 			w.Header().Set("Retry-After", retryAfterStore)
 			reply(http.StatusServiceUnavailable, OutcomeDedupeStoreError, err, "temporarily unavailable, retry later\n")
 			return
-		case state == DeliveryDone:
+		case c.State == DeliveryDone:
 			reply(http.StatusOK, OutcomeDuplicate, nil, "already handled\n")
 			return
-		case state == DeliveryInProgress:
+		case c.State == DeliveryInProgress:
 			w.Header().Set("Retry-After", retryAfterInProgress)
 			reply(http.StatusServiceUnavailable, OutcomeInProgress, nil, "being handled, retry later\n")
 			return
 		}
+		claim = c
 	}
 
 	o, err := h.dispatch(ctx, e)
 	if err != nil {
-		if key != "" {
-			if rerr := h.store.Release(context.WithoutCancel(ctx), key); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("releasing the delivery for a retry: %w", rerr))
+		if h.store != nil {
+			if rerr := h.store.Release(context.WithoutCancel(ctx), claim); rerr != nil {
+				h.warnClaim(ctx, e, "release", rerr)
 			}
 		}
 		reply(http.StatusInternalServerError, o, err, "callback failed, retry later\n")
 		return
 	}
-	if key != "" {
-		if err := h.store.Done(context.WithoutCancel(ctx), key); err != nil {
-			// The callbacks succeeded: acknowledging is right. A retry would run them again.
-			h.logger.LogAttrs(ctx, slog.LevelWarn, "partner center webhook: dedupe store failed to record a handled delivery",
-				slog.String("event", string(e.Name)), slog.Any("error", err))
+	if h.store != nil {
+		if err := h.store.Done(context.WithoutCancel(ctx), claim); err != nil {
+			// The callbacks succeeded: acknowledging is right. A retry may run them again.
+			h.warnClaim(ctx, e, "done", err)
 		}
 	}
 	reply(http.StatusOK, o, nil, "ok\n")
+}
+
+// warnClaim logs a failed Done or Release of a dedupe claim: the claim was lost (the callbacks
+// outlived the lease and another delivery took over) or the store failed.
+func (h *Handler) warnClaim(ctx context.Context, e *Event, op string, err error) {
+	msg := "partner center webhook: dedupe store failed to record the delivery; a retry may run the callbacks again"
+	if errors.Is(err, ErrClaimLost) {
+		msg = "partner center webhook: dedupe claim lost: the callbacks outlived the lease and another delivery took over; they may have run twice"
+	}
+	h.logger.LogAttrs(ctx, slog.LevelWarn, msg, slog.String("event", string(e.Name)),
+		slog.String("op", op), slog.Any("error", err))
 }
 
 // checkAge enforces WithMaxEventAge.

@@ -496,11 +496,11 @@ func TestHandlerDeduplicates(t *testing.T) {
 
 type failingStore struct{}
 
-func (failingStore) Begin(context.Context, string) (pcwebhook.DeliveryState, error) {
-	return 0, errors.New("redis: connection refused")
+func (failingStore) Begin(context.Context, string) (pcwebhook.Claim, error) {
+	return pcwebhook.Claim{}, errors.New("redis: connection refused")
 }
-func (failingStore) Done(context.Context, string) error    { return nil }
-func (failingStore) Release(context.Context, string) error { return nil }
+func (failingStore) Done(context.Context, pcwebhook.Claim) error    { return nil }
+func (failingStore) Release(context.Context, pcwebhook.Claim) error { return nil }
 
 func TestHandlerMaxEventAge(t *testing.T) {
 	s := testSender(t)
@@ -793,6 +793,47 @@ func TestHandlerProcessDiesMidCallback(t *testing.T) {
 	<-done
 	assert.Equal(t, http.StatusOK, replica.post(body).Code, "once the failed attempt released it, the shared store lets the retry run")
 	assert.Equal(t, int32(2), ran.Load())
+}
+
+// TestHandlerHungCallbackPastLease: a callback that outlives the dedupe lease loses its claim;
+// another replica takes the retry over, and the late owner's Done or Release changes nothing
+// (the event stays handled once by the new owner) and is logged at WARN.
+func TestHandlerHungCallbackPastLease(t *testing.T) {
+	for _, late := range []struct {
+		name string
+		err  error
+	}{{"late success", nil}, {"late failure", errors.New("gave up")}} {
+		t.Run(late.name, func(t *testing.T) {
+			store := pcwebhook.NewMemoryDedupeStoreWithOptions(pcwebhook.MemoryDedupeOptions{Lease: 50 * time.Millisecond})
+			hung := newHandlerFixture(t, pcwebhook.WithDedupeStore(store))
+			entered, release := make(chan struct{}), make(chan struct{})
+			hung.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error {
+				close(entered)
+				<-release
+				return late.err
+			})
+			body := uniqueBody(pcwebhook.EventTestCreated)
+			done := make(chan int)
+			go func() { done <- hung.post(body).Code }()
+			<-entered
+			time.Sleep(80 * time.Millisecond) // past the lease
+
+			replica := newHandlerFixture(t, pcwebhook.WithDedupeStore(store))
+			var ran atomic.Int32
+			replica.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { ran.Add(1); return nil })
+			replica2 := newHandlerFixture(t, pcwebhook.WithDedupeStore(store))
+			replica2.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { ran.Add(1); return nil })
+			require.Equal(t, http.StatusOK, replica.post(body).Code, "the retry is taken over once the lease ran out")
+			assert.Equal(t, http.StatusOK, replica2.post(body).Code, "and is then a duplicate on any replica")
+
+			close(release)
+			<-done
+			assert.Contains(t, hung.logs.String(), "dedupe claim lost", "the late owner says so at WARN")
+			assert.Contains(t, hung.logs.String(), `"level":"WARN"`)
+			assert.Equal(t, http.StatusOK, replica2.post(body).Code, "the late owner could not undo the takeover")
+			assert.Equal(t, int32(1), ran.Load())
+		})
+	}
 }
 
 func TestHandlerObserver(t *testing.T) {
