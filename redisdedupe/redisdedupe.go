@@ -105,7 +105,7 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 // It answers 0 when the caller now owns the key, 1 when another owner holds it, 2 when done.
 var beginScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
-if v == 'done' then return 2 end
+if v == '` + doneValue + `' then return 2 end
 if v then return 1 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 0
@@ -117,7 +117,7 @@ return 0
 var doneScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] or not v then
-	redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2])
+	redis.call('SET', KEYS[1], '` + doneValue + `', 'PX', ARGV[2])
 	return 1
 end
 return 0
