@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,6 +152,70 @@ func BenchmarkHandlerRedis(b *testing.B) {
 	benchHandler(b, st, func() pcwebhook.DedupeStore {
 		return redisdedupe.New(rdb, redisdedupe.WithKeyPrefix(uniquePrefix(b)))
 	})
+	b.StopTimer()
+	b.ReportMetric(float64(counter.n.Load())/float64(b.N), "roundtrips/op")
+}
+
+// roundKey carries a per-delivery key suffix through the request's context, so the parallel
+// benchmarks can send the same signed bodies again and again as new deliveries.
+type roundKey struct{}
+
+// roundStore makes every delivery of the parallel benchmarks new: the key of Begin gets the
+// round from the request's context.
+type roundStore struct{ pcwebhook.DedupeStore }
+
+func (s roundStore) Begin(ctx context.Context, key string) (pcwebhook.Claim, error) {
+	return s.DedupeStore.Begin(ctx, key+ctx.Value(roundKey{}).(string))
+}
+
+// benchParallel is benchHandler from 8 goroutines per CPU, the way a server handles concurrent
+// deliveries: with Redis, round trips of different deliveries overlap.
+func benchParallel(b *testing.B, st *benchState, store pcwebhook.DedupeStore) {
+	h := pcwebhook.NewHandler(pcwebhook.WithVerifier(st.verifier), pcwebhook.WithDedupeStore(roundStore{store}),
+		pcwebhook.WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	h.OnSubscriptionUpdated(func(context.Context, *pcwebhook.SubscriptionEvent) error { return nil })
+	var n atomic.Int64
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			j := int(i % benchPool)
+			ctx := context.WithValue(context.Background(), roundKey{}, ":"+strconv.FormatInt(i/benchPool, 10))
+			r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(st.bodies[j])).WithContext(ctx)
+			r.Header = st.headers[j].Clone()
+			w := discardWriter{h: http.Header{}}
+			h.ServeHTTP(&w, r)
+			if w.code != http.StatusOK {
+				b.Errorf("status %d", w.code)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkHandlerMemoryParallel is BenchmarkHandlerMemory with concurrent deliveries.
+func BenchmarkHandlerMemoryParallel(b *testing.B) {
+	benchParallel(b, setupBench(b), pcwebhook.NewMemoryDedupeStore(0, 0))
+}
+
+// BenchmarkHandlerRedisParallel is BenchmarkHandlerRedis with concurrent deliveries.
+func BenchmarkHandlerRedisParallel(b *testing.B) {
+	st := setupBench(b)
+	srv := redisserver.Start(b)
+	rdb, counter := newClient(b, srv)
+	store := redisdedupe.New(rdb, redisdedupe.WithKeyPrefix(uniquePrefix(b)))
+	ctx := context.Background()
+	c, err := store.Begin(ctx, "warm")
+	if err == nil {
+		err = store.Done(ctx, c)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	counter.n.Store(0)
+	benchParallel(b, st, store)
 	b.StopTimer()
 	b.ReportMetric(float64(counter.n.Load())/float64(b.N), "roundtrips/op")
 }
