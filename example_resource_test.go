@@ -21,7 +21,7 @@ func ExampleClient_GetResource() {
 	defer api.Close()
 
 	client := pcwebhook.NewClient(pcwebhook.StaticToken("example-token"), // production: a refreshing TokenSource
-		pcwebhook.WithAPIRoot(api.URL),              // production: leave out (GlobalAPIRoot)
+		pcwebhook.WithAPIRoot(api.URL),               // production: leave out (GlobalAPIRoot)
 		pcwebhook.WithClientHTTPClient(api.Client()), // trusts the test server's certificate
 	)
 	ev := pcwebhook.Event{ // as an OnSubscriptionUpdated callback receives it
