@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 
@@ -58,4 +59,62 @@ func ExampleTokenSourceFunc() {
 	tok, _ := tokens.Token(context.Background())
 	fmt.Println(tok)
 	// Output: token-from-your-credential
+}
+
+// DiffRegistrations shows what replacing the account's one registration would change, before
+// anything is sent.
+func ExampleDiffRegistrations() {
+	current := &pcwebhook.Registration{ // as client.Registration(ctx) returns it
+		WebhookURL:    "https://partner.example/webhooks",
+		WebhookEvents: []pcwebhook.EventName{pcwebhook.EventSubscriptionUpdated, pcwebhook.EventTestCreated},
+	}
+	diff := pcwebhook.DiffRegistrations(current, pcwebhook.Registration{
+		WebhookURL:    "https://abc123.tunnel.example/webhooks",
+		WebhookEvents: []pcwebhook.EventName{pcwebhook.EventTestCreated},
+	})
+	fmt.Println(diff)
+	fmt.Println("disruptive:", diff.Disruptive())
+	// Output:
+	// url:    https://partner.example/webhooks -> https://abc123.tunnel.example/webhooks
+	// events: - subscription-updated
+	// header: Authorization (unchanged)
+	// disruptive: true
+}
+
+// EnsureRegistrationChanges reports what it changed. Here an httptest server stands in for the
+// Partner Center API, with a registration that lacks invoice-ready.
+func ExampleClient_EnsureRegistrationChanges() {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			fmt.Fprint(w, `{"WebhookUrl":"https://partner.example/webhooks","WebhookEvents":["test-created"]}`)
+			return
+		}
+		body, _ := io.ReadAll(r.Body) // PUT: echo it, as Partner Center does
+		w.Write(body)
+	}))
+	defer api.Close()
+
+	client := pcwebhook.NewClient(pcwebhook.StaticToken("example-token"), pcwebhook.WithAPIRoot(api.URL))
+	_, diff, err := client.EnsureRegistrationChanges(context.Background(), pcwebhook.Registration{
+		WebhookURL:    "https://partner.example/webhooks",
+		WebhookEvents: []pcwebhook.EventName{pcwebhook.EventTestCreated, pcwebhook.EventInvoiceReady},
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(diff.Changed(), diff.AddedEvents, diff.RemovedEvents)
+	// Output: true [invoice-ready] []
+}
+
+// Plain http webhook URLs are refused, since Partner Center would send events in clear; the
+// option allows them by name.
+func ExampleWithInsecureWebhookURL() {
+	strict := pcwebhook.NewClient(pcwebhook.StaticToken("t"))
+	_, err := strict.Register(context.Background(), pcwebhook.Registration{WebhookURL: "http://partner.example/hook"})
+	fmt.Println(errors.Is(err, pcwebhook.ErrInvalidInput))
+
+	loose := pcwebhook.NewClient(pcwebhook.StaticToken("t"), pcwebhook.WithInsecureWebhookURL())
+	_ = loose // loose.Register(ctx, ...) sends the http URL
+	// Output: true
 }

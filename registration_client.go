@@ -75,6 +75,8 @@ type Client struct {
 	retry      RetryPolicy
 	configErr  error // from an invalid option; returned by every call
 
+	insecureWebhookURL bool // WithInsecureWebhookURL
+
 	// Test hooks; nil means the real clock.
 	sleep func(ctx context.Context, d time.Duration) error
 	now   func() time.Time
@@ -130,6 +132,15 @@ func WithClientHTTPClient(hc *http.Client) ClientOption {
 // [RetryPolicy]).
 func WithRetryPolicy(p RetryPolicy) ClientOption {
 	return func(c *Client) { c.retry = p }
+}
+
+// WithInsecureWebhookURL lets Register, UpdateRegistration and EnsureRegistration send a plain
+// http:// WebhookURL for a host that is not loopback. Without it such a URL is refused (an error
+// wrapping [ErrInvalidInput]), because Partner Center would then send every event, and its
+// signature, across the network in clear. Loopback URLs (as used with test fakes) are accepted
+// either way.
+func WithInsecureWebhookURL() ClientOption {
+	return func(c *Client) { c.insecureWebhookURL = true }
 }
 
 // parseAPIRoot validates an API root and returns it without a trailing slash.
