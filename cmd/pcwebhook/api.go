@@ -54,7 +54,7 @@ else from ` + tokenEnv + `.`
 
 // client builds the API client from the flags and the environment. transport, when not nil,
 // wraps the HTTP transport. On failure it prints why and returns the exit status.
-func (a *app) client(f *apiFlags, transport func(http.RoundTripper) http.RoundTripper) (*pcwebhook.Client, int, bool) {
+func (a *app) client(f *apiFlags, transport func(http.RoundTripper) http.RoundTripper, opts ...pcwebhook.ClientOption) (*pcwebhook.Client, int, bool) {
 	root, ok := cloudRoot(f.cloud)
 	if !ok {
 		fmt.Fprintf(a.stderr, "pcwebhook: --cloud %q: want global or china\n", f.cloud)
@@ -87,9 +87,9 @@ func (a *app) client(f *apiFlags, transport func(http.RoundTripper) http.RoundTr
 	if transport != nil {
 		rt = transport(rt)
 	}
-	c := pcwebhook.NewClient(tokens,
+	c := pcwebhook.NewClient(tokens, append([]pcwebhook.ClientOption{
 		pcwebhook.WithAPIRoot(root),
-		pcwebhook.WithClientHTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: rt}))
+		pcwebhook.WithClientHTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: rt})}, opts...)...)
 	return c, 0, true
 }
 

@@ -74,11 +74,16 @@ type env struct {
 	// terminal reports whether w is an interactive terminal (spinner output); nil means
 	// isTerminal.
 	terminal func(w io.Writer) bool
+	// stdin is where confirmations are read from; nil reads nothing.
+	stdin io.Reader
+	// stdinTerminal reports whether stdin is an interactive terminal (confirmations are asked
+	// only there); nil means: stdin is an *os.File that is a character device.
+	stdinTerminal func() bool
 }
 
 // processEnv is the environment of a real process.
 func processEnv() env {
-	return env{getenv: os.Getenv}
+	return env{getenv: os.Getenv, stdin: os.Stdin}
 }
 
 // app is one invocation: where it writes and what it may read.
