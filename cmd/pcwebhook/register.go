@@ -301,4 +301,3 @@ func noteTestCreated(w io.Writer, reg *pcwebhook.Registration) {
 		fmt.Fprintln(w, "Note: test-created is not among the events: Partner Center sends test events (\"pcwebhook test\") only to registrations that include it.")
 	}
 }
-
