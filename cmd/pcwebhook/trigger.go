@@ -22,9 +22,9 @@ const defaultTriggerURL = "http://127.0.0.1:8080/"
 type triggerFlags struct {
 	url          string
 	allowUnknown bool
-	count     int
-	msHeader  bool
-	configDir string
+	count        int
+	msHeader     bool
+	configDir    string
 }
 
 // runTrigger signs sample events with the development CA and posts them, printing the answer to
