@@ -1,0 +1,72 @@
+package tokens_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/examples/tokens"
+)
+
+// App-only with a client secret: the robust choice for registering webhooks and reading
+// resources. Not run here: it needs a real tenant.
+func ExampleAppOnlySecret() {
+	cloud := tokens.Global // or tokens.China for Partner Center operated by 21Vianet
+	ts := tokens.AppOnlySecret(cloud, os.Getenv("AZURE_TENANT_ID"), os.Getenv("AZURE_CLIENT_ID"),
+		os.Getenv("AZURE_CLIENT_SECRET"), nil)
+	client := pcwebhook.NewClient(ts, pcwebhook.WithAPIRoot(cloud.APIRoot))
+	reg, err := client.Registration(context.Background())
+	fmt.Println(reg, err)
+}
+
+// App-only with a certificate (a PEM file holding the certificate and its private key).
+func ExampleAppOnlyCertificate() {
+	data, err := os.ReadFile("app-cert.pem")
+	if err != nil {
+		panic(err)
+	}
+	certs, key, err := azidentity.ParseCertificates(data, nil)
+	if err != nil {
+		panic(err)
+	}
+	ts, err := tokens.AppOnlyCertificate(tokens.Global, os.Getenv("AZURE_TENANT_ID"), os.Getenv("AZURE_CLIENT_ID"),
+		certs, key, nil, nil)
+	if err != nil {
+		panic(err)
+	}
+	client := pcwebhook.NewClient(ts)
+	_ = client
+}
+
+// App+User through the Secure Application Model: a refresh token from a one-time consent with
+// MFA, rotated as the authority issues new ones.
+func ExampleAppUser() {
+	ts, err := tokens.AppUser(tokens.Global, tokens.AppUserConfig{
+		TenantID:     os.Getenv("PARTNER_TENANT_ID"),
+		ClientID:     os.Getenv("SAM_APP_ID"),
+		ClientSecret: os.Getenv("SAM_APP_SECRET"),
+		RefreshToken: os.Getenv("SAM_REFRESH_TOKEN"),
+		OnRefreshTokenRotated: func(rt string) {
+			// store rt in your key vault in place of the old one
+		},
+	}, nil)
+	if err != nil {
+		panic(err)
+	}
+	client := pcwebhook.NewClient(ts)
+	_ = client
+}
+
+// Any Azure Identity credential works, for example a managed identity or
+// DefaultAzureCredential.
+func ExampleFromAzureCredential() {
+	cred, err := azidentity.NewDefaultAzureCredential(nil)
+	if err != nil {
+		panic(err)
+	}
+	client := pcwebhook.NewClient(tokens.FromAzureCredential(cred, tokens.Global.AppOnlyScope()))
+	_ = client
+}
