@@ -25,7 +25,10 @@ const tokenResource = "https://api.partnercenter.microsoft.com"
 
 // TokenSource supplies the OAuth 2.0 access token that the Client sends as
 // "Authorization: Bearer <token>". The token must be issued for the resource
-// https://api.partnercenter.microsoft.com (App-only or App+User).
+// https://api.partnercenter.microsoft.com (App-only or App+User; for Partner Center operated by
+// 21Vianet, https://partner.partnercenterapi.microsoftonline.cn from https://login.chinacloudapi.cn).
+// [TokenSourceFunc] adapts a function; the nested module examples/tokens has tested recipes
+// (client credentials with a secret or a certificate, and the App+User refresh token flow).
 //
 // The Client asks for a token before every HTTP request it makes, retries included, so a
 // TokenSource that caches and refreshes its token (as Azure Identity credentials do) keeps a
