@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"golang.org/x/oauth2"
 
 	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/examples/tokens"
@@ -69,4 +70,34 @@ func ExampleFromAzureCredential() {
 	}
 	client := pcwebhook.NewClient(tokens.FromAzureCredential(cred, tokens.Global.AppOnlyScope()))
 	_ = client
+}
+
+// The clouds: where tokens come from and for which audience.
+func ExampleCloud() {
+	for _, c := range []tokens.Cloud{tokens.Global, tokens.China} {
+		fmt.Println(c.Name)
+		fmt.Println(" ", c.TokenURL("contoso.onmicrosoft.com"))
+		fmt.Println(" ", c.AppOnlyScope())
+		fmt.Println(" ", c.DelegatedScope())
+		fmt.Println(" ", c.APIRoot)
+	}
+	// Output:
+	// global
+	//   https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token
+	//   https://api.partnercenter.microsoft.com/.default
+	//   https://api.partnercenter.microsoft.com/user_impersonation
+	//   https://api.partnercenter.microsoft.com
+	// china (21Vianet)
+	//   https://login.chinacloudapi.cn/contoso.onmicrosoft.com/oauth2/v2.0/token
+	//   https://partner.partnercenterapi.microsoftonline.cn/.default
+	//   https://partner.partnercenterapi.microsoftonline.cn/user_impersonation
+	//   https://partner.partnercenterapi.microsoftonline.cn
+}
+
+// Any golang.org/x/oauth2 TokenSource can feed a pcwebhook.Client.
+func ExampleFromOAuth2() {
+	ts := tokens.FromOAuth2(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "from-oauth2"}))
+	tok, err := ts.Token(context.Background())
+	fmt.Println(tok, err)
+	// Output: from-oauth2 <nil>
 }
