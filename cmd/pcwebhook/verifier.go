@@ -18,6 +18,9 @@ type trustFlags struct {
 	configDir   string
 	allowCert   stringList
 	allowIssuer stringList
+
+	// extra are options a command adds after the ones the flags make (verify --cert).
+	extra []pcwebhook.VerifierOption
 }
 
 // trust is a configured verifier and what it trusts, in words.
@@ -69,6 +72,10 @@ func (a *app) buildVerifier(f *trustFlags, create bool, at time.Time) (*trust, e
 	if a.env.downloads != nil {
 		opts = append(opts, pcwebhook.WithHTTPClient(a.env.downloads))
 	}
+	if a.env.roots != nil && !f.dev {
+		opts = append(opts, pcwebhook.WithRootCAs(a.env.roots))
+	}
+	opts = append(opts, f.extra...)
 	if !at.IsZero() {
 		opts = append(opts, pcwebhook.WithClock(func() time.Time { return at }))
 	}
