@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"golang.org/x/term"
 )
 
-// isTerminal reports whether w is an interactive terminal: an *os.File that is a character
-// device, with TERM not "dumb".
+// isTerminal reports whether w is an interactive terminal: an *os.File that golang.org/x/term
+// says is a terminal (a character device such as /dev/null is not), with TERM not "dumb".
 func (a *app) isTerminal(w io.Writer) bool {
 	if a.env.terminal != nil {
 		return a.env.terminal(w)
@@ -18,8 +20,7 @@ func (a *app) isTerminal(w io.Writer) bool {
 	if !ok || a.env.getenv("TERM") == "dumb" {
 		return false
 	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return term.IsTerminal(int(f.Fd()))
 }
 
 // stdinIsTerminal reports whether standard input is an interactive terminal, where a question

@@ -1,5 +1,8 @@
 package main
 
+// This file turns the trust flags (--dev, --allow-cert-url, ...) into the Verifier that listen and
+// verify use; verify.go is the verify command itself.
+
 import (
 	"errors"
 	"flag"
@@ -87,7 +90,7 @@ func (a *app) buildVerifier(f *trustFlags, create bool, at time.Time) (*trust, e
 	return t, nil
 }
 
-// defineTrustFlags adds the trust flags to a flag set.
+// define adds the trust flags to a flag set.
 func (f *trustFlags) define(set *flag.FlagSet) {
 	set.BoolVar(&f.dev, "dev", false, "trust the local development CA of \"pcwebhook trigger\" instead of Partner Center")
 	set.StringVar(&f.configDir, "config-dir", "", "the configuration `directory` holding dev/ (default: $"+configDirEnv+", or the user's configuration directory/pcwebhook)")
