@@ -45,7 +45,8 @@ var ErrForeignResourceURI = errors.New("pcwebhook: resource URI is not on the Pa
 // api.partnercenter.microsoft.com with the default root: any other host is refused with an error
 // wrapping [ErrForeignResourceURI] before anything is sent. The request always goes with the API
 // root's scheme: an http:// URI (the documents' examples use them) is sent as https://, so the
-// token never travels in clear. The URI's path and query are sent as they are; surrounding
+// token never travels in clear. The URI's path and query are sent as they are (a path prefix of
+// the API root is not added: the URI names the whole path); surrounding
 // spaces, which some events carry, are removed. A non-2xx answer gives an error wrapping an
 // [*APIError], as the other methods do; a 2xx body that is not JSON, or larger than 1 MiB, an
 // error wrapping [ErrUnexpectedResponse]. An empty uri (DAP events have none), or one without a
