@@ -219,3 +219,21 @@ func BenchmarkHandlerRedisParallel(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(counter.n.Load())/float64(b.N), "roundtrips/op")
 }
+
+// BenchmarkRedisPing is one bare round trip to the same loopback redis-server (PING): what
+// BenchmarkHandlerRedis pays twice on top of BenchmarkHandlerMemory.
+func BenchmarkRedisPing(b *testing.B) {
+	srv := redisserver.Start(b)
+	rdb, _ := newClient(b, srv)
+	ctx := context.Background()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

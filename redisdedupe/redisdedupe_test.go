@@ -168,3 +168,15 @@ func TestNoClient(t *testing.T) {
 	}
 	assert.False(t, errors.Is(redisdedupe.ErrNoClient, pcwebhook.ErrClaimLost))
 }
+
+// The store keeps the contract through a ClusterClient too (a one-node Cluster that enforces the
+// Cluster's rules: every script declares its one key).
+func TestConformanceCluster(t *testing.T) {
+	srv := redisserver.StartCluster(t)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr}})
+	t.Cleanup(func() { _ = rdb.Close() })
+	pcwebhooktest.TestDedupeStore(t, func(t *testing.T, cfg pcwebhooktest.DedupeStoreConfig) pcwebhook.DedupeStore {
+		return redisdedupe.New(rdb, redisdedupe.WithKeyPrefix(uniquePrefix(t)),
+			redisdedupe.WithLease(cfg.Lease), redisdedupe.WithRetention(cfg.Retention))
+	})
+}

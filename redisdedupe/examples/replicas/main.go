@@ -165,7 +165,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 					if resp.StatusCode == http.StatusOK {
 						return
 					}
-					if attempt == 50 {
+					if attempt == 300 {
 						errs <- fmt.Errorf("event %d: still %d after %d attempts", i, resp.StatusCode, attempt+1)
 						return
 					}

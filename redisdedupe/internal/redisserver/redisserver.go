@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -32,6 +33,7 @@ type Server struct {
 	port int
 	dir  string
 	path string
+	args []string // beyond the defaults, for every start
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -40,7 +42,7 @@ type Server struct {
 
 // Start runs a redis-server for the test and stops it on cleanup. When redis-server is not
 // installed the test fails with the command that installs it, or is skipped when SkipEnv is 1.
-func Start(tb testing.TB) *Server {
+func Start(tb testing.TB, args ...string) *Server {
 	tb.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv(SkipEnv) == "1" {
@@ -48,7 +50,7 @@ func Start(tb testing.TB) *Server {
 		}
 		tb.Fatalf("%v; or set %s=1 to skip the tests that need a real Redis", ErrNotInstalled, SkipEnv)
 	}
-	s, err := Run(tb.TempDir())
+	s, err := Run(tb.TempDir(), args...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -56,9 +58,39 @@ func Start(tb testing.TB) *Server {
 	return s
 }
 
+// StartCluster is Start for a one-node Redis Cluster that serves all 16384 slots: what a
+// ClusterClient needs, with the Cluster's rules (a script's keys must be declared and hash to one
+// slot).
+func StartCluster(tb testing.TB) *Server {
+	tb.Helper()
+	s := Start(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	if err := s.assignAllSlots(); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// assignAllSlots gives the node every slot and waits for cluster_state:ok.
+func (s *Server) assignAllSlots() error {
+	if _, err := command(s.Addr, "CLUSTER", "ADDSLOTSRANGE", "0", "16383"); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := command(s.Addr, "CLUSTER", "INFO")
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cluster on %s not ok after 10s: %v %s", s.Addr, err, info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // Run starts a redis-server on a free loopback port with dir as its working directory and
-// waits until it answers PING. Stop it with Stop.
-func Run(dir string) (*Server, error) {
+// waits until it answers PING. args are added to the command line. Stop it with Stop.
+func Run(dir string, args ...string) (*Server, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, ErrNotInstalled
@@ -69,7 +101,7 @@ func Run(dir string) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port: port, dir: dir, path: path}
+		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port: port, dir: dir, path: path, args: args}
 		if last = s.start(); last == nil {
 			return s, nil
 		}
@@ -94,10 +126,12 @@ func (s *Server) start() error {
 	if s.cmd != nil {
 		return fmt.Errorf("redis-server on %s is running", s.Addr)
 	}
-	cmd := exec.Command(s.path,
+	args := append([]string{
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir,
-		"--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning")
+		"--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning",
+	}, s.args...)
+	cmd := exec.Command(s.path, args...)
 	var log strings.Builder
 	cmd.Stdout, cmd.Stderr = &lockedWriter{w: &log}, &lockedWriter{w: &log}
 	if err := cmd.Start(); err != nil {
@@ -136,25 +170,54 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// ping sends PING and expects +PONG.
+// ping sends PING and expects PONG.
 func ping(addr string) error {
+	answer, err := command(addr, "PING")
+	if err == nil && answer != "PONG" {
+		err = fmt.Errorf("PING answered %q", answer)
+	}
+	return err
+}
+
+// command sends one command on a new connection and returns a simple or bulk string answer.
+func command(addr string, args ...string) (string, error) {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
+	var req strings.Builder
+	fmt.Fprintf(&req, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&req, "$%d\r\n%s\r\n", len(a), a)
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	if _, err := io.WriteString(c, req.String()); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
 	if err != nil {
-		return err
+		return "", err
 	}
-	if strings.TrimSpace(line) != "+PONG" {
-		return fmt.Errorf("PING answered %q", line)
+	line = strings.TrimRight(line, "\r\n")
+	switch {
+	case strings.HasPrefix(line, "+"):
+		return line[1:], nil
+	case strings.HasPrefix(line, "-"):
+		return "", fmt.Errorf("redis: %s", line[1:])
+	case strings.HasPrefix(line, "$"):
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", fmt.Errorf("unexpected answer %q", line)
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
 	}
-	return nil
+	return "", fmt.Errorf("unexpected answer %q", line)
 }
 
 // PID returns the process id of the running server, or 0.
