@@ -11,10 +11,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -882,4 +884,28 @@ func TestHandlerObserver(t *testing.T) {
 	assert.ErrorAs(t, got[2].Err, &verr, "the typed verification error reaches the observer")
 	assert.ErrorIs(t, got[2].Err, pcwebhook.ErrBadSignature)
 	assert.ErrorIs(t, got[3].Err, callbackErr)
+}
+
+// TestHandlerAllocatesWithTheBodyNotContentLength: a request that announces 32 MiB (under a 32
+// MiB limit) and sends 10 bytes costs kilobytes, not the announced size (issue 10, finding 5e).
+func TestHandlerAllocatesWithTheBodyNotContentLength(t *testing.T) {
+	const announced = 32 << 20
+	f := newHandlerFixture(t, pcwebhook.WithMaxBodyBytes(announced))
+	serve := func() int {
+		r := httptest.NewRequest(http.MethodPost, "/", io.MultiReader(strings.NewReader("0123456789"), iotest.ErrReader(io.ErrUnexpectedEOF)))
+		r.ContentLength = announced
+		w := httptest.NewRecorder()
+		f.h.ServeHTTP(w, r)
+		return w.Code
+	}
+	require.Equal(t, http.StatusBadRequest, serve(), "the sender went away after 10 bytes")
+	const runs = 10
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; i < runs; i++ {
+		serve()
+	}
+	runtime.ReadMemStats(&after)
+	perRequest := (after.TotalAlloc - before.TotalAlloc) / runs
+	assert.Less(t, perRequest, uint64(64<<10), "bytes allocated per request announcing %d", announced)
 }

@@ -2,8 +2,6 @@ package pcwebhook
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 )
 
@@ -54,42 +52,4 @@ func HTTPStatus(err error) int {
 		return http.StatusUnauthorized
 	}
 	return http.StatusInternalServerError
-}
-
-// readBody reads at most max bytes of the body: io.LimitReader(max+1), then a length check. When
-// the Content-Length is known the buffer is allocated once, at its size.
-func readBody(r *http.Request, max int64) ([]byte, error) {
-	if r.Body == nil {
-		return nil, nil
-	}
-	if r.ContentLength > max {
-		return nil, fmt.Errorf("%w: Content-Length %d exceeds %d bytes", ErrBodyTooLarge, r.ContentLength, max)
-	}
-	size := 512
-	if r.ContentLength >= 0 {
-		size = int(r.ContentLength) + 1 // +1 so that a body longer than announced is seen
-	}
-	buf := make([]byte, 0, size)
-	lr := io.LimitReader(r.Body, max+1)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := lr.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, fmt.Errorf("%w: %v", ErrBodyTooLarge, err)
-			}
-			return nil, fmt.Errorf("%w: %v", ErrBodyUnreadable, err)
-		}
-	}
-	if int64(len(buf)) > max {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, max)
-	}
-	return buf, nil
 }
