@@ -32,24 +32,3 @@ func ParseRequest(r *http.Request, v *Verifier) (*Event, error) {
 	}
 	return ParseEvent(body)
 }
-
-// HTTPStatus returns the status Handler answers for an error of ParseRequest, Verify or
-// ParseEvent: 413, 400, 503 (certificate unavailable: retry), 401 (any other verification
-// failure), and 500 for anything else, so that Partner Center retries what may succeed later.
-func HTTPStatus(err error) int {
-	switch {
-	case err == nil:
-		return http.StatusOK
-	case errors.Is(err, ErrBodyTooLarge):
-		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrBodyUnreadable), errors.Is(err, ErrMalformedEvent):
-		return http.StatusBadRequest
-	case errors.Is(err, ErrCertificateUnavailable):
-		return http.StatusServiceUnavailable
-	case errors.Is(err, ErrMissingSignature), errors.Is(err, ErrMissingCertificateURL),
-		errors.Is(err, ErrUnsupportedAlgorithm), errors.Is(err, ErrUntrustedCertificateURL),
-		errors.Is(err, ErrUntrustedCertificate), errors.Is(err, ErrBadSignature):
-		return http.StatusUnauthorized
-	}
-	return http.StatusInternalServerError
-}
