@@ -179,7 +179,7 @@ func TestHandlerObserver(t *testing.T) {
 	}{
 		{200, pcwebhook.OutcomeNoCallback, pcwebhook.EventSubscriptionUpdated},
 		{200, pcwebhook.OutcomeDuplicate, pcwebhook.EventSubscriptionUpdated},
-		{401, pcwebhook.OutcomeUnverified, ""},
+		{401, pcwebhook.OutcomeVerificationFailed, ""},
 		{500, pcwebhook.OutcomeCallbackError, pcwebhook.EventInvoiceReady},
 		{405, pcwebhook.OutcomeMethodNotAllowed, ""},
 	}

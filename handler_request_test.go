@@ -3,6 +3,7 @@ package pcwebhook_test
 import (
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -35,6 +36,24 @@ func TestHandlerMaxEventAge(t *testing.T) {
 	assert.Equal(t, 400, f.post(body(at(72*time.Hour+time.Second))).Code, "more than 72 hours in the future")
 	assert.Equal(t, 400, f.post(body(`null`)).Code, "no date cannot prove freshness")
 	assert.Contains(t, f.logs.String(), "event-too-old")
+
+	// The edges of the window are inside it.
+	assert.Equal(t, 200, f.post(body(at(-72*time.Hour))).Code, "exactly 72 hours old")
+	assert.Equal(t, 200, f.post(body(at(72*time.Hour))).Code, "exactly 72 hours ahead")
+
+	// Dates centuries away overflow a time.Duration (about 292 years): they must still be
+	// refused (issue 10, finding 5d: the years 2400 and 9999 were accepted).
+	for _, date := range []string{"2400-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-02T00:00:00Z", "0001-01-01T00:00:00Z", "1800-06-01T00:00:00+02:00"} {
+		w := f.post(body(`"` + date + `"`))
+		assert.Equal(t, 400, w.Code, "%s: %s", date, w.Body)
+		assert.Contains(t, w.Body.String(), "WithMaxEventAge", date)
+	}
+
+	// The largest window there is still refuses what lies beyond it.
+	wide := newHandlerFixture(t, pcwebhook.WithVerifier(s.Verifier(pcwebhook.WithClock(clock))), pcwebhook.WithMaxEventAge(math.MaxInt64))
+	assert.Equal(t, 200, wide.post(body(at(-100*365*24*time.Hour))).Code, "a century ago is inside 292 years")
+	assert.Equal(t, 400, wide.post(body(`"9999-12-31T23:59:59Z"`)).Code)
+	assert.Equal(t, 400, wide.post(body(`"0001-01-02T00:00:00Z"`)).Code)
 }
 
 // TestHandlerAllocatesWithTheBodyNotContentLength: a request that announces 32 MiB (under a 32
