@@ -67,8 +67,11 @@ func NewHandler(opts ...HandlerOption) *Handler {
 // of a sovereign cloud, or pcwebhooktest.Sender.Verifier in tests.
 func WithVerifier(v *Verifier) HandlerOption { return func(h *Handler) { h.verifier = v } }
 
-// WithLogger sets the logger of the one line written per request. The line has the event name,
-// the outcome, the status and the duration; never the signature nor the body.
+// WithLogger sets the logger of the one line written per request (default slog.Default()). The
+// line has the event name, the outcome, the status, the duration, the error and, for the
+// receiver's faults, what to fix; never the signature nor the body. Acknowledged deliveries log
+// at DEBUG, the sender's faults at WARN and the receiver's at ERROR: give a logger at DEBUG to
+// see every delivery.
 func WithLogger(l *slog.Logger) HandlerOption { return func(h *Handler) { h.logger = l } }
 
 // WithMaxBodyBytes sets the largest body accepted (default DefaultMaxBodyBytes); larger requests
