@@ -569,9 +569,7 @@ func TestEveryOutcomeHasARow(t *testing.T) {
 	assert.Equal(t, declared, rows, "every Outcome in handler_outcome.go has exactly one row in outcomeRows")
 	assert.Len(t, declared, 16)
 
-	//lint:ignore SA1019 the deprecated names must keep compiling, with their values
 	assert.Equal(t, pcwebhook.OutcomeVerificationFailed, pcwebhook.OutcomeUnverified, "the deprecated name keeps its value")
-	//lint:ignore SA1019 the deprecated names must keep compiling, with their values
 	assert.Equal(t, pcwebhook.OutcomeDuplicateInProgress, pcwebhook.OutcomeInProgress, "the deprecated name keeps its value")
 }
 
