@@ -147,16 +147,23 @@ type verdict struct {
 // deliveries log at DEBUG, so a default setup stays quiet and cheap; the sender's faults (4xx:
 // not retried) at WARN; ours (5xx: retried) at ERROR, with the fix.
 func classify(err error) verdict {
+	switch err {
+	case nil:
+		return verdict{status: http.StatusOK, outcome: OutcomeHandled, level: slog.LevelDebug, body: "ok\n"}
+	case errNoCallback:
+		return verdict{status: http.StatusOK, outcome: OutcomeNoCallback, level: slog.LevelDebug, body: "ok\n"}
+	case errDuplicate:
+		return verdict{status: http.StatusOK, outcome: OutcomeDuplicate, level: slog.LevelDebug, body: "already handled\n"}
+	}
+	return classifyFailure(err)
+}
+
+// classifyFailure is classify for the errors that are not acknowledgements. It is apart so that
+// its errors.As targets are allocated on the failure path only.
+func classifyFailure(err error) verdict {
 	var cbErr *callbackError
 	var verr *VerificationError
 	switch {
-	case err == nil:
-		return verdict{status: http.StatusOK, outcome: OutcomeHandled, level: slog.LevelDebug, body: "ok\n"}
-	case err == errNoCallback:
-		return verdict{status: http.StatusOK, outcome: OutcomeNoCallback, level: slog.LevelDebug, body: "ok\n"}
-	case err == errDuplicate:
-		return verdict{status: http.StatusOK, outcome: OutcomeDuplicate, level: slog.LevelDebug, body: "already handled\n"}
-
 	// The Handler's own stages come first: their errors may wrap anything (a callback's error,
 	// the reason NewVerifier failed).
 	case errors.As(err, &cbErr):

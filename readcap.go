@@ -34,14 +34,18 @@ func readBody(r *http.Request, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: Content-Length %d exceeds %d bytes", ErrBodyTooLarge, r.ContentLength, max)
 	}
 	body, err := capread.Read(r.Body, max, r.ContentLength)
-	var mbe *http.MaxBytesError
-	switch {
-	case err == nil:
-		return body, nil
-	case capread.IsTooLarge(err):
-		return nil, fmt.Errorf("%w: %v", ErrBodyTooLarge, err)
-	case errors.As(err, &mbe):
-		return nil, fmt.Errorf("%w: %v", ErrBodyTooLarge, err)
+	if err != nil {
+		return nil, bodyError(err)
 	}
-	return nil, fmt.Errorf("%w: %v", ErrBodyUnreadable, err)
+	return body, nil
+}
+
+// bodyError is the error of a failed body read; apart from readBody so that its errors.As
+// target is allocated on the failure path only.
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if capread.IsTooLarge(err) || errors.As(err, &mbe) {
+		return fmt.Errorf("%w: %v", ErrBodyTooLarge, err)
+	}
+	return fmt.Errorf("%w: %v", ErrBodyUnreadable, err)
 }
