@@ -6,10 +6,10 @@ import (
 )
 
 var (
-	// ErrBodyTooLarge: the request body is larger than the limit (HTTP 413).
+	// ErrBodyTooLarge: the request body is larger than the limit, or announces more.
 	ErrBodyTooLarge = errors.New("pcwebhook: request body too large")
 	// ErrBodyUnreadable: the request body could not be read, for example because the client went
-	// away (HTTP 400).
+	// away.
 	ErrBodyUnreadable = errors.New("pcwebhook: request body unreadable")
 	// ErrNoVerifier: ParseRequest was given a nil Verifier; nothing is accepted unverified.
 	ErrNoVerifier = errors.New("pcwebhook: no Verifier given")
