@@ -233,9 +233,10 @@ func TestVerifyWithASender(t *testing.T) {
 	out := oneLine(stdout)
 	assert.Contains(t, out, "Certificate URL host "+host+" is not on the allow-list.")
 	assert.Contains(t, out, "the allow-list is https://3psostorageacct.blob.core.windows.net/cert/.")
-	assert.Contains(t, out, "If this is a sovereign cloud, or Microsoft has moved the certificate, and you trust "+host+
-		", add it with --allow-cert-url https://"+host+"/cert/")
-	assert.Contains(t, out, "If you do not recognize the host, the request is forged: do not add it.")
+	assert.Contains(t, out, "The request names this host itself, so the host proves nothing")
+	assert.Contains(t, out, "only with an https prefix that Microsoft documents for your cloud, never with one taken from a request")
+	assert.NotContains(t, out, "--allow-cert-url https://", "no copy-paste allow command for a host the request names")
+	assert.Contains(t, out, "If you do not recognize the host, the request is forged.")
 	assert.Zero(t, sender.Downloads())
 
 	// Allowed, downloaded, but the leaf's issuer may not be downloaded from the sender.

@@ -85,6 +85,8 @@ func TestRegisterAndTest(t *testing.T) {
 	assert.JSONEq(t, `{"WebhookUrl":"https://partner.example/hook","WebhookEvents":["subscription-updated","test-created"],
 		"SignatureTokenToMsSignatureHeader":false}`, string(f.bodies["POST "+regPath]))
 	assert.Contains(t, stdout, "Adding test-created")
+	assert.Contains(t, stdout, "Changed (the account has one registration):\n  url:    (no registration) -> https://partner.example/hook\n"+
+		"  events: + subscription-updated\n          + test-created\n")
 	assert.Contains(t, stdout, "Test event c-1 sent")
 	assert.Contains(t, stdout, "2017-12-08T21:39:48Z  OK")
 	assert.Contains(t, stdout, "The test event was delivered.")
@@ -104,6 +106,7 @@ func TestAllEventsAlreadyRegistered(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, []string{"GET " + regPath}, f.calls, "nothing to write")
 	assert.Contains(t, stdout, "signature in x-ms-signature header: true")
+	assert.Contains(t, stdout, "Already registered as wanted: nothing changed.")
 }
 
 func TestTestEventNotDelivered(t *testing.T) {
