@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/capread"
 )
 
 // Where the API commands get their token and API root.
@@ -240,7 +241,8 @@ func truncateText(s string, n int) string {
 // libraryVersion is the version of the pcwebhook library.
 func libraryVersion() string { return pcwebhook.Version }
 
-// readAllCapped reads at most max bytes of r.
+// readAllCapped reads r, at most max bytes, with the module's one capped reader: a longer r is
+// an error that says so (capread.IsTooLarge), never a silent cut; the first max bytes come with it.
 func readAllCapped(r io.Reader, max int64) ([]byte, error) {
-	return io.ReadAll(io.LimitReader(r, max))
+	return capread.Read(r, max, -1)
 }

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/partnercenter-go/pcwebhook/internal/capread"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
@@ -153,6 +155,10 @@ func post(ctx context.Context, client *http.Client, ca *devCA, target string, bo
 		return 0, "", 0, err
 	}
 	defer resp.Body.Close()
-	reply, _ := readAllCapped(resp.Body, maxReplyShown)
-	return resp.StatusCode, strings.TrimSpace(string(reply)), time.Since(start), nil
+	reply, err := readAllCapped(resp.Body, maxReplyShown)
+	shown := strings.TrimSpace(string(reply))
+	if capread.IsTooLarge(err) {
+		shown += " ... (cut at " + strconv.Itoa(maxReplyShown) + " bytes)"
+	}
+	return resp.StatusCode, shown, time.Since(start), nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/capread"
 )
 
 // verifyFlags are the flags of the verify command.
@@ -86,12 +87,12 @@ leaf must chain to this system's roots and belong to Microsoft Corporation.`,
 		fmt.Fprintf(a.stderr, "pcwebhook: --headers %s: %v\n", f.headers, err)
 		return 2
 	}
-	body, err := readFile(f.body, pcwebhook.DefaultMaxBodyBytes+1)
-	if err != nil {
+	body, err := readFile(f.body, pcwebhook.DefaultMaxBodyBytes)
+	if err != nil && !capread.IsTooLarge(err) {
 		fmt.Fprintf(a.stderr, "pcwebhook: --body: %v\n", err)
 		return 2
 	}
-	if len(body) > pcwebhook.DefaultMaxBodyBytes {
+	if err != nil {
 		fmt.Fprintf(a.stderr, "pcwebhook: --body %s is larger than %d bytes: it is not a Partner Center event (a Handler answers 413)\n",
 			f.body, pcwebhook.DefaultMaxBodyBytes)
 		return 1
@@ -192,14 +193,19 @@ func shortenSignature(v string) string {
 	return fmt.Sprintf("%s...%s (%d characters)", v[:20], v[len(v)-8:], len(v))
 }
 
-// readFile reads at most max bytes of a file.
+// readFile reads a file of at most max bytes; a larger one is an error wrapping a
+// *capread.TooLargeError that names the file, never a silent cut.
 func readFile(name string, max int64) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return readAllCapped(f, max)
+	data, err := readAllCapped(f, max)
+	if capread.IsTooLarge(err) {
+		return nil, fmt.Errorf("%s is larger than %d bytes: %w", name, max, err)
+	}
+	return data, err
 }
 
 // capitalize upper-cases the first letter of s.

@@ -406,6 +406,16 @@ func TestVerifyInputErrors(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "is larger than 65536 bytes")
 
+	// A headers file past its cap is refused by name, not cut silently and read in part.
+	hugeHeaders := filepath.Join(dir, "huge-headers")
+	headerData, err := os.ReadFile(hf)
+	require.NoError(t, err)
+	padding := "X-Padding: " + strings.Repeat("p", maxHeaderFile) + "\r\n"
+	require.NoError(t, os.WriteFile(hugeHeaders, append(headerData[:len(headerData)-2], padding+"\r\n"...), 0o600))
+	code, _, stderr = runIn(t, testEnv(nil), "verify", "--headers", hugeHeaders, "--body", bf)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "--headers: "+hugeHeaders+" is larger than 1048576 bytes")
+
 	code, _, stderr = runIn(t, testEnv(map[string]string{configDirEnv: dir}), "verify", "--dev", "--headers", hf, "--body", bf)
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "there is no development CA in "+filepath.Join(dir, "dev"))
