@@ -43,6 +43,11 @@ trusts it, so this shows the whole loop with no Partner Center:
     pcwebhook listen --dev
     pcwebhook trigger subscription-updated --url http://127.0.0.1:8080/
 
+Your own app trusts it too, in local development only, with one line naming that directory:
+
+    v, err := pcwebhooktest.DevelopmentVerifier("/home/you/.config/pcwebhook/dev")
+    handler := pcwebhook.NewHandler(pcwebhook.WithVerifier(v))
+
 Exits 1 unless every delivery got a 2xx answer.`,
 	}, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&f.url, "url", "", "the `URL` to post to (required)")
@@ -85,6 +90,7 @@ Exits 1 unless every delivery got a 2xx answer.`,
 	}
 	if created {
 		fmt.Fprintf(a.stdout, "Created the development CA in %s\n", ca.dir)
+		fmt.Fprintf(a.stdout, "  your app trusts it with: %s\n", appTrustLine(ca.dir))
 	}
 
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -110,8 +116,9 @@ Exits 1 unless every delivery got a 2xx answer.`,
 		if status < 200 || status > 299 {
 			failed++
 			if status == http.StatusUnauthorized {
-				fmt.Fprintln(a.stderr, "pcwebhook: the receiver refused the signature: it must trust the development CA, as "+
-					"\"pcwebhook listen --dev\" does (with the same --config-dir); a production receiver rightly refuses it")
+				fmt.Fprintf(a.stderr, "pcwebhook: the receiver refused the signature: it must trust the development CA, as "+
+					"\"pcwebhook listen --dev\" does (with the same --config-dir), or as your app does with %s; "+
+					"a production receiver rightly refuses it\n", appTrustLine(ca.dir))
 			}
 		}
 	}
