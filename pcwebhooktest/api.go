@@ -55,6 +55,7 @@ type API struct {
 	wg     sync.WaitGroup // deliveries in flight
 
 	mu          sync.Mutex
+	failures    []int // statuses of the next answers, from FailNext
 	reg         *apiRegistration
 	validations map[string]*apiValidation
 	requests    []string
@@ -210,11 +211,33 @@ func (a *API) Requests() []string {
 	return append([]string(nil), a.requests...)
 }
 
+// FailNext makes the API answer each of the next requests, one per status given, with that
+// status and the service's error body, before looking at anything else: to test how code copes
+// with a refused token (401, 403), throttling (429) or an outage (500, 503). A 429 or 503 carries
+// "Retry-After: 0", so a retrying client does not wait.
+func (a *API) FailNext(statuses ...int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.failures = append(a.failures, statuses...)
+}
+
 // serve routes one request.
 func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	a.requests = append(a.requests, r.Method+" "+r.URL.Path)
+	fail := 0
+	if len(a.failures) > 0 {
+		fail, a.failures = a.failures[0], a.failures[1:]
+	}
 	a.mu.Unlock()
+	if fail != 0 {
+		if fail == http.StatusTooManyRequests || fail == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "0")
+		}
+		name := strings.ReplaceAll(http.StatusText(fail), " ", "")
+		writeAPIError(w, fail, name, name, "Failed by FailNext.")
+		return
+	}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || strings.TrimSpace(token) == "" || (a.token != "" && token != a.token) {
 		writeAPIError(w, http.StatusUnauthorized, "Unauthorized", "Unauthorized", "The bearer token is missing or not valid.")

@@ -196,3 +196,21 @@ func TestAPIRefusals(t *testing.T) {
 	_, err = c.ValidationStatus(ctx, "04af2aea-d413-42db-824e-f328001484d1")
 	assert.Equal(t, http.StatusNotFound, status(err))
 }
+
+func TestAPIFailNext(t *testing.T) {
+	api := pcwebhooktest.NewAPI(t, nil)
+	c := api.NewClient(pcwebhook.WithRetryPolicy(pcwebhook.RetryPolicy{MaxAttempts: 3}))
+	api.FailNext(http.StatusServiceUnavailable, http.StatusTooManyRequests)
+	events, err := c.SupportedEvents(context.Background())
+	require.NoError(t, err, "retried past both failures")
+	assert.NotEmpty(t, events)
+	assert.Len(t, api.Requests(), 3)
+
+	api.FailNext(http.StatusForbidden)
+	_, err = c.Registration(context.Background())
+	var apiErr *pcwebhook.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, http.StatusForbidden, apiErr.StatusCode)
+	_, err = c.Registration(context.Background())
+	assert.ErrorIs(t, err, pcwebhook.ErrNotRegistered, "only the next request fails")
+}

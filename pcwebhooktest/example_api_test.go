@@ -2,6 +2,8 @@ package pcwebhooktest_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -66,4 +68,22 @@ func ExampleWithAPITLS() {
 		api.Close() // optional: NewAPI closes it when t ends
 	}
 	_ = testUpdate
+}
+
+// FailNext scripts failures, here an outage the client retries through and then a refusal.
+func ExampleAPI_FailNext() {
+	testOutage := func(t *testing.T) {
+		api := pcwebhooktest.NewAPI(t, nil)
+		client := api.NewClient()
+		api.FailNext(http.StatusServiceUnavailable) // answered with Retry-After: 0
+		if _, err := client.SupportedEvents(context.Background()); err != nil {
+			t.Fatal("not retried:", err)
+		}
+		api.FailNext(http.StatusForbidden)
+		var apiErr *pcwebhook.APIError
+		if _, err := client.Registration(context.Background()); !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusForbidden {
+			t.Fatal(err)
+		}
+	}
+	_ = testOutage
 }
