@@ -117,13 +117,19 @@ func WithSupportedEvents(names ...pcwebhook.EventName) APIOption {
 	return func(a *API) { a.supported = append([]pcwebhook.EventName(nil), names...) }
 }
 
-// NewAPI starts a fake registration API whose test events sender signs (a new [Sender] when
-// sender is nil), and closes it when the test ends (tb.Cleanup). Test events are posted with the
-// sender's client ([WithSendClient] to reach a TLS endpoint).
+// NewAPI starts a fake registration API whose test events sender signs, and closes it when the
+// test ends (tb.Cleanup). Test events are posted with the sender's client ([WithSendClient]).
+// With a nil sender, NewAPI makes one whose client reaches plain HTTP endpoints and TLS
+// endpoints started with httptest.NewTLSServer.
 func NewAPI(tb testing.TB, sender *Sender, opts ...APIOption) *API {
 	tb.Helper()
 	if sender == nil {
-		sender = New(tb)
+		// Trust httptest's TLS certificate too, so that test events reach endpoints started with
+		// httptest.NewTLSServer.
+		tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+		client := tlsSrv.Client()
+		tlsSrv.Close()
+		sender = New(tb, WithSendClient(client))
 	}
 	a := &API{sender: sender, supported: pcwebhook.KnownEventNames(), validations: map[string]*apiValidation{}}
 	for _, opt := range opts {

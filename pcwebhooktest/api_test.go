@@ -35,7 +35,7 @@ func newReceiver(t *testing.T, s *pcwebhooktest.Sender) *receiver {
 		r.ids = append(r.ids, e.CorrelationID)
 		return nil
 	})
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		r.headers = append(r.headers, req.Header.Clone())
 		r.mu.Unlock()
@@ -148,7 +148,7 @@ func TestAPIValidationReportsTheEndpointsAnswer(t *testing.T) {
 	assert.Equal(t, "Unauthorized", st.Results[0].ResponseCode)
 
 	// Nothing listens: a system error, status failed.
-	dead := httptest.NewServer(http.NotFoundHandler())
+	dead := httptest.NewTLSServer(http.NotFoundHandler())
 	dead.Close()
 	api.SetRegistration(pcwebhook.Registration{WebhookURL: dead.URL, WebhookEvents: []pcwebhook.EventName{pcwebhook.EventTestCreated}})
 	id, err = c.SendTestEvent(ctx)

@@ -22,7 +22,7 @@ func ExampleNewAPI() {
 		// The application under test: its Handler (trusting the API's sender in the test) ...
 		h := pcwebhook.NewHandler(pcwebhook.WithVerifier(api.Sender().Verifier()))
 		h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { return nil })
-		app := httptest.NewServer(h)
+		app := httptest.NewTLSServer(h) // the API's own sender reaches httptest TLS servers
 		defer app.Close()
 
 		// ... and its registration code, with a Client pointed at the fake.

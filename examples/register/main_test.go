@@ -42,7 +42,7 @@ func newEndpoint(t *testing.T, api *pcwebhooktest.API) (string, func() []string)
 		ids = append(ids, e.CorrelationID)
 		return nil
 	})
-	srv := httptest.NewServer(h)
+	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL + "/hook", func() []string {
 		mu.Lock()
@@ -93,7 +93,7 @@ func TestAllEventsAlreadyRegistered(t *testing.T) {
 
 func TestTestEventNotDelivered(t *testing.T) {
 	api := newAPI(t)
-	missing := httptest.NewServer(http.NotFoundHandler())
+	missing := httptest.NewTLSServer(http.NotFoundHandler())
 	t.Cleanup(missing.Close)
 	api.SetRegistration(pcwebhook.Registration{WebhookURL: missing.URL + "/hook", WebhookEvents: []pcwebhook.EventName{pcwebhook.EventTestCreated}})
 	code, stdout, stderr := runWith(t, withToken, "-api-root", api.URL(), "-url", missing.URL+"/hook", "-events", "test-created", "-test", "-poll", "10ms")
