@@ -14,7 +14,9 @@ var sampleTime = time.Date(2017, 11, 16, 16, 19, 6, 352027600, time.UTC)
 // SampleEvent returns a body of the documented shape for the event name: its ResourceName, a
 // ResourceUri carrying stable IDs (null for DAP events), a null AuditUri, and the documents'
 // ResourceChangeUtcDate (2017-11-16T16:19:06.3520276+00:00). The same name always gives the same
-// bytes, as a retried delivery does; use [SampleEventAt] for distinct events. A name that is not
+// bytes, as a retried delivery does; use [SampleEventAt] or [EventSpec] for distinct events. Its
+// 2017 date is outside any pcwebhook.WithMaxEventAge window: for such a Handler, use an
+// [EventSpec] (dated now unless told otherwise). A name that is not
 // documented gives a generic body with that name and a null ResourceUri. The body of any
 // non-empty name decodes with pcwebhook.ParseEvent.
 func SampleEvent(name pcwebhook.EventName) []byte {
