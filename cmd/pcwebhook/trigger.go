@@ -52,6 +52,11 @@ trusts it, so this shows the whole loop with no Partner Center:
 --url defaults to where "pcwebhook listen" receives by default (` + defaultTriggerURL + `). An
 EVENT name pcwebhook does not know is refused with a suggestion, unless --allow-unknown.
 
+Your own app trusts it too, in local development only, with one line naming that directory:
+
+    v, err := pcwebhooktest.DevelopmentVerifier("/home/you/.config/pcwebhook/dev")
+    handler := pcwebhook.NewHandler(pcwebhook.WithVerifier(v))
+
 Exits 1 unless every delivery got a 2xx answer.`,
 	}, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&f.url, "url", defaultTriggerURL, "the `URL` to post to (listen's default)")
@@ -98,6 +103,7 @@ Exits 1 unless every delivery got a 2xx answer.`,
 	}
 	if created {
 		fmt.Fprintf(a.stdout, "Created the development CA in %s\n", ca.dir)
+		fmt.Fprintf(a.stdout, "  your app trusts it with: %s\n", appTrustLine(ca.dir))
 	}
 
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -123,8 +129,9 @@ Exits 1 unless every delivery got a 2xx answer.`,
 		if status < 200 || status > 299 {
 			failed++
 			if status == http.StatusUnauthorized {
-				fmt.Fprintln(a.stderr, "pcwebhook: the receiver refused the signature: it must trust the development CA, as "+
-					"\"pcwebhook listen --dev\" does (with the same --config-dir); a production receiver rightly refuses it")
+				fmt.Fprintf(a.stderr, "pcwebhook: the receiver refused the signature: it must trust the development CA, as "+
+					"\"pcwebhook listen --dev\" does (with the same --config-dir), or as your app does with %s; "+
+					"a production receiver rightly refuses it\n", appTrustLine(ca.dir))
 			}
 		}
 	}

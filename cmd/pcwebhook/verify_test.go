@@ -7,11 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,11 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/testpki"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
@@ -297,32 +293,20 @@ func selfMadeChainFor(t *testing.T, org string, leafPub any) []byte {
 	rootKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	now := time.Now()
-	rootTmpl := &x509.Certificate{Subject: pkix.Name{CommonName: "Contoso Root"}, NotBefore: now.Add(-time.Hour),
-		NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	rootDER, err := createCertificate(rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey)
+	root, err := testpki.Issue(testpki.Template{CommonName: "Contoso Root", IsCA: true, KeyUsage: x509.KeyUsageCertSign,
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)}, &rootKey.PublicKey, nil, rootKey)
 	require.NoError(t, err)
-	root, err := x509.ParseCertificate(rootDER)
+	leaf, err := testpki.Issue(testpki.Template{CommonName: "leaf", Organization: []string{org},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)}, leafPub, root, rootKey)
 	require.NoError(t, err)
-	leafTmpl := &x509.Certificate{Subject: pkix.Name{CommonName: "leaf", Organization: []string{org}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	require.NoError(t, err)
-	leafTmpl.SerialNumber = serial
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, root, leafPub, rootKey)
-	require.NoError(t, err)
-	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER})...)
+	return testpki.PEM(leaf, root)
 }
 
 // signWith signs body the way Partner Center does, naming certURL.
 func signWith(t *testing.T, key *rsa.PrivateKey, certURL string, body []byte) http.Header {
 	t.Helper()
-	sig, err := jwt.SigningMethodRS256.Sign(string(body), key)
+	h, err := testpki.Signer{Key: key, CertificateURL: certURL}.Sign(body)
 	require.NoError(t, err)
-	h := http.Header{}
-	h.Set("Authorization", "Signature "+base64.StdEncoding.EncodeToString(sig))
-	h.Set("X-Ms-Certificate-Url", certURL)
-	h.Set("X-Ms-Signature-Algorithm", "rsa-sha256")
 	return h
 }
 

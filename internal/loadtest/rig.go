@@ -72,7 +72,7 @@ func newRig(cfg config, stderr io.Writer) (*rig, error) {
 func (r *rig) signMany(n int) []delivery {
 	out := make([]delivery, n)
 	names := pcwebhook.KnownEventNames()
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	base := time.Now().UTC() // not a fixed date: a receiver with WithMaxEventAge must accept them on any day
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
