@@ -240,7 +240,7 @@ func TestHandlerCertificateUnavailableIs503(t *testing.T) {
 func TestHandlerLogsNeverHoldSignatureOrBody(t *testing.T) {
 	f := newHandlerFixture(t)
 	f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { return errors.New("fail") })
-	body := []byte(`{"EventName":"test-created","ResourceUri":"https://h/webhooks/v1/registration/validationEvents/SECRET-MARKER-1234","ResourceChangeUtcDate":"2026-11-22T10:00:00Z"}`)
+	body := []byte(`{"EventName":"test-created","ResourceUri":"https://h/webhooks/v1/registration/validationEvents/SECRET-MARKER-1234","ResourceChangeUtcDate":"` + time.Now().UTC().Format(time.RFC3339) + `"}`)
 	h := f.s.Sign(body)
 	f.do(body, h)
 	tampered := bytes.Replace(body, []byte("1234"), []byte("9999"), 1)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -102,5 +103,5 @@ var uniq atomic.Int64
 // uniqueBody is a signed-able body of the given event that no other call returns.
 func uniqueBody(name pcwebhook.EventName) []byte {
 	n := uniq.Add(1)
-	return []byte(fmt.Sprintf(`{"EventName":%q,"ResourceUri":"https://api.partnercenter.microsoft.com/webhooks/v1/customers/c-%d/subscriptions/s-%d","ResourceName":"subscription","AuditUri":null,"ResourceChangeUtcDate":"2026-11-22T10:00:00.0000000+00:00"}`, name, n, n))
+	return []byte(fmt.Sprintf(`{"EventName":%q,"ResourceUri":"https://api.partnercenter.microsoft.com/webhooks/v1/customers/c-%d/subscriptions/s-%d","ResourceName":"subscription","AuditUri":null,"ResourceChangeUtcDate":%q}`, name, n, n, time.Now().UTC().Format("2006-01-02T15:04:05.0000000+00:00")))
 }
