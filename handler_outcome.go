@@ -190,10 +190,9 @@ func classifyFailure(err error) verdict {
 	case errors.Is(err, ErrBodyUnreadable):
 		return verdict{status: http.StatusBadRequest, outcome: OutcomeBodyUnreadable, level: slog.LevelWarn, body: "body unreadable\n"}
 
-	// Verification: Transient decides between ours (503, retried) and the sender's (401). The
-	// bare sentinels (no *VerificationError) answer as Verify's errors that wrap them.
-	case errors.As(err, &verr) && verr.Transient(), verr == nil && errors.Is(err, ErrCertificateUnavailable):
-		if errors.Is(err, ErrCertificateUnavailable) {
+	// Verification: Transient decides between ours (503, retried) and the sender's (401).
+	case verificationOf(err, &verr) && verr.Transient():
+		if errors.Is(verr.Err, ErrCertificateUnavailable) {
 			return verdict{status: http.StatusServiceUnavailable, outcome: OutcomeCertificateUnavailable, level: slog.LevelError,
 				retryAfter: retryAfterCertificate, body: "signing certificate unavailable, retry later\n",
 				fix: "allow outbound HTTPS from this host to the certificate's host (firewall, proxy, DNS); Partner Center retries meanwhile"}
@@ -201,9 +200,7 @@ func classifyFailure(err error) verdict {
 		return verdict{status: http.StatusServiceUnavailable, outcome: OutcomeCertificatePolicyFailed, level: slog.LevelError,
 			retryAfter: retryAfterCertificate, body: "signing certificate not accepted by this receiver, retry later\n",
 			fix: policyFix(verr.Step)}
-	case verr != nil, errors.Is(err, ErrMissingSignature), errors.Is(err, ErrMissingCertificateURL),
-		errors.Is(err, ErrUnsupportedAlgorithm), errors.Is(err, ErrUntrustedCertificateURL),
-		errors.Is(err, ErrUntrustedCertificate), errors.Is(err, ErrBadSignature):
+	case verr != nil:
 		return verdict{status: http.StatusUnauthorized, outcome: OutcomeVerificationFailed, level: slog.LevelWarn, body: "unauthorized\n"}
 
 	case errors.Is(err, ErrMalformedEvent):
@@ -214,6 +211,25 @@ func classifyFailure(err error) verdict {
 	// Anything else is the receiver's: 500, so that Partner Center retries. The Handler itself
 	// never gets here (a callback's error is a callbackError); HTTPStatus does for foreign errors.
 	return verdict{status: http.StatusInternalServerError, outcome: OutcomeCallbackError, level: slog.LevelError, body: "internal error, retry later\n"}
+}
+
+// verificationSentinels are the sentinels Verify's errors wrap.
+var verificationSentinels = [...]error{ErrMissingSignature, ErrMissingCertificateURL, ErrUnsupportedAlgorithm,
+	ErrUntrustedCertificateURL, ErrCertificateUnavailable, ErrUntrustedCertificate, ErrBadSignature}
+
+// verificationOf sets *verr to the *VerificationError in err, or, for a bare sentinel of Verify
+// (no *VerificationError), to one that wraps it: both answer alike, by the same Transient.
+func verificationOf(err error, verr **VerificationError) bool {
+	if errors.As(err, verr) {
+		return true
+	}
+	for _, s := range verificationSentinels {
+		if errors.Is(err, s) {
+			*verr = &VerificationError{Err: s}
+			return true
+		}
+	}
+	return false
 }
 
 // policyFix says what to do when an allow-listed certificate fails the policy at step.

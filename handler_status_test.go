@@ -334,13 +334,21 @@ func TestHTTPStatus(t *testing.T) {
 		pcwebhook.ErrMissingCertificateURL:   401,
 		pcwebhook.ErrUnsupportedAlgorithm:    401,
 		pcwebhook.ErrUntrustedCertificateURL: 401,
-		pcwebhook.ErrUntrustedCertificate:    401,
 		pcwebhook.ErrBadSignature:            401,
 		errors.New("anything else"):          500,
 		fmt.Errorf("wrapped: %w", pcwebhook.ErrCertificateUnavailable): 503,
 	}
 	for err, want := range cases {
 		assert.Equal(t, want, pcwebhook.HTTPStatus(err), "%v", err)
+	}
+	// A bare sentinel answers as a *VerificationError that wraps it: the same Transient decides.
+	for _, s := range []error{pcwebhook.ErrUntrustedCertificate, pcwebhook.ErrCertificateUnavailable, pcwebhook.ErrBadSignature} {
+		want := 401
+		if (&pcwebhook.VerificationError{Err: s}).Transient() {
+			want = 503
+		}
+		assert.Equal(t, want, pcwebhook.HTTPStatus(s), "%v", s)
+		assert.Equal(t, want, pcwebhook.HTTPStatus(fmt.Errorf("wrapped: %w", s)), "%v", s)
 	}
 }
 
