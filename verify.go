@@ -174,15 +174,16 @@ func (v *Verifier) Verify(ctx context.Context, header http.Header, body []byte) 
 // verify is Verify without the bookkeeping. The success path does not allocate beyond what the
 // RSA verification itself needs.
 func (st *verifierState) verify(ctx context.Context, header http.Header, body []byte) error {
-	tok, reason := signatureToken(header)
+	spellings := otherSpellings(header)
+	tok, reason := signatureToken(header, spellings)
 	if reason != "" {
 		return verificationError(ErrMissingSignature, StepSignatureHeader, reason)
 	}
-	method, reason := signingMethod(header)
+	method, reason := signingMethod(header, spellings)
 	if reason != "" {
 		return verificationError(ErrUnsupportedAlgorithm, StepAlgorithm, reason)
 	}
-	rawURL, reason := certificateURLHeader(header)
+	rawURL, reason := certificateURLHeader(header, spellings)
 	if reason != "" {
 		return verificationError(ErrMissingCertificateURL, StepCertificateURL, reason)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"time"
@@ -68,7 +69,8 @@ func parseCertificates(data []byte, step VerificationStep) ([]*x509.Certificate,
 
 // checkLeaf applies the checks that need no network: exactly one Subject Organization equal to
 // RequiredOrganization (the published samples matched a substring of the issuer instead), an RSA
-// key of at least minRSABits, and not a CA certificate. It runs before chain building so that an
+// key of at least minRSABits, not a CA certificate, and, when the KeyUsage extension is present,
+// digitalSignature among its bits. It runs before chain building so that an
 // obviously wrong certificate causes no issuer download.
 func checkLeaf(leaf *x509.Certificate) *VerificationError {
 	org := leaf.Subject.Organization
@@ -85,7 +87,23 @@ func checkLeaf(leaf *x509.Certificate) *VerificationError {
 	if leaf.IsCA {
 		return &VerificationError{Step: StepPublicKey, Reason: "leaf is a CA certificate", Err: ErrUntrustedCertificate}
 	}
+	if hasExtension(leaf, oidKeyUsage) && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return &VerificationError{Step: StepPublicKey, Reason: "leaf KeyUsage does not include digitalSignature", Err: ErrUntrustedCertificate}
+	}
 	return nil
+}
+
+// oidKeyUsage is the X.509 KeyUsage extension (RFC 5280, 4.2.1.3).
+var oidKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 15}
+
+// hasExtension reports whether c carries the extension oid, whatever its value.
+func hasExtension(c *x509.Certificate, oid asn1.ObjectIdentifier) bool {
+	for _, e := range c.Extensions {
+		if e.Id.Equal(oid) {
+			return true
+		}
+	}
+	return false
 }
 
 // verifyChain verifies leaf to the trusted roots at now, using the given intermediates and, when
@@ -115,7 +133,7 @@ func (st *verifierState) verifyChain(ctx context.Context, leaf *x509.Certificate
 			step := StepChain
 			var invalid x509.CertificateInvalidError
 			if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
-				step = StepValidity
+				step = StepCertificateTime
 			}
 			return notBefore, notAfter, &VerificationError{Step: step, Reason: "certificate chain is not valid", Err: ErrUntrustedCertificate, Cause: err}
 		}
