@@ -65,12 +65,15 @@ const (
 	StepParse           VerificationStep = "certificate-parse" // ErrUntrustedCertificate
 	StepChain           VerificationStep = "certificate-chain" // ErrUntrustedCertificate
 	StepCertificateTime VerificationStep = "certificate-time"  // ErrUntrustedCertificate: expired or not yet valid at the clock's time
-	// Deprecated: use StepCertificateTime, the same value under a name that says what is checked.
-	StepValidity                      = StepCertificateTime
-	StepOrganization VerificationStep = "organization" // ErrUntrustedCertificate
-	StepPublicKey    VerificationStep = "public-key"   // ErrUntrustedCertificate
-	StepSignature    VerificationStep = "signature"    // ErrBadSignature
+	StepOrganization    VerificationStep = "organization"      // ErrUntrustedCertificate
+	StepPublicKey       VerificationStep = "public-key"        // ErrUntrustedCertificate (also key usage)
+	StepSignature       VerificationStep = "signature"         // ErrBadSignature
 )
+
+// StepValidity is the old name of StepCertificateTime.
+//
+// Deprecated: use [StepCertificateTime], the same value under a name that says what is checked.
+const StepValidity = StepCertificateTime
 
 // VerificationError is the concrete type of every error returned by [Verifier.Verify]. It is
 // meant for logs: it never holds the signature, the body, or any value an attacker could use as an
