@@ -46,7 +46,8 @@ type verifierState struct {
 	cfg       verifierConfig
 	client    *http.Client // cfg.client copied, redirects disabled
 	pinned    map[string][]*x509.Certificate
-	downloads chan struct{} // semaphore of cfg.maxDownloads slots
+	broken    *VerificationError // a zero Verifier whose production policy failed (no roots)
+	downloads chan struct{}      // semaphore of cfg.maxDownloads slots
 
 	keys          *certcache.LRU[*rsa.PublicKey]
 	keyFailures   *certcache.LRU[*VerificationError]
@@ -92,7 +93,10 @@ type VerifierStats struct {
 // NewVerifier returns a Verifier. With no options it applies the production policy: certificate
 // URLs from [DefaultCertificateURLPrefixes], issuers from [DefaultIssuerURLPrefixes], the system
 // roots, and the Default* limits. It fails when an option is given an empty or invalid value,
-// or when a pinned URL is outside the certificate URL allow-list.
+// when a pinned URL is outside the certificate URL allow-list, and when there is no trusted root
+// at all ([ErrNoTrustedRoots]: the system has no CA bundle, or WithRootCAs got an empty pool); the
+// error then names the fixes. To also check the network and the clock at start-up, call
+// [Verifier.Prefetch].
 func NewVerifier(opts ...VerifierOption) (*Verifier, error) {
 	cfg := defaultConfig()
 	for i, opt := range opts {
@@ -103,6 +107,12 @@ func NewVerifier(opts ...VerifierOption) (*Verifier, error) {
 			return nil, fmt.Errorf("pcwebhook: NewVerifier: %w", err)
 		}
 	}
+	return newVerifier(cfg)
+}
+
+// newVerifier builds a Verifier from a configuration; tests use it to replace the system root
+// loader.
+func newVerifier(cfg verifierConfig) (*Verifier, error) {
 	st, err := newVerifierState(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pcwebhook: NewVerifier: %w", err)
@@ -113,6 +123,11 @@ func NewVerifier(opts ...VerifierOption) (*Verifier, error) {
 }
 
 func newVerifierState(cfg verifierConfig) (*verifierState, error) {
+	roots, err := trustedRoots(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.roots = roots
 	st := &verifierState{
 		cfg:           cfg,
 		client:        downloadClient(cfg.client),
@@ -136,12 +151,42 @@ func newVerifierState(cfg verifierConfig) (*verifierState, error) {
 	return st, nil
 }
 
-// state returns the configured state, building the production policy for a zero Verifier.
+// trustedRoots returns the root pool of cfg (WithRootCAs, or else the system roots), or an error
+// wrapping ErrNoTrustedRoots, naming the fixes, when it holds no certificate.
+func trustedRoots(cfg *verifierConfig) (*x509.CertPool, error) {
+	if cfg.roots != nil {
+		if emptyPool(cfg.roots) {
+			return nil, fmt.Errorf("%w: WithRootCAs was given an empty pool: add the roots to trust (or leave WithRootCAs out to use the system's)", ErrNoTrustedRoots)
+		}
+		return cfg.roots, nil
+	}
+	pool, err := cfg.systemRoots()
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: the system roots cannot be loaded (%v): %s", ErrNoTrustedRoots, err, noRootsFix)
+	case pool == nil || emptyPool(pool):
+		return nil, fmt.Errorf("%w: this system has no CA certificates (a slim image such as scratch or distroless?): %s", ErrNoTrustedRoots, noRootsFix)
+	}
+	return pool, nil
+}
+
+// emptyPool reports whether pool holds no certificate. A platform pool (macOS, Windows: verified
+// by the operating system) is never empty.
+func emptyPool(pool *x509.CertPool) bool { return pool.Equal(x509.NewCertPool()) }
+
+// state returns the configured state, building the production policy for a zero Verifier. When
+// that fails (no trusted roots), every Verify answers the configuration error, transient.
 func (v *Verifier) state() *verifierState {
 	v.once.Do(func() {
 		st, err := newVerifierState(defaultConfig())
-		if err != nil { // the production policy has no pins: cannot happen
-			panic("pcwebhook: production policy: " + err.Error())
+		if err != nil {
+			cfg := defaultConfig()
+			cfg.roots = x509.NewCertPool()
+			st = &verifierState{
+				cfg:    cfg,
+				broken: &VerificationError{Step: StepConfiguration, Reason: "zero Verifier: production policy unusable", Err: ErrCertificateUnavailable, Cause: err},
+				keys:   certcache.NewLRU[*rsa.PublicKey](1),
+			}
 		}
 		v.st = st
 	})
@@ -163,6 +208,10 @@ func (v *Verifier) Verify(ctx context.Context, header http.Header, body []byte) 
 		ctx = context.Background()
 	}
 	st := v.state()
+	if st.broken != nil {
+		st.stats.rejected.Add(1)
+		return st.broken.clone()
+	}
 	if err := st.verify(ctx, header, body); err != nil {
 		st.stats.rejected.Add(1)
 		return err
@@ -211,6 +260,50 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 		return verificationError(ErrBadSignature, StepSignature, "signature does not match the body")
 	}
 	return nil
+}
+
+// Prefetch downloads and checks certificates now (with no arguments: [DefaultCertificateURL],
+// under a Verifier whose allow-list admits it), so that a start-up check finds missing trust
+// roots, a blocked network or a wrong clock before Partner Center's first delivery does. It runs
+// every check of [Verifier.Verify] but the signature; keys that pass are cached as by Verify, and
+// their URLs count as known (their refreshes go ahead of unknown URLs' downloads). A URL already
+// in the cache is not downloaded again.
+//
+// It returns nil when every URL passed, otherwise the [*VerificationError] of the first URL that
+// failed, whose [VerificationError.Fix] says what to do. A server should log it and keep serving:
+// deliveries meanwhile are answered 503 and retried by Partner Center.
+func (v *Verifier) Prefetch(ctx context.Context, certificateURLs ...string) error {
+	if v == nil {
+		return &VerificationError{Step: StepConfiguration, Reason: "nil *Verifier", Err: ErrCertificateUnavailable}
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	st := v.state()
+	if st.broken != nil {
+		return st.broken.clone()
+	}
+	if len(certificateURLs) == 0 {
+		certificateURLs = []string{DefaultCertificateURL}
+	}
+	var first error
+	for _, raw := range certificateURLs {
+		u, reason := matchAllowList(raw, st.cfg.certPrefixes, false)
+		var err error
+		if reason != "" {
+			e := verificationError(ErrUntrustedCertificateURL, StepCertificateURL, reason)
+			if u.host != "" {
+				e.Host = u.authority()
+			}
+			err = e
+		} else if _, err = st.leafKey(ctx, &u); err == nil {
+			continue
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // Stats returns a snapshot of the verifier's counters. A nil Verifier returns zero stats.

@@ -144,6 +144,11 @@ func (st *verifierState) verifyChain(ctx context.Context, leaf *x509.Certificate
 		if len(st.cfg.issuerPrefixes) == 0 {
 			return notBefore, notAfter, &VerificationError{Step: StepChain, Reason: "issuer certificate not found, and issuer downloads are disabled", Err: ErrUntrustedCertificate, Cause: err}
 		}
+		if fetched > 0 && len(top.IssuingCertificateURL) == 0 {
+			// What was downloaded ends at an issuer that is neither known nor downloadable: the
+			// chain leads to a root this process does not trust.
+			return notBefore, notAfter, &VerificationError{Step: StepChain, Reason: "certificate does not chain to a trusted root", Err: ErrUntrustedCertificate, Cause: err}
+		}
 		u, verr := st.issuerURL(top)
 		if verr != nil {
 			verr.Cause = err

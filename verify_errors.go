@@ -50,6 +50,18 @@ var (
 	ErrBadSignature = errors.New("pcwebhook: bad signature")
 )
 
+// ErrNoTrustedRoots: [NewVerifier] found no trusted root certificate: the system has no CA bundle
+// (slim container images such as scratch or distroless), or [WithRootCAs] was given an empty
+// pool. Every genuine delivery would fail the chain check, so the Verifier is refused at start-up
+// instead. Fixes: install the ca-certificates package (or copy its bundle into the image), pass
+// the roots with WithRootCAs, or blank-import golang.org/x/crypto/x509roots/fallback, which
+// embeds Mozilla's roots as a fallback.
+var ErrNoTrustedRoots = errors.New("pcwebhook: no trusted root certificates")
+
+// noRootsFix is the sentence that names the fixes for ErrNoTrustedRoots.
+const noRootsFix = "install the ca-certificates package (or copy /etc/ssl/certs/ca-certificates.crt into the image), " +
+	"pass the roots with pcwebhook.WithRootCAs, or blank-import golang.org/x/crypto/x509roots/fallback"
+
 // VerificationStep names the check of [Verifier.Verify] that failed, for logs and metrics.
 type VerificationStep string
 

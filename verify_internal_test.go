@@ -1,6 +1,12 @@
 package pcwebhook
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
 	"testing"
 	"time"
 
@@ -63,4 +69,55 @@ func TestVerificationErrorTransientAndFix(t *testing.T) {
 	assert.False(t, nilErr.Transient())
 	assert.Empty(t, nilErr.Fix())
 	assert.Equal(t, StepValidity, StepCertificateTime, "the deprecated name keeps its value")
+}
+
+// TestNewVerifierRefusesMissingRoots: no system roots (the loader fails, or finds none), or an
+// empty WithRootCAs, makes NewVerifier fail with ErrNoTrustedRoots and the three fixes. The
+// system loader is replaced, so the test does not depend on this machine's CA bundle.
+func TestNewVerifierRefusesMissingRoots(t *testing.T) {
+	fixes := []string{"ca-certificates", "WithRootCAs", "golang.org/x/crypto/x509roots/fallback"}
+	for name, loader := range map[string]func() (*x509.CertPool, error){
+		"loader fails": func() (*x509.CertPool, error) {
+			return nil, errors.New("open /etc/ssl/certs: no such file or directory")
+		},
+		"empty pool":         func() (*x509.CertPool, error) { return x509.NewCertPool(), nil },
+		"nil pool, no error": func() (*x509.CertPool, error) { return nil, nil },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := defaultConfig()
+			cfg.systemRoots = loader
+			v, err := newVerifier(cfg)
+			require.ErrorIs(t, err, ErrNoTrustedRoots)
+			assert.Nil(t, v)
+			for _, fix := range fixes {
+				assert.Contains(t, err.Error(), fix)
+			}
+		})
+	}
+
+	_, err := NewVerifier(WithRootCAs(x509.NewCertPool()))
+	require.ErrorIs(t, err, ErrNoTrustedRoots)
+	assert.Contains(t, err.Error(), "WithRootCAs was given an empty pool")
+
+	// A loader that finds a root is used as the root pool, and the loader is not consulted at all
+	// when WithRootCAs gives roots.
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "root"}, IsCA: true, BasicConstraintsValid: true,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	root, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	one := x509.NewCertPool()
+	one.AddCert(root)
+	cfg := defaultConfig()
+	cfg.systemRoots = func() (*x509.CertPool, error) { return one, nil }
+	v, err := newVerifier(cfg)
+	require.NoError(t, err)
+	assert.True(t, v.state().cfg.roots.Equal(one))
+	cfg.systemRoots = func() (*x509.CertPool, error) { t.Fatal("system roots loaded"); return nil, nil }
+	cfg.roots = one
+	_, err = newVerifier(cfg)
+	require.NoError(t, err)
 }

@@ -28,6 +28,11 @@ const (
 	DefaultMaxConcurrentDownloads = 4
 )
 
+// DefaultCertificateURL is where Partner Center has published its signing certificate since
+// 2019; [Verifier.Prefetch] checks it when given no URL. It is inside
+// [DefaultCertificateURLPrefixes].
+const DefaultCertificateURL = "https://3psostorageacct.blob.core.windows.net/cert/pcnotifications-dispatch.microsoft.com.cer"
+
 // RequiredOrganization is the only accepted Subject Organization (O) of the signing
 // certificate: exactly one O attribute with exactly this value. It cannot be changed.
 const RequiredOrganization = "Microsoft Corporation"
@@ -60,7 +65,8 @@ type VerifierOption func(*verifierConfig) error
 type verifierConfig struct {
 	certPrefixes    []urlPrefix
 	issuerPrefixes  []urlPrefix
-	roots           *x509.CertPool // nil: the system roots
+	roots           *x509.CertPool // nil: the system roots, loaded by systemRoots
+	systemRoots     func() (*x509.CertPool, error)
 	client          *http.Client
 	now             func() time.Time
 	maxAge          time.Duration
@@ -82,6 +88,7 @@ type pin struct {
 func defaultConfig() verifierConfig {
 	cfg := verifierConfig{
 		now:             time.Now,
+		systemRoots:     x509.SystemCertPool,
 		maxAge:          DefaultCertificateMaxAge,
 		downloadTimeout: DefaultDownloadTimeout,
 		maxBytes:        DefaultMaxCertificateBytes,
@@ -168,7 +175,8 @@ func WithoutIssuerDownloads() VerifierOption {
 	}
 }
 
-// WithRootCAs sets the trusted roots (default: the system roots). A nil pool is refused.
+// WithRootCAs sets the trusted roots (default: the system roots). A nil pool is refused, and
+// [NewVerifier] refuses an empty one ([ErrNoTrustedRoots]): nothing would ever verify.
 func WithRootCAs(pool *x509.CertPool) VerifierOption {
 	return func(c *verifierConfig) error {
 		if pool == nil {
