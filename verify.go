@@ -43,18 +43,14 @@ type Verifier struct {
 
 // verifierState is the configured verifier; it is built once and never changes.
 type verifierState struct {
-	cfg       verifierConfig
-	client    *http.Client // cfg.client copied, redirects disabled
-	pinned    map[string][]*x509.Certificate
-	broken    *VerificationError // a zero Verifier whose production policy failed (no roots)
-	downloads chan struct{}      // semaphore of cfg.maxDownloads slots
+	cfg    verifierConfig
+	client *http.Client // cfg.client copied, redirects disabled
+	pinned map[string][]*x509.Certificate
+	broken *VerificationError // a zero Verifier whose production policy failed (no roots)
+	gate   *certcache.Gate    // download slots and the bounded queue for them
 
-	keys          *certcache.LRU[*rsa.PublicKey]
-	keyFailures   *certcache.LRU[*VerificationError]
-	keyFlights    certcache.Group[*rsa.PublicKey]
-	issuers       *certcache.LRU[[]*x509.Certificate]
-	issuerFailure *certcache.LRU[*VerificationError]
-	issuerFlights certcache.Group[[]*x509.Certificate]
+	keys    *certcache.Loader[*rsa.PublicKey]      // per certificate URL
+	issuers *certcache.Loader[[]*x509.Certificate] // per issuer (AIA) URL
 
 	stats verifierCounters
 }
@@ -63,7 +59,7 @@ type verifierState struct {
 type verifierCounters struct {
 	verified, rejected, cacheHits, failureCacheHits  atomic.Int64
 	certDownloads, issuerDownloads, downloadFailures atomic.Int64
-	bytesDownloaded                                  atomic.Int64
+	bytesDownloaded, queueFull, rotationChecks       atomic.Int64
 }
 
 // VerifierStats is a snapshot of a Verifier's counters, for metrics and tests.
@@ -85,6 +81,12 @@ type VerifierStats struct {
 	DownloadFailures int64
 	// BytesDownloaded counts the body bytes read by all downloads.
 	BytesDownloaded int64
+	// QueueFull counts downloads refused at once because every slot was taken and the queue of
+	// their class was full (see [WithMaxQueuedDownloads]).
+	QueueFull int64
+	// RotationChecks counts certificate downloads made because a signature did not match a cached
+	// key (see [WithRotationCheckInterval]).
+	RotationChecks int64
 	// CachedCertificates is the number of certificate keys in the cache now, including any that
 	// expired but were not looked up since.
 	CachedCertificates int
@@ -129,14 +131,12 @@ func newVerifierState(cfg verifierConfig) (*verifierState, error) {
 	}
 	cfg.roots = roots
 	st := &verifierState{
-		cfg:           cfg,
-		client:        downloadClient(cfg.client),
-		pinned:        make(map[string][]*x509.Certificate, len(cfg.pins)),
-		downloads:     make(chan struct{}, cfg.maxDownloads),
-		keys:          certcache.NewLRU[*rsa.PublicKey](cfg.cacheSize),
-		keyFailures:   certcache.NewLRU[*VerificationError](cfg.cacheSize),
-		issuers:       certcache.NewLRU[[]*x509.Certificate](cfg.cacheSize),
-		issuerFailure: certcache.NewLRU[*VerificationError](cfg.cacheSize),
+		cfg:     cfg,
+		client:  downloadClient(cfg.client),
+		pinned:  make(map[string][]*x509.Certificate, len(cfg.pins)),
+		gate:    certcache.NewGate(cfg.maxDownloads, cfg.maxQueued),
+		keys:    newKeyLoader(&cfg),
+		issuers: newIssuerLoader(&cfg),
 	}
 	for _, p := range cfg.pins {
 		u, reason := matchAllowList(p.url, cfg.certPrefixes, false)
@@ -185,7 +185,7 @@ func (v *Verifier) state() *verifierState {
 			st = &verifierState{
 				cfg:    cfg,
 				broken: &VerificationError{Step: StepConfiguration, Reason: "zero Verifier: production policy unusable", Err: ErrCertificateUnavailable, Cause: err},
-				keys:   certcache.NewLRU[*rsa.PublicKey](1),
+				keys:   newKeyLoader(&cfg),
 			}
 		}
 		v.st = st
@@ -253,13 +253,25 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 	if err != nil {
 		return err
 	}
+	if len(sig) == key.Size() && method.Verify(string(body), sig, key) == nil {
+		return nil
+	}
+	// The certificate may have been replaced at the same URL: check once against a fresh
+	// download (at most one per URL per rotation interval) before refusing.
+	fresh, verr := st.rotatedKey(ctx, &u, key)
+	if verr != nil {
+		return verr
+	}
+	if fresh != nil {
+		key = fresh
+		if len(sig) == key.Size() && method.Verify(string(body), sig, key) == nil {
+			return nil
+		}
+	}
 	if len(sig) != key.Size() {
 		return verificationError(ErrBadSignature, StepSignatureFormat, "signature length does not match the key size")
 	}
-	if err := method.Verify(string(body), sig, key); err != nil {
-		return verificationError(ErrBadSignature, StepSignature, "signature does not match the body")
-	}
-	return nil
+	return verificationError(ErrBadSignature, StepSignature, "signature does not match the body")
 }
 
 // Prefetch downloads and checks certificates now (with no arguments: [DefaultCertificateURL],
@@ -321,6 +333,8 @@ func (v *Verifier) Stats() VerifierStats {
 		IssuerDownloads:      st.stats.issuerDownloads.Load(),
 		DownloadFailures:     st.stats.downloadFailures.Load(),
 		BytesDownloaded:      st.stats.bytesDownloaded.Load(),
+		QueueFull:            st.stats.queueFull.Load(),
+		RotationChecks:       st.stats.rotationChecks.Load(),
 		CachedCertificates:   st.keys.Len(),
 	}
 }

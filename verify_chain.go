@@ -109,8 +109,12 @@ func hasExtension(c *x509.Certificate, oid asn1.ObjectIdentifier) bool {
 // verifyChain verifies leaf to the trusted roots at now, using the given intermediates and, when
 // the issuer of the top of the known chain is missing, downloading it from that certificate's AIA
 // "CA Issuers" URL if the URL is inside the issuer allow-list. A downloaded certificate is only
-// ever an intermediate. It returns the validity window shared by every certificate of the chain.
-func (st *verifierState) verifyChain(ctx context.Context, leaf *x509.Certificate, inter []*x509.Certificate, now time.Time) (notBefore, notAfter time.Time, _ *VerificationError) {
+// ever an intermediate, and is cached only once the chain it completed verified (a chain that
+// fails with it is remembered briefly as its failure). It returns the validity window shared by
+// every certificate of the chain.
+func (st *verifierState) verifyChain(ctx context.Context, leaf *x509.Certificate, inter []*x509.Certificate, now time.Time, priority bool) (notBefore, notAfter time.Time, verr *VerificationError) {
+	var fetched []issuerFetch
+	defer func() { st.issuerCommit(fetched, now, verr) }()
 	pool := x509.NewCertPool()
 	known := append([]*x509.Certificate{leaf}, inter...)
 	for _, c := range inter {
@@ -122,7 +126,7 @@ func (st *verifierState) verifyChain(ctx context.Context, leaf *x509.Certificate
 		CurrentTime:   now,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	}
-	for fetched := 0; ; fetched++ {
+	for downloads := 0; ; downloads++ {
 		chains, err := leaf.Verify(opts)
 		if err == nil {
 			nb, na := chainWindow(chains[0])
@@ -138,13 +142,13 @@ func (st *verifierState) verifyChain(ctx context.Context, leaf *x509.Certificate
 			return notBefore, notAfter, &VerificationError{Step: step, Reason: "certificate chain is not valid", Err: ErrUntrustedCertificate, Cause: err}
 		}
 		top := topOfChain(leaf, known)
-		if bytes.Equal(top.RawSubject, top.RawIssuer) || fetched == maxIssuerDownloads {
+		if bytes.Equal(top.RawSubject, top.RawIssuer) || downloads == maxIssuerDownloads {
 			return notBefore, notAfter, &VerificationError{Step: StepChain, Reason: "certificate does not chain to a trusted root", Err: ErrUntrustedCertificate, Cause: err}
 		}
 		if len(st.cfg.issuerPrefixes) == 0 {
 			return notBefore, notAfter, &VerificationError{Step: StepChain, Reason: "issuer certificate not found, and issuer downloads are disabled", Err: ErrUntrustedCertificate, Cause: err}
 		}
-		if fetched > 0 && len(top.IssuingCertificateURL) == 0 {
+		if downloads > 0 && len(top.IssuingCertificateURL) == 0 {
 			// What was downloaded ends at an issuer that is neither known nor downloadable: the
 			// chain leads to a root this process does not trust.
 			return notBefore, notAfter, &VerificationError{Step: StepChain, Reason: "certificate does not chain to a trusted root", Err: ErrUntrustedCertificate, Cause: err}
@@ -154,9 +158,12 @@ func (st *verifierState) verifyChain(ctx context.Context, leaf *x509.Certificate
 			verr.Cause = err
 			return notBefore, notAfter, verr
 		}
-		certs, verr := st.issuerCertificates(ctx, &u)
+		certs, fresh, verr := st.issuerCertificates(ctx, &u, priority)
 		if verr != nil {
 			return notBefore, notAfter, verr
+		}
+		if fresh {
+			fetched = append(fetched, issuerFetch{key: u.canonical, certs: certs})
 		}
 		for _, c := range certs {
 			pool.AddCert(c)

@@ -198,8 +198,16 @@ func (e *VerificationError) clone() *VerificationError {
 	return &c
 }
 
-// reasonQueueFull is the Reason of the error answered when too many downloads are waiting.
-const reasonQueueFull = "too many certificate downloads waiting"
+// Reasons of failures that are about the moment, not the URL: never remembered by the failure
+// cache.
+const (
+	// reasonQueueFull: every download slot is taken and the queue is full; answered at once.
+	reasonQueueFull = "too many certificate downloads waiting"
+	// reasonSlotWait: no download slot freed within the download timeout.
+	reasonSlotWait = "too many downloads in progress"
+	// reasonAbandoned: every caller stopped waiting before the download started.
+	reasonAbandoned = "every caller gave up before the download started"
+)
 
 // verificationError builds a *VerificationError; it is on the failure path only.
 func verificationError(sentinel error, step VerificationStep, reason string) *VerificationError {
