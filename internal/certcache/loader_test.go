@@ -45,7 +45,10 @@ func TestLoaderCachesValuesAndFailures(t *testing.T) {
 	assert.False(t, l.Known("b"))
 
 	boom := errors.New("boom")
-	bad := func(context.Context) (int, time.Time, time.Time, error) { loads.Add(1); return 0, time.Time{}, time.Time{}, boom }
+	bad := func(context.Context) (int, time.Time, time.Time, error) {
+		loads.Add(1)
+		return 0, time.Time{}, time.Time{}, boom
+	}
 	_, err = l.Load(context.Background(), "b", bad)
 	assert.ErrorIs(t, err, boom)
 	_, err = l.Load(context.Background(), "b", bad)
@@ -62,7 +65,10 @@ func TestLoaderUncacheableFailureAndDeferred(t *testing.T) {
 	busy := errors.New("busy")
 	l, clock := newLoaderForTest(LoaderOptions{FailureTTL: time.Hour, Cacheable: func(err error) bool { return !errors.Is(err, busy) }, Deferred: true})
 	var loads atomic.Int32
-	fail := func(context.Context) (int, time.Time, time.Time, error) { loads.Add(1); return 0, time.Time{}, time.Time{}, busy }
+	fail := func(context.Context) (int, time.Time, time.Time, error) {
+		loads.Add(1)
+		return 0, time.Time{}, time.Time{}, busy
+	}
 	_, _ = l.Load(context.Background(), "k", fail)
 	_, _ = l.Load(context.Background(), "k", fail)
 	assert.Equal(t, int32(2), loads.Load(), "a condition of the load is not remembered")
