@@ -76,10 +76,11 @@ func (st *verifierState) leafKey(ctx context.Context, u *strictURL) (*rsa.Public
 // the key cached now, which another caller's reload may have replaced). It returns nil when there
 // is no other key to try.
 func (st *verifierState) rotatedKey(ctx context.Context, u *strictURL, old *rsa.PublicKey) (*rsa.PublicKey, error) {
-	key, reloaded, err := st.keys.Reload(ctx, u.canonical, st.leafLoad(u))
-	if reloaded {
+	load := st.leafLoad(u)
+	key, _, err := st.keys.Reload(ctx, u.canonical, func(ctx context.Context) (*rsa.PublicKey, time.Time, time.Time, error) {
 		st.stats.rotationChecks.Add(1)
-	}
+		return load(ctx)
+	})
 	if err != nil {
 		return nil, errorFromWait(err, StepDownload, u.authority())
 	}
