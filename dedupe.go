@@ -2,6 +2,9 @@ package pcwebhook
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook/internal/dedupe"
@@ -34,21 +37,60 @@ func (s DeliveryState) String() string {
 	return "unknown"
 }
 
+// Claim is a [DedupeStore]'s answer to Begin. When State is DeliveryNew the caller owns the
+// delivery until Expires: it must end with Done (the callbacks succeeded) or Release (they
+// failed), passing the Claim back, and the store acts only while the claim is still the current
+// one. For the other states Token is empty and nothing is to be ended.
+type Claim struct {
+	// Key is the delivery's key, as given to Begin.
+	Key string
+	// State is what the store knew of the delivery.
+	State DeliveryState
+	// Token identifies the owner of a DeliveryNew claim; unique among the claims on Key (across
+	// replicas, for a shared store). Empty for the other states.
+	Token string
+	// Expires is when the claim's lease runs out: after it, another delivery of the same body may
+	// take over. Zero when the store does not say.
+	Expires time.Time
+}
+
+// ErrClaimLost is returned (wrapped) by [DedupeStore.Done] and [DedupeStore.Release] when the
+// claim is no longer the current one: its lease ran out and another delivery took the key over,
+// or the key is already done. Nothing was changed. The Handler logs it at WARN: the callbacks
+// may have run twice (the lease is shorter than they took).
+var ErrClaimLost = errors.New("pcwebhook: dedupe claim lost (lease expired; another delivery took over or finished)")
+
 // DedupeStore remembers which deliveries the Handler handled, so that Partner Center's retries
 // (at-least-once delivery, identical bodies) run the callbacks exactly once. Keys are the
 // hex-encoded SHA-256 of the raw body. Only verified deliveries ever reach the store.
 //
-// Implementations must be safe for concurrent use, and Begin must be atomic: of concurrent Begin
-// calls for one key, exactly one may return DeliveryNew. A store shared by several replicas (for
-// example on Redis with SET NX and an expiry) gives exactly-once processing across them.
+// The contract (pcwebhooktest.TestDedupeStore checks it against any implementation):
+//   - Implementations are safe for concurrent use, and Begin is atomic: of concurrent Begin calls
+//     for one key, exactly one returns DeliveryNew, with a fresh Token.
+//   - While a claim's lease runs, Begin answers DeliveryInProgress; once it ran out without Done
+//     or Release, the next Begin answers DeliveryNew with a new Token (a hung or lost replica
+//     does not block the delivery for good).
+//   - Done records the delivery as handled for the store's retention (Begin then answers
+//     DeliveryDone) when the claim is current, or when the key is free because the lease ran out
+//     and nobody took over (the callbacks did succeed). Otherwise it changes nothing and returns
+//     an error wrapping ErrClaimLost.
+//   - Release forgets the delivery when the claim is current, so that the retry handles it
+//     again; otherwise (another owner, done, or expired) it changes nothing and returns an error
+//     wrapping ErrClaimLost.
+//   - Any other error means the store could not answer (unreachable, timed out): the Handler
+//     answers 503 for Begin and never runs callbacks without a claim.
+//
+// A store shared by several replicas gives exactly-once processing across them; see the
+// redisdedupe module. This interface changed in wave 2 (claims with owners); see the README's
+// changelog.
 type DedupeStore interface {
-	// Begin marks key in progress when it is new and reports what it was.
-	Begin(ctx context.Context, key string) (DeliveryState, error)
-	// Done marks key as handled successfully; later deliveries of it are acknowledged without
-	// running callbacks, for as long as the store keeps it.
-	Done(ctx context.Context, key string) error
-	// Release forgets an in-progress key after a failure, so that the retry handles it again.
-	Release(ctx context.Context, key string) error
+	// Begin claims key when it is new and reports what it was.
+	Begin(ctx context.Context, key string) (Claim, error)
+	// Done marks the claimed delivery as handled successfully; later deliveries of it are
+	// acknowledged without running callbacks, for as long as the store keeps it.
+	Done(ctx context.Context, c Claim) error
+	// Release forgets the claimed delivery after a failure, so that the retry handles it again.
+	Release(ctx context.Context, c Claim) error
 }
 
 // Defaults of the in-memory DedupeStore used by NewHandler.
@@ -66,36 +108,74 @@ const (
 
 // NewMemoryDedupeStore returns a bounded, expiring in-memory DedupeStore, safe for concurrent
 // use, that remembers handled deliveries for retention and at most maxEntries of them (values
-// below 1 take the defaults). It is the Handler's default; it does not survive a restart and is
-// not shared between replicas.
+// below 1 take the defaults), with the DefaultDedupeLease. It is the Handler's default; it does
+// not survive a restart and is not shared between replicas.
 func NewMemoryDedupeStore(retention time.Duration, maxEntries int) DedupeStore {
-	if retention <= 0 {
-		retention = DefaultDedupeRetention
-	}
-	if maxEntries < 1 {
-		maxEntries = DefaultDedupeMaxEntries
-	}
-	return &memoryDedupeStore{m: dedupe.NewMemory(retention, DefaultDedupeLease, maxEntries, nil)}
+	return NewMemoryDedupeStoreWithOptions(MemoryDedupeOptions{Retention: retention, MaxEntries: maxEntries})
 }
 
-type memoryDedupeStore struct{ m *dedupe.Memory }
+// MemoryDedupeOptions configures [NewMemoryDedupeStoreWithOptions]. The zero value has the
+// defaults.
+type MemoryDedupeOptions struct {
+	// Retention is how long a handled delivery is remembered (default DefaultDedupeRetention).
+	Retention time.Duration
+	// Lease is how long an unfinished claim blocks other deliveries of the same body (default
+	// DefaultDedupeLease).
+	Lease time.Duration
+	// MaxEntries bounds the keys held; the oldest handled ones are forgotten first (default
+	// DefaultDedupeMaxEntries).
+	MaxEntries int
+}
 
-func (s *memoryDedupeStore) Begin(_ context.Context, key string) (DeliveryState, error) {
-	switch s.m.Begin(key) {
+// NewMemoryDedupeStoreWithOptions returns an in-memory DedupeStore like NewMemoryDedupeStore,
+// with every setting open, including the lease.
+func NewMemoryDedupeStoreWithOptions(o MemoryDedupeOptions) DedupeStore {
+	if o.Retention <= 0 {
+		o.Retention = DefaultDedupeRetention
+	}
+	if o.Lease <= 0 {
+		o.Lease = DefaultDedupeLease
+	}
+	if o.MaxEntries < 1 {
+		o.MaxEntries = DefaultDedupeMaxEntries
+	}
+	return &memoryDedupeStore{m: dedupe.NewMemory(o.Retention, o.Lease, o.MaxEntries, nil), lease: o.Lease}
+}
+
+type memoryDedupeStore struct {
+	m     *dedupe.Memory
+	lease time.Duration
+}
+
+func (s *memoryDedupeStore) Begin(_ context.Context, key string) (Claim, error) {
+	st, token := s.m.Begin(key)
+	switch st {
 	case dedupe.InProgress:
-		return DeliveryInProgress, nil
+		return Claim{Key: key, State: DeliveryInProgress}, nil
 	case dedupe.Done:
-		return DeliveryDone, nil
+		return Claim{Key: key, State: DeliveryDone}, nil
 	}
-	return DeliveryNew, nil
+	return Claim{Key: key, State: DeliveryNew, Token: strconv.FormatUint(token, 36), Expires: time.Now().Add(s.lease)}, nil
 }
 
-func (s *memoryDedupeStore) Done(_ context.Context, key string) error {
-	s.m.Complete(key)
+func (s *memoryDedupeStore) Done(_ context.Context, c Claim) error {
+	token, ok := memoryToken(c)
+	if !ok || !s.m.Done(c.Key, token) {
+		return fmt.Errorf("%w: %s", ErrClaimLost, c.Key)
+	}
 	return nil
 }
 
-func (s *memoryDedupeStore) Release(_ context.Context, key string) error {
-	s.m.Release(key)
+func (s *memoryDedupeStore) Release(_ context.Context, c Claim) error {
+	token, ok := memoryToken(c)
+	if !ok || !s.m.Release(c.Key, token) {
+		return fmt.Errorf("%w: %s", ErrClaimLost, c.Key)
+	}
 	return nil
+}
+
+// memoryToken reads a Token made by memoryDedupeStore.Begin.
+func memoryToken(c Claim) (uint64, bool) {
+	t, err := strconv.ParseUint(c.Token, 36, 64)
+	return t, err == nil && t != 0
 }

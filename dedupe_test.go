@@ -3,6 +3,7 @@ package pcwebhook
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -11,24 +12,49 @@ import (
 func TestMemoryDedupeStore(t *testing.T) {
 	ctx := context.Background()
 	s := NewMemoryDedupeStore(0, 2) // 0: default retention
-	st, err := s.Begin(ctx, "a")
-	require.NoError(t, err)
-	assert.Equal(t, DeliveryNew, st)
-	st, _ = s.Begin(ctx, "a")
-	assert.Equal(t, DeliveryInProgress, st)
-	require.NoError(t, s.Release(ctx, "a"))
-	st, _ = s.Begin(ctx, "a")
-	assert.Equal(t, DeliveryNew, st)
-	require.NoError(t, s.Done(ctx, "a"))
-	st, _ = s.Begin(ctx, "a")
-	assert.Equal(t, DeliveryDone, st)
+	begin := func(key string) Claim {
+		c, err := s.Begin(ctx, key)
+		require.NoError(t, err)
+		assert.Equal(t, key, c.Key)
+		return c
+	}
+	a := begin("a")
+	assert.Equal(t, DeliveryNew, a.State)
+	assert.NotEmpty(t, a.Token)
+	assert.WithinDuration(t, time.Now().Add(DefaultDedupeLease), a.Expires, time.Minute)
+	other := begin("a")
+	assert.Equal(t, DeliveryInProgress, other.State)
+	assert.Empty(t, other.Token)
+	assert.ErrorIs(t, s.Release(ctx, other), ErrClaimLost, "a claim without a token owns nothing")
+	require.NoError(t, s.Release(ctx, a))
+	assert.ErrorIs(t, s.Release(ctx, a), ErrClaimLost, "released once")
+	a2 := begin("a")
+	assert.Equal(t, DeliveryNew, a2.State)
+	assert.NotEqual(t, a.Token, a2.Token, "every claim has its own token")
+	assert.ErrorIs(t, s.Done(ctx, a), ErrClaimLost, "the old claim cannot finish the new one")
+	require.NoError(t, s.Done(ctx, a2))
+	assert.Equal(t, DeliveryDone, begin("a").State)
 
 	// Bounded: two more keys push "a" out.
-	s.Begin(ctx, "b")
-	s.Done(ctx, "b")
-	s.Begin(ctx, "c")
-	st, _ = s.Begin(ctx, "a")
-	assert.Equal(t, DeliveryNew, st, "the oldest handled key was evicted at the bound of 2")
+	require.NoError(t, s.Done(ctx, begin("b")))
+	begin("c")
+	assert.Equal(t, DeliveryNew, begin("a").State, "the oldest handled key was evicted at the bound of 2")
+}
+
+func TestMemoryDedupeStoreLease(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryDedupeStoreWithOptions(MemoryDedupeOptions{Lease: 20 * time.Millisecond})
+	late, err := s.Begin(ctx, "k")
+	require.NoError(t, err)
+	require.Equal(t, DeliveryNew, late.State)
+	time.Sleep(30 * time.Millisecond)
+	owner, err := s.Begin(ctx, "k")
+	require.NoError(t, err)
+	require.Equal(t, DeliveryNew, owner.State, "the lease ran out: another delivery takes over")
+	assert.ErrorIs(t, s.Done(ctx, late), ErrClaimLost)
+	assert.ErrorIs(t, s.Release(ctx, late), ErrClaimLost)
+	c, _ := s.Begin(ctx, "k")
+	assert.Equal(t, DeliveryInProgress, c.State, "the late owner changed nothing")
 }
 
 func TestDeliveryStateString(t *testing.T) {

@@ -72,6 +72,14 @@ type Event struct {
 	Raw []byte
 }
 
+// ResourceID is one ID carried by an event's ResourceUri, as listed by [Event.IDs].
+type ResourceID struct {
+	// Name is the name of the ID's field in the family's typed struct, such as "CustomerID".
+	Name string
+	// Value is the ID parsed from the ResourceUri; empty when the URI does not carry it.
+	Value string
+}
+
 // wireEvent is the JSON body. encoding/json matches field names case-insensitively, which covers
 // the PascalCase of the documents and the camelCase of the REST reference.
 type wireEvent struct {

@@ -4,107 +4,131 @@ package pcwebhook
 
 // The documented Partner Center webhook events, one constant each, in the documents' order.
 const (
-	// EventTestCreated is raised when a test event is requested through the registration API.
-	// It decodes to [TestEvent]; register a callback with [Handler.OnTestCreated].
+	// EventTestCreated is raised when a test event is requested through the registration API. It
+	// decodes to [TestEvent]; register a callback with [Handler.OnTestCreated].
 	EventTestCreated EventName = "test-created"
-	// EventSubscriptionUpdated is raised when a subscription changes, through the API or internally; it may arrive up to 48 hours after the change.
-	// It decodes to [SubscriptionEvent]; register a callback with [Handler.OnSubscriptionUpdated].
+	// EventSubscriptionUpdated is raised when a subscription changes, through the API or
+	// internally; it may arrive up to 48 hours after the change. It decodes to [SubscriptionEvent];
+	// register a callback with [Handler.OnSubscriptionUpdated].
 	EventSubscriptionUpdated EventName = "subscription-updated"
-	// EventUsageRecordsThresholdExceeded is raised when a customer's Microsoft Azure usage exceeds their usage spending budget.
-	// It decodes to [UsageThresholdEvent]; register a callback with [Handler.OnUsageRecordsThresholdExceeded].
+	// EventUsageRecordsThresholdExceeded is raised when a customer's Microsoft Azure usage exceeds
+	// their usage spending budget. It decodes to [UsageThresholdEvent]; register a callback with
+	// [Handler.OnUsageRecordsThresholdExceeded].
 	EventUsageRecordsThresholdExceeded EventName = "usagerecords-thresholdExceeded"
-	// EventReferralCreated is raised when a referral is created.
-	// It decodes to [ReferralEvent]; register a callback with [Handler.OnReferralCreated].
+	// EventReferralCreated is raised when a referral is created. It decodes to [ReferralEvent];
+	// register a callback with [Handler.OnReferralCreated].
 	EventReferralCreated EventName = "referral-created"
-	// EventReferralUpdated is raised when a referral is updated.
-	// It decodes to [ReferralEvent]; register a callback with [Handler.OnReferralUpdated].
+	// EventReferralUpdated is raised when a referral is updated. It decodes to [ReferralEvent];
+	// register a callback with [Handler.OnReferralUpdated].
 	EventReferralUpdated EventName = "referral-updated"
-	// EventRelatedReferralCreated is raised when a related referral is created.
-	// It decodes to [ReferralEvent]; register a callback with [Handler.OnRelatedReferralCreated].
+	// EventRelatedReferralCreated is raised when a related referral is created. It decodes to
+	// [ReferralEvent]; register a callback with [Handler.OnRelatedReferralCreated].
 	EventRelatedReferralCreated EventName = "related-referral-created"
-	// EventRelatedReferralUpdated is raised when a related referral is updated.
-	// It decodes to [ReferralEvent]; register a callback with [Handler.OnRelatedReferralUpdated].
+	// EventRelatedReferralUpdated is raised when a related referral is updated. It decodes to
+	// [ReferralEvent]; register a callback with [Handler.OnRelatedReferralUpdated].
 	EventRelatedReferralUpdated EventName = "related-referral-updated"
-	// EventInvoiceReady is raised when a new invoice is ready.
-	// It decodes to [InvoiceEvent]; register a callback with [Handler.OnInvoiceReady].
+	// EventInvoiceReady is raised when a new invoice is ready. It decodes to [InvoiceEvent];
+	// register a callback with [Handler.OnInvoiceReady].
 	EventInvoiceReady EventName = "invoice-ready"
-	// EventGranularAdminRelationshipApproved is raised when the customer approves a GDAP relationship.
-	// It decodes to [GranularAdminRelationshipEvent]; register a callback with [Handler.OnGranularAdminRelationshipApproved].
+	// EventGranularAdminRelationshipApproved is raised when the customer approves a GDAP
+	// relationship. It decodes to [GranularAdminRelationshipEvent]; register a callback with
+	// [Handler.OnGranularAdminRelationshipApproved].
 	EventGranularAdminRelationshipApproved EventName = "granular-admin-relationship-approved"
-	// EventGranularAdminRelationshipActivated is raised when a GDAP relationship becomes active.
-	// It decodes to [GranularAdminRelationshipEvent]; register a callback with [Handler.OnGranularAdminRelationshipActivated].
+	// EventGranularAdminRelationshipActivated is raised when a GDAP relationship becomes active. It
+	// decodes to [GranularAdminRelationshipEvent]; register a callback with
+	// [Handler.OnGranularAdminRelationshipActivated].
 	EventGranularAdminRelationshipActivated EventName = "granular-admin-relationship-activated"
-	// EventGranularAdminRelationshipTerminated is raised when a GDAP relationship is terminated by the partner or the customer.
-	// It decodes to [GranularAdminRelationshipEvent]; register a callback with [Handler.OnGranularAdminRelationshipTerminated].
+	// EventGranularAdminRelationshipTerminated is raised when a GDAP relationship is terminated by
+	// the partner or the customer. It decodes to [GranularAdminRelationshipEvent]; register a
+	// callback with [Handler.OnGranularAdminRelationshipTerminated].
 	EventGranularAdminRelationshipTerminated EventName = "granular-admin-relationship-terminated"
-	// EventGranularAdminRelationshipAutoExtended is raised when the system extends a GDAP relationship automatically.
-	// It decodes to [GranularAdminRelationshipEvent]; register a callback with [Handler.OnGranularAdminRelationshipAutoExtended].
+	// EventGranularAdminRelationshipAutoExtended is raised when the system extends a GDAP
+	// relationship automatically. It decodes to [GranularAdminRelationshipEvent]; register a
+	// callback with [Handler.OnGranularAdminRelationshipAutoExtended].
 	EventGranularAdminRelationshipAutoExtended EventName = "granular-admin-relationship-auto-extended"
-	// EventGranularAdminRelationshipUpdated is raised when a GDAP relationship is updated by the partner or the customer.
-	// It decodes to [GranularAdminRelationshipEvent]; register a callback with [Handler.OnGranularAdminRelationshipUpdated].
+	// EventGranularAdminRelationshipUpdated is raised when a GDAP relationship is updated by the
+	// partner or the customer. It decodes to [GranularAdminRelationshipEvent]; register a callback
+	// with [Handler.OnGranularAdminRelationshipUpdated].
 	EventGranularAdminRelationshipUpdated EventName = "granular-admin-relationship-updated"
-	// EventGranularAdminRelationshipExpired is raised when a GDAP relationship expires.
-	// It decodes to [GranularAdminRelationshipEvent]; register a callback with [Handler.OnGranularAdminRelationshipExpired].
+	// EventGranularAdminRelationshipExpired is raised when a GDAP relationship expires. It decodes
+	// to [GranularAdminRelationshipEvent]; register a callback with
+	// [Handler.OnGranularAdminRelationshipExpired].
 	EventGranularAdminRelationshipExpired EventName = "granular-admin-relationship-expired"
-	// EventGranularAdminRelationshipCreated is raised when a GDAP relationship is created.
-	// It decodes to [GranularAdminRelationshipEvent]; register a callback with [Handler.OnGranularAdminRelationshipCreated].
+	// EventGranularAdminRelationshipCreated is raised when a GDAP relationship is created. It
+	// decodes to [GranularAdminRelationshipEvent]; register a callback with
+	// [Handler.OnGranularAdminRelationshipCreated].
 	EventGranularAdminRelationshipCreated EventName = "granular-admin-relationship-created"
-	// EventGranularAdminAccessAssignmentCreated is raised when the partner creates a GDAP access assignment.
-	// It decodes to [GranularAdminAccessAssignmentEvent]; register a callback with [Handler.OnGranularAdminAccessAssignmentCreated].
+	// EventGranularAdminAccessAssignmentCreated is raised when the partner creates a GDAP access
+	// assignment. It decodes to [GranularAdminAccessAssignmentEvent]; register a callback with
+	// [Handler.OnGranularAdminAccessAssignmentCreated].
 	EventGranularAdminAccessAssignmentCreated EventName = "granular-admin-access-assignment-created"
-	// EventGranularAdminAccessAssignmentActivated is raised when a GDAP access assignment becomes active.
-	// It decodes to [GranularAdminAccessAssignmentEvent]; register a callback with [Handler.OnGranularAdminAccessAssignmentActivated].
+	// EventGranularAdminAccessAssignmentActivated is raised when a GDAP access assignment becomes
+	// active. It decodes to [GranularAdminAccessAssignmentEvent]; register a callback with
+	// [Handler.OnGranularAdminAccessAssignmentActivated].
 	EventGranularAdminAccessAssignmentActivated EventName = "granular-admin-access-assignment-activated"
-	// EventGranularAdminAccessAssignmentUpdated is raised when the partner updates a GDAP access assignment.
-	// It decodes to [GranularAdminAccessAssignmentEvent]; register a callback with [Handler.OnGranularAdminAccessAssignmentUpdated].
+	// EventGranularAdminAccessAssignmentUpdated is raised when the partner updates a GDAP access
+	// assignment. It decodes to [GranularAdminAccessAssignmentEvent]; register a callback with
+	// [Handler.OnGranularAdminAccessAssignmentUpdated].
 	EventGranularAdminAccessAssignmentUpdated EventName = "granular-admin-access-assignment-updated"
-	// EventGranularAdminAccessAssignmentDeleted is raised when the partner deletes a GDAP access assignment.
-	// It decodes to [GranularAdminAccessAssignmentEvent]; register a callback with [Handler.OnGranularAdminAccessAssignmentDeleted].
+	// EventGranularAdminAccessAssignmentDeleted is raised when the partner deletes a GDAP access
+	// assignment. It decodes to [GranularAdminAccessAssignmentEvent]; register a callback with
+	// [Handler.OnGranularAdminAccessAssignmentDeleted].
 	EventGranularAdminAccessAssignmentDeleted EventName = "granular-admin-access-assignment-deleted"
-	// EventNewCommerceMigrationCreated is raised when a new-commerce migration is created.
-	// It decodes to [NewCommerceMigrationEvent]; register a callback with [Handler.OnNewCommerceMigrationCreated].
+	// EventNewCommerceMigrationCreated is raised when a new-commerce migration is created. It
+	// decodes to [NewCommerceMigrationEvent]; register a callback with
+	// [Handler.OnNewCommerceMigrationCreated].
 	EventNewCommerceMigrationCreated EventName = "new-commerce-migration-created"
-	// EventNewCommerceMigrationCompleted is raised when a new-commerce migration completes.
-	// It decodes to [NewCommerceMigrationEvent]; register a callback with [Handler.OnNewCommerceMigrationCompleted].
+	// EventNewCommerceMigrationCompleted is raised when a new-commerce migration completes. It
+	// decodes to [NewCommerceMigrationEvent]; register a callback with
+	// [Handler.OnNewCommerceMigrationCompleted].
 	EventNewCommerceMigrationCompleted EventName = "new-commerce-migration-completed"
-	// EventCreateNewCommerceMigrationSchedule is raised when a new-commerce migration schedule is created.
-	// It decodes to [NewCommerceMigrationEvent]; register a callback with [Handler.OnCreateNewCommerceMigrationSchedule].
+	// EventCreateNewCommerceMigrationSchedule is raised when a new-commerce migration schedule is
+	// created. It decodes to [NewCommerceMigrationEvent]; register a callback with
+	// [Handler.OnCreateNewCommerceMigrationSchedule].
 	EventCreateNewCommerceMigrationSchedule EventName = "create-new-commerce-migration-schedule"
-	// EventNewCommerceMigrationFailed is raised when a new-commerce migration fails.
-	// It decodes to [NewCommerceMigrationEvent]; register a callback with [Handler.OnNewCommerceMigrationFailed].
+	// EventNewCommerceMigrationFailed is raised when a new-commerce migration fails. It decodes to
+	// [NewCommerceMigrationEvent]; register a callback with [Handler.OnNewCommerceMigrationFailed].
 	EventNewCommerceMigrationFailed EventName = "new-commerce-migration-failed"
-	// EventNewCommerceMigrationScheduleFailed is raised when a scheduled new-commerce migration fails.
-	// It decodes to [NewCommerceMigrationScheduleEvent]; register a callback with [Handler.OnNewCommerceMigrationScheduleFailed].
+	// EventNewCommerceMigrationScheduleFailed is raised when a scheduled new-commerce migration
+	// fails. It decodes to [NewCommerceMigrationScheduleEvent]; register a callback with
+	// [Handler.OnNewCommerceMigrationScheduleFailed].
 	EventNewCommerceMigrationScheduleFailed EventName = "new-commerce-migration-schedule-failed"
-	// EventCreateTransfer is raised when a transfer is created.
-	// It decodes to [TransferEvent]; register a callback with [Handler.OnCreateTransfer].
+	// EventCreateTransfer is raised when a transfer is created. It decodes to [TransferEvent];
+	// register a callback with [Handler.OnCreateTransfer].
 	EventCreateTransfer EventName = "create-transfer"
-	// EventUpdateTransfer is raised when a transfer is updated.
-	// It decodes to [TransferEvent]; register a callback with [Handler.OnUpdateTransfer].
+	// EventUpdateTransfer is raised when a transfer is updated. It decodes to [TransferEvent];
+	// register a callback with [Handler.OnUpdateTransfer].
 	EventUpdateTransfer EventName = "update-transfer"
-	// EventCompleteTransfer is raised when a transfer completes.
-	// It decodes to [TransferEvent]; register a callback with [Handler.OnCompleteTransfer].
+	// EventCompleteTransfer is raised when a transfer completes. It decodes to [TransferEvent];
+	// register a callback with [Handler.OnCompleteTransfer].
 	EventCompleteTransfer EventName = "complete-transfer"
-	// EventTransferFailed is raised when a transfer fails. The documents also call it "fail-transfer", which is accepted as an alias on input.
-	// It decodes to [TransferEvent]; register a callback with [Handler.OnTransferFailed].
+	// EventTransferFailed is raised when a transfer fails. The documents also call it
+	// "fail-transfer", which is accepted as an alias on input. It decodes to [TransferEvent];
+	// register a callback with [Handler.OnTransferFailed].
 	EventTransferFailed EventName = "transfer-failed"
-	// EventResellerRelationshipAcceptedByCustomer is raised when a customer accepts a reseller relationship.
-	// It decodes to [CustomerRelationshipEvent]; register a callback with [Handler.OnResellerRelationshipAcceptedByCustomer].
+	// EventResellerRelationshipAcceptedByCustomer is raised when a customer accepts a reseller
+	// relationship. It decodes to [CustomerRelationshipEvent]; register a callback with
+	// [Handler.OnResellerRelationshipAcceptedByCustomer].
 	EventResellerRelationshipAcceptedByCustomer EventName = "reseller-relationship-accepted-by-customer"
-	// EventIndirectResellerRelationshipAcceptedByCustomer is raised when a customer accepts an indirect reseller relationship.
-	// It decodes to [CustomerRelationshipEvent]; register a callback with [Handler.OnIndirectResellerRelationshipAcceptedByCustomer].
+	// EventIndirectResellerRelationshipAcceptedByCustomer is raised when a customer accepts an
+	// indirect reseller relationship. It decodes to [CustomerRelationshipEvent]; register a
+	// callback with [Handler.OnIndirectResellerRelationshipAcceptedByCustomer].
 	EventIndirectResellerRelationshipAcceptedByCustomer EventName = "indirect-reseller-relationship-accepted-by-customer"
-	// EventDAPAdminRelationshipApproved is raised when a DAP relationship between the partner and a customer tenant is approved.
-	// It decodes to [DAPEvent]; register a callback with [Handler.OnDAPAdminRelationshipApproved].
+	// EventDAPAdminRelationshipApproved is raised when a DAP relationship between the partner and a
+	// customer tenant is approved. It decodes to [DAPEvent]; register a callback with
+	// [Handler.OnDAPAdminRelationshipApproved].
 	EventDAPAdminRelationshipApproved EventName = "dap-admin-relationship-approved"
-	// EventDAPAdminRelationshipTerminated is raised when a DAP relationship between the partner and a customer tenant is terminated.
-	// It decodes to [DAPEvent]; register a callback with [Handler.OnDAPAdminRelationshipTerminated].
+	// EventDAPAdminRelationshipTerminated is raised when a DAP relationship between the partner and
+	// a customer tenant is terminated. It decodes to [DAPEvent]; register a callback with
+	// [Handler.OnDAPAdminRelationshipTerminated].
 	EventDAPAdminRelationshipTerminated EventName = "dap-admin-relationship-terminated"
-	// EventDAPAdminRelationshipTerminatedByMicrosoft is raised when Microsoft terminates a DAP relationship that was inactive for more than 90 days.
-	// It decodes to [DAPEvent]; register a callback with [Handler.OnDAPAdminRelationshipTerminatedByMicrosoft].
+	// EventDAPAdminRelationshipTerminatedByMicrosoft is raised when Microsoft terminates a DAP
+	// relationship that was inactive for more than 90 days. It decodes to [DAPEvent]; register a
+	// callback with [Handler.OnDAPAdminRelationshipTerminatedByMicrosoft].
 	EventDAPAdminRelationshipTerminatedByMicrosoft EventName = "dap-admin-relationship-terminated-by-microsoft"
-	// EventAzureFraudEventDetected is raised when a security alert (fraud) is detected on a customer tenant of the partner.
-	// It decodes to [FraudEvent]; register a callback with [Handler.OnAzureFraudEventDetected].
+	// EventAzureFraudEventDetected is raised when a security alert (fraud) is detected on a
+	// customer tenant of the partner. It decodes to [FraudEvent]; register a callback with
+	// [Handler.OnAzureFraudEventDetected].
 	EventAzureFraudEventDetected EventName = "azure-fraud-event-detected"
 )
 
@@ -146,8 +170,8 @@ var knownEventNames = [...]EventName{
 	EventAzureFraudEventDetected,
 }
 
-// resourceKeywords are the collection names of ResourceUris, lower-cased: a segment that is one
-// of them is never taken for an ID.
+// resourceKeywords are the collection names of ResourceUris, lower-cased: a segment that is one of
+// them is never taken for an ID.
 var resourceKeywords = map[string]bool{
 	"accessassignments":          true,
 	"auditrecords":               true,
@@ -213,7 +237,8 @@ var eventNameLookup = map[string]EventName{
 // Events: [EventTestCreated].
 type TestEvent struct {
 	Event
-	// CorrelationID is the correlation ID of the test event (the last path segment); empty when the ResourceUri does not carry it.
+	// CorrelationID is the correlation ID of the test event (the last path segment); empty when the
+	// ResourceUri does not carry it.
 	CorrelationID string
 }
 
@@ -230,9 +255,11 @@ func newTestEvent(e *Event) *TestEvent {
 // Events: [EventSubscriptionUpdated].
 type SubscriptionEvent struct {
 	Event
-	// CustomerID is the customer's tenant ID (the segment after customers/); empty when the ResourceUri does not carry it.
+	// CustomerID is the customer's tenant ID (the segment after customers/); empty when the
+	// ResourceUri does not carry it.
 	CustomerID string
-	// SubscriptionID is the subscription ID (the segment after subscriptions/, or the SubscriptionId query parameter); empty when the ResourceUri does not carry it.
+	// SubscriptionID is the subscription ID (the segment after subscriptions/, or the
+	// SubscriptionId query parameter); empty when the ResourceUri does not carry it.
 	SubscriptionID string
 }
 
@@ -244,7 +271,8 @@ func newSubscriptionEvent(e *Event) *SubscriptionEvent {
 	return t
 }
 
-// UsageThresholdEvent says that Microsoft Azure usage for a customer exceeded the budget set for it. It carries no ID: the ResourceUri names the usage records collection.
+// UsageThresholdEvent says that Microsoft Azure usage for a customer exceeded the budget set for
+// it. It carries no ID: the ResourceUri names the usage records collection.
 //
 // Events: [EventUsageRecordsThresholdExceeded].
 type UsageThresholdEvent struct {
@@ -258,10 +286,12 @@ func newUsageThresholdEvent(e *Event) *UsageThresholdEvent {
 
 // ReferralEvent is about a referral (co-sell engagement).
 //
-// Events: [EventReferralCreated] [EventReferralUpdated] [EventRelatedReferralCreated] [EventRelatedReferralUpdated].
+// Events: [EventReferralCreated] [EventReferralUpdated] [EventRelatedReferralCreated]
+// [EventRelatedReferralUpdated].
 type ReferralEvent struct {
 	Event
-	// ReferralID is the referral ID (the segment after referrals/); empty when the ResourceUri does not carry it.
+	// ReferralID is the referral ID (the segment after referrals/); empty when the ResourceUri does
+	// not carry it.
 	ReferralID string
 }
 
@@ -278,7 +308,8 @@ func newReferralEvent(e *Event) *ReferralEvent {
 // Events: [EventInvoiceReady].
 type InvoiceEvent struct {
 	Event
-	// InvoiceID is the invoice ID (the segment after invoices/); empty when the ResourceUri does not carry it.
+	// InvoiceID is the invoice ID (the segment after invoices/); empty when the ResourceUri does
+	// not carry it.
 	InvoiceID string
 }
 
@@ -290,12 +321,17 @@ func newInvoiceEvent(e *Event) *InvoiceEvent {
 	return t
 }
 
-// GranularAdminRelationshipEvent is about a granular delegated admin privileges (GDAP) relationship.
+// GranularAdminRelationshipEvent is about a granular delegated admin privileges (GDAP)
+// relationship.
 //
-// Events: [EventGranularAdminRelationshipApproved] [EventGranularAdminRelationshipActivated] [EventGranularAdminRelationshipTerminated] [EventGranularAdminRelationshipAutoExtended] [EventGranularAdminRelationshipUpdated] [EventGranularAdminRelationshipExpired] [EventGranularAdminRelationshipCreated].
+// Events: [EventGranularAdminRelationshipApproved] [EventGranularAdminRelationshipActivated]
+// [EventGranularAdminRelationshipTerminated] [EventGranularAdminRelationshipAutoExtended]
+// [EventGranularAdminRelationshipUpdated] [EventGranularAdminRelationshipExpired]
+// [EventGranularAdminRelationshipCreated].
 type GranularAdminRelationshipEvent struct {
 	Event
-	// RelationshipID is the granular admin relationship ID (the segment after granularAdminRelationships/); empty when the ResourceUri does not carry it.
+	// RelationshipID is the granular admin relationship ID (the segment after
+	// granularAdminRelationships/); empty when the ResourceUri does not carry it.
 	RelationshipID string
 }
 
@@ -307,14 +343,18 @@ func newGranularAdminRelationshipEvent(e *Event) *GranularAdminRelationshipEvent
 	return t
 }
 
-// GranularAdminAccessAssignmentEvent is about an access assignment (security group and roles) within a GDAP relationship.
+// GranularAdminAccessAssignmentEvent is about an access assignment (security group and roles)
+// within a GDAP relationship.
 //
-// Events: [EventGranularAdminAccessAssignmentCreated] [EventGranularAdminAccessAssignmentActivated] [EventGranularAdminAccessAssignmentUpdated] [EventGranularAdminAccessAssignmentDeleted].
+// Events: [EventGranularAdminAccessAssignmentCreated] [EventGranularAdminAccessAssignmentActivated]
+// [EventGranularAdminAccessAssignmentUpdated] [EventGranularAdminAccessAssignmentDeleted].
 type GranularAdminAccessAssignmentEvent struct {
 	Event
-	// RelationshipID is the granular admin relationship ID (the segment after granularAdminRelationships/); empty when the ResourceUri does not carry it.
+	// RelationshipID is the granular admin relationship ID (the segment after
+	// granularAdminRelationships/); empty when the ResourceUri does not carry it.
 	RelationshipID string
-	// AssignmentID is the access assignment ID (the segment after accessAssignments/); empty when the ResourceUri does not carry it.
+	// AssignmentID is the access assignment ID (the segment after accessAssignments/); empty when
+	// the ResourceUri does not carry it.
 	AssignmentID string
 }
 
@@ -328,12 +368,15 @@ func newGranularAdminAccessAssignmentEvent(e *Event) *GranularAdminAccessAssignm
 
 // NewCommerceMigrationEvent is about the migration of a customer's subscription to new commerce.
 //
-// Events: [EventNewCommerceMigrationCreated] [EventNewCommerceMigrationCompleted] [EventCreateNewCommerceMigrationSchedule] [EventNewCommerceMigrationFailed].
+// Events: [EventNewCommerceMigrationCreated] [EventNewCommerceMigrationCompleted]
+// [EventCreateNewCommerceMigrationSchedule] [EventNewCommerceMigrationFailed].
 type NewCommerceMigrationEvent struct {
 	Event
-	// CustomerID is the customer's tenant ID (the segment after customers/); empty when the ResourceUri does not carry it.
+	// CustomerID is the customer's tenant ID (the segment after customers/); empty when the
+	// ResourceUri does not carry it.
 	CustomerID string
-	// MigrationID is the new-commerce migration ID (the segment after migrations/newcommerce/); empty when the ResourceUri does not carry it.
+	// MigrationID is the new-commerce migration ID (the segment after migrations/newcommerce/);
+	// empty when the ResourceUri does not carry it.
 	MigrationID string
 }
 
@@ -350,9 +393,11 @@ func newNewCommerceMigrationEvent(e *Event) *NewCommerceMigrationEvent {
 // Events: [EventNewCommerceMigrationScheduleFailed].
 type NewCommerceMigrationScheduleEvent struct {
 	Event
-	// CustomerID is the customer's tenant ID (the segment after customers/); empty when the ResourceUri does not carry it.
+	// CustomerID is the customer's tenant ID (the segment after customers/); empty when the
+	// ResourceUri does not carry it.
 	CustomerID string
-	// ScheduleID is the new-commerce migration schedule ID (the segment after migrations/newcommerce/schedules/); empty when the ResourceUri does not carry it.
+	// ScheduleID is the new-commerce migration schedule ID (the segment after
+	// migrations/newcommerce/schedules/); empty when the ResourceUri does not carry it.
 	ScheduleID string
 }
 
@@ -364,14 +409,18 @@ func newNewCommerceMigrationScheduleEvent(e *Event) *NewCommerceMigrationSchedul
 	return t
 }
 
-// TransferEvent is about a transfer of a customer's subscriptions between partners. Real deliveries have been seen with a ResourceUri naming only the customer: TransferID is then empty.
+// TransferEvent is about a transfer of a customer's subscriptions between partners. Real deliveries
+// have been seen with a ResourceUri naming only the customer: TransferID is then empty.
 //
-// Events: [EventCreateTransfer] [EventUpdateTransfer] [EventCompleteTransfer] [EventTransferFailed].
+// Events: [EventCreateTransfer] [EventUpdateTransfer] [EventCompleteTransfer]
+// [EventTransferFailed].
 type TransferEvent struct {
 	Event
-	// CustomerID is the customer's tenant ID (the segment after customers/); empty when the ResourceUri does not carry it.
+	// CustomerID is the customer's tenant ID (the segment after customers/); empty when the
+	// ResourceUri does not carry it.
 	CustomerID string
-	// TransferID is the transfer ID (the segment after transfers/); empty when the ResourceUri does not carry it.
+	// TransferID is the transfer ID (the segment after transfers/); empty when the ResourceUri does
+	// not carry it.
 	TransferID string
 }
 
@@ -383,12 +432,15 @@ func newTransferEvent(e *Event) *TransferEvent {
 	return t
 }
 
-// CustomerRelationshipEvent says that a customer accepted a (direct or indirect) reseller relationship.
+// CustomerRelationshipEvent says that a customer accepted a (direct or indirect) reseller
+// relationship.
 //
-// Events: [EventResellerRelationshipAcceptedByCustomer] [EventIndirectResellerRelationshipAcceptedByCustomer].
+// Events: [EventResellerRelationshipAcceptedByCustomer]
+// [EventIndirectResellerRelationshipAcceptedByCustomer].
 type CustomerRelationshipEvent struct {
 	Event
-	// CustomerID is the customer's tenant ID (the segment after customers/); empty when the ResourceUri does not carry it.
+	// CustomerID is the customer's tenant ID (the segment after customers/); empty when the
+	// ResourceUri does not carry it.
 	CustomerID string
 }
 
@@ -400,9 +452,11 @@ func newCustomerRelationshipEvent(e *Event) *CustomerRelationshipEvent {
 	return t
 }
 
-// DAPEvent is about a delegated admin privileges (DAP) relationship. Its ResourceUri is null or absent, so it carries no ID.
+// DAPEvent is about a delegated admin privileges (DAP) relationship. Its ResourceUri is null or
+// absent, so it carries no ID.
 //
-// Events: [EventDAPAdminRelationshipApproved] [EventDAPAdminRelationshipTerminated] [EventDAPAdminRelationshipTerminatedByMicrosoft].
+// Events: [EventDAPAdminRelationshipApproved] [EventDAPAdminRelationshipTerminated]
+// [EventDAPAdminRelationshipTerminatedByMicrosoft].
 type DAPEvent struct {
 	Event
 }
@@ -412,14 +466,17 @@ func newDAPEvent(e *Event) *DAPEvent {
 	return t
 }
 
-// FraudEvent says that Azure detected a security alert (fraud) on a customer's subscription; act on it at once.
+// FraudEvent says that Azure detected a security alert (fraud) on a customer's subscription; act on
+// it at once.
 //
 // Events: [EventAzureFraudEventDetected].
 type FraudEvent struct {
 	Event
-	// CustomerID is the customer's tenant ID (the segment after customers/); empty when the ResourceUri does not carry it.
+	// CustomerID is the customer's tenant ID (the segment after customers/); empty when the
+	// ResourceUri does not carry it.
 	CustomerID string
-	// SubscriptionID is the subscription ID (the segment after subscriptions/, or the SubscriptionId query parameter); empty when the ResourceUri does not carry it.
+	// SubscriptionID is the subscription ID (the segment after subscriptions/, or the
+	// SubscriptionId query parameter); empty when the ResourceUri does not carry it.
 	SubscriptionID string
 }
 
@@ -470,4 +527,56 @@ func (e *Event) Typed() any {
 		return newFraudEvent(e)
 	}
 	return e
+}
+
+// IDs returns the IDs that the event's family carries, as (Name, Value) pairs in the order of the
+// fields of its typed struct, which is the order in which they appear in the ResourceUri: for
+// [EventSubscriptionUpdated], CustomerID then SubscriptionID. Name is the field name of the typed
+// struct; Value is what [Event.Typed] would put in that field. Every ID of the family is listed,
+// also when the ResourceUri does not carry it (Value is then empty), so the list depends only on
+// the event name.
+//
+// It returns nil for a family that carries no ID ([UsageThresholdEvent], [DAPEvent]) and for a name
+// this version does not know.
+//
+// IDs is for code that treats every family alike, such as a log line, a metric label or a
+// command-line tool; code about one family reads the fields of its typed struct. Each call parses
+// the ResourceUri again and returns a new slice.
+func (e *Event) IDs() []ResourceID {
+	switch e.Name {
+	case EventTestCreated:
+		t := newTestEvent(e)
+		return []ResourceID{{Name: "CorrelationID", Value: t.CorrelationID}}
+	case EventSubscriptionUpdated:
+		t := newSubscriptionEvent(e)
+		return []ResourceID{{Name: "CustomerID", Value: t.CustomerID}, {Name: "SubscriptionID", Value: t.SubscriptionID}}
+	case EventReferralCreated, EventReferralUpdated, EventRelatedReferralCreated, EventRelatedReferralUpdated:
+		t := newReferralEvent(e)
+		return []ResourceID{{Name: "ReferralID", Value: t.ReferralID}}
+	case EventInvoiceReady:
+		t := newInvoiceEvent(e)
+		return []ResourceID{{Name: "InvoiceID", Value: t.InvoiceID}}
+	case EventGranularAdminRelationshipApproved, EventGranularAdminRelationshipActivated, EventGranularAdminRelationshipTerminated, EventGranularAdminRelationshipAutoExtended, EventGranularAdminRelationshipUpdated, EventGranularAdminRelationshipExpired, EventGranularAdminRelationshipCreated:
+		t := newGranularAdminRelationshipEvent(e)
+		return []ResourceID{{Name: "RelationshipID", Value: t.RelationshipID}}
+	case EventGranularAdminAccessAssignmentCreated, EventGranularAdminAccessAssignmentActivated, EventGranularAdminAccessAssignmentUpdated, EventGranularAdminAccessAssignmentDeleted:
+		t := newGranularAdminAccessAssignmentEvent(e)
+		return []ResourceID{{Name: "RelationshipID", Value: t.RelationshipID}, {Name: "AssignmentID", Value: t.AssignmentID}}
+	case EventNewCommerceMigrationCreated, EventNewCommerceMigrationCompleted, EventCreateNewCommerceMigrationSchedule, EventNewCommerceMigrationFailed:
+		t := newNewCommerceMigrationEvent(e)
+		return []ResourceID{{Name: "CustomerID", Value: t.CustomerID}, {Name: "MigrationID", Value: t.MigrationID}}
+	case EventNewCommerceMigrationScheduleFailed:
+		t := newNewCommerceMigrationScheduleEvent(e)
+		return []ResourceID{{Name: "CustomerID", Value: t.CustomerID}, {Name: "ScheduleID", Value: t.ScheduleID}}
+	case EventCreateTransfer, EventUpdateTransfer, EventCompleteTransfer, EventTransferFailed:
+		t := newTransferEvent(e)
+		return []ResourceID{{Name: "CustomerID", Value: t.CustomerID}, {Name: "TransferID", Value: t.TransferID}}
+	case EventResellerRelationshipAcceptedByCustomer, EventIndirectResellerRelationshipAcceptedByCustomer:
+		t := newCustomerRelationshipEvent(e)
+		return []ResourceID{{Name: "CustomerID", Value: t.CustomerID}}
+	case EventAzureFraudEventDetected:
+		t := newFraudEvent(e)
+		return []ResourceID{{Name: "CustomerID", Value: t.CustomerID}, {Name: "SubscriptionID", Value: t.SubscriptionID}}
+	}
+	return nil
 }

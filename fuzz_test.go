@@ -1,3 +1,7 @@
+// All the fuzz targets of the package live in this file, under the names .ci/run fuzzes:
+// FuzzParseEvent, FuzzParseEventFastPath, FuzzCertificateURL, FuzzVerifyHeaders and FuzzHandler.
+// The ones that need unexported code reach it through export_test.go.
+
 package pcwebhook_test
 
 import (
@@ -7,16 +11,20 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
@@ -206,6 +214,126 @@ func FuzzHandler(f *testing.F) {
 		}
 		if n := env.guard.foreign.Load(); n != 0 {
 			t.Fatalf("%d download(s) left the sender's host", n)
+		}
+	})
+}
+
+// addGoldenSeeds seeds a fuzz target with every golden payload of testdata/events.
+func addGoldenSeeds(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "events", "*.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+}
+
+// FuzzParseEvent: ParseEvent never panics; it fails only with ErrMalformedEvent, and an event it
+// returns has a trimmed name, a UTC date and the input as Raw.
+func FuzzParseEvent(f *testing.F) {
+	addGoldenSeeds(f)
+	f.Add([]byte(`{"EventName":null}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e, err := pcwebhook.ParseEvent(body)
+		if err != nil {
+			if !errors.Is(err, pcwebhook.ErrMalformedEvent) {
+				t.Fatalf("error does not wrap pcwebhook.ErrMalformedEvent: %v", err)
+			}
+			if e != nil {
+				t.Fatal("event returned with an error")
+			}
+			return
+		}
+		if e.Name == "" || strings.TrimSpace(string(e.Name)) != string(e.Name) {
+			t.Fatalf("bad name %q", e.Name)
+		}
+		if e.ResourceChangeUTCDate.Location() != time.UTC {
+			t.Fatalf("date not in UTC: %v", e.ResourceChangeUTCDate)
+		}
+		if string(e.Raw) != string(body) {
+			t.Fatal("Raw differs from the input")
+		}
+		_ = e.Typed()
+	})
+}
+
+// FuzzParseEventFastPath checks the reflection-free decoder against encoding/json: whatever the
+// fast path accepts, encoding/json must accept and decode to the same fields.
+func FuzzParseEventFastPath(f *testing.F) {
+	addGoldenSeeds(f)
+	for _, s := range []string{`{}`, `{"EventName":null}`, `{"eventname":"a","EVENTNAME":"b"}`, `{"EventName":"a","EventName":null}`,
+		`{"AuditUri":"x","AuditUri":null}`, `{"EventName":"\u00e9"}`, `{"EventName":"é"}`, "{\"EventName\":\"\xff\"}", `{"a":1}`, `{"EventName":"a"} x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast pcwebhook.WireEvent
+		if !pcwebhook.ParseWireFast(body, &fast) {
+			return
+		}
+		var ref pcwebhook.WireEvent
+		if err := json.Unmarshal(body, &ref); err != nil {
+			t.Fatalf("fast path accepted what encoding/json rejects (%v): %q", err, body)
+		}
+		if (fast.EventName == nil) != (ref.EventName == nil) || (fast.EventName != nil && *fast.EventName != *ref.EventName) {
+			t.Fatalf("EventName differs: fast %v, encoding/json %v: %q", fast.EventName, ref.EventName, body)
+		}
+		fast.EventName, ref.EventName = nil, nil
+		if fast != ref {
+			t.Fatalf("fields differ:\nfast %+v\njson %+v\ninput %q", fast, ref, body)
+		}
+	})
+}
+
+// FuzzCertificateURL checks the invariant that matters: whatever the strict parser accepts,
+// net/url reads as the same https URL on the allowed host, with no userinfo, query or fragment,
+// and a request path inside the prefix that has no dot segments.
+func FuzzCertificateURL(f *testing.F) {
+	for _, s := range []string{
+		"https://3psostorageacct.blob.core.windows.net/cert/pcnotifications-dispatch.microsoft.com.cer",
+		"HTTPS://3PSOSTORAGEACCT.blob.core.windows.net:443/cert/x.cer",
+		"https://3psostorageacct.blob.core.windows.net@evil/cert/x.cer",
+		"https://evil@3psostorageacct.blob.core.windows.net/cert/x.cer",
+		"https://3psostorageacct.blob.core.windows.net/cert/%2e%2e/x",
+		"https://3psostorageacct.blob.core.windows.net/cert/..;/x",
+		"https://3psostorageacct.blob.core.windows.net/cert/.;x/y",
+		"https://3psostorageacct.blob.core.windows.net/cert/%2e%2e;/x",
+		"https://3psostorageacct.blob.core.windows.net/cert/;/x",
+		"https://3psostorageacct.blob.core.windows.net/cert/x?y#z",
+		"https://3psostorageacct.blob.core.windows.net:8443/cert/x",
+		"https://3psostorageacct.blob.core.windows.net/cert/a!$&'()*+,;=:b",
+	} {
+		f.Add(s)
+	}
+	match := pcwebhook.CertificateURLMatcher()
+	f.Fuzz(func(t *testing.T, s string) {
+		canonical, reason, crossErr := match(s)
+		if reason != "" {
+			return
+		}
+		if crossErr != nil {
+			t.Fatalf("accepted %q but net/url disagrees: %v", s, crossErr)
+		}
+		p, err := url.Parse(canonical)
+		if err != nil {
+			t.Fatalf("accepted %q: %v", s, err)
+		}
+		if p.Scheme != "https" || p.Host != "3psostorageacct.blob.core.windows.net" || p.User != nil ||
+			p.RawQuery != "" || p.Fragment != "" || !strings.HasPrefix(p.Path, "/cert/") {
+			t.Fatalf("accepted %q, which net/url reads as %#v", s, p)
+		}
+		for _, seg := range strings.Split(p.Path, "/") {
+			if i := strings.IndexByte(seg, ';'); i >= 0 {
+				seg = seg[:i] // what a server that strips path parameters (Tomcat: "..;") sees
+			}
+			if seg == "." || seg == ".." {
+				t.Fatalf("accepted %q with a dot segment", s)
+			}
 		}
 	})
 }

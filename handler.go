@@ -19,26 +19,16 @@ import (
 // hundred bytes; anything much larger is not one.
 const DefaultMaxBodyBytes = 64 << 10
 
-// Retry-After values (seconds) of the answers that ask Partner Center to retry.
-const (
-	retryAfterCertificate = "60"
-	retryAfterInProgress  = "30"
-	retryAfterStore       = "30"
-)
-
 // Handler is an http.Handler that receives Partner Center webhooks: it reads the request with a
 // size limit, verifies its signature, decodes the event, drops duplicates and calls the callbacks
 // registered for the event. Its status codes decide whether Partner Center retries (it makes ten
-// attempts, then parks the event for good):
+// attempts, then parks the event for good): 200 only once the callbacks returned nil (or there
+// was none, or the same body was handled already), 4xx when the sender is at fault (not
+// retried), 5xx when the failure is the receiver's (retried). [HTTPStatus] gives the status of
+// each error and the README's "Receiving webhooks" section has the whole table.
 //
-//	200 the callbacks returned nil, there was none, or the same body was already handled
-//	400 the body is not a valid event, or it is older than WithMaxEventAge
-//	401 the signature or certificate does not verify (the body says no more than that)
-//	405 the method is not POST (with an Allow header)
-//	413 the body is larger than WithMaxBodyBytes
-//	500 a callback returned an error or panicked: Partner Center retries
-//	503 the signing certificate cannot be fetched now, or the same body is being handled right
-//	    now, or the DedupeStore failed (with Retry-After): Partner Center retries
+// Each request is logged in one line: at DEBUG when it was acknowledged, WARN when the sender
+// was at fault, ERROR when the receiver was (with what to fix). Use [WithObserver] for metrics.
 //
 // Register callbacks with the On* methods (one per documented event, such as
 // [Handler.OnSubscriptionUpdated]), [Handler.OnAny] and [Handler.OnUnknown]. Registering is safe
@@ -77,8 +67,11 @@ func NewHandler(opts ...HandlerOption) *Handler {
 // of a sovereign cloud, or pcwebhooktest.Sender.Verifier in tests.
 func WithVerifier(v *Verifier) HandlerOption { return func(h *Handler) { h.verifier = v } }
 
-// WithLogger sets the logger of the one line written per request. The line has the event name,
-// the outcome, the status and the duration; never the signature nor the body.
+// WithLogger sets the logger of the one line written per request (default slog.Default()). The
+// line has the event name, the outcome, the status, the duration, the error and, for the
+// receiver's faults, what to fix; never the signature nor the body. Acknowledged deliveries log
+// at DEBUG, the sender's faults at WARN and the receiver's at ERROR: give a logger at DEBUG to
+// see every delivery.
 func WithLogger(l *slog.Logger) HandlerOption { return func(h *Handler) { h.logger = l } }
 
 // WithMaxBodyBytes sets the largest body accepted (default DefaultMaxBodyBytes); larger requests
@@ -126,184 +119,211 @@ func (h *Handler) init() {
 	})
 }
 
-// ServeHTTP handles one delivery. See [Handler] for the status codes.
+// ServeHTTP handles one delivery: read, verify, decode, check the age, claim, dispatch, answer.
+// Every way it ends is an error (nil when the callbacks succeeded) that classify turns into
+// the status, the outcome and the log level.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.init()
 	start := time.Now()
-	ctx := r.Context()
-	var ev *Event
-	reply := func(status int, o Outcome, err error, body string) {
-		writeText(w, status, body)
-		d := time.Since(start)
-		var name EventName
-		if ev != nil {
-			name = ev.Name
-		}
-		h.log(ctx, name, o, status, d, err)
-		if h.observer != nil {
-			h.observer(r, Result{Event: ev, Status: status, Outcome: o, Err: err, Duration: d})
-		}
-	}
+	ev, err := h.process(r)
+	h.answer(w, r, start, ev, err)
+}
 
+// process runs the steps of one delivery; the first that fails ends it. It returns the decoded
+// event (nil before decoding) and the error the delivery ended with.
+func (h *Handler) process(r *http.Request) (*Event, error) {
 	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		reply(http.StatusMethodNotAllowed, OutcomeMethodNotAllowed, nil, "method not allowed: use POST\n")
-		return
+		return nil, errMethodNotAllowed
 	}
 	if h.verifierErr != nil {
-		reply(http.StatusInternalServerError, OutcomeMisconfigured, h.verifierErr, "receiver misconfigured\n")
-		return
+		return nil, fmt.Errorf("%w: %w", errMisconfigured, h.verifierErr)
 	}
 	body, err := readBody(r, h.maxBody)
 	if err != nil {
-		if errors.Is(err, ErrBodyTooLarge) {
-			reply(http.StatusRequestEntityTooLarge, OutcomeBodyTooLarge, err, "body too large\n")
-		} else {
-			reply(http.StatusBadRequest, OutcomeBodyUnreadable, err, "body unreadable\n")
-		}
-		return
+		return nil, err
 	}
+	ctx := r.Context()
 	if err := h.verifier.Verify(ctx, r.Header, body); err != nil {
-		if errors.Is(err, ErrCertificateUnavailable) {
-			w.Header().Set("Retry-After", retryAfterCertificate)
-			reply(http.StatusServiceUnavailable, OutcomeCertificateUnavailable, err, "signing certificate unavailable, retry later\n")
-		} else {
-			reply(http.StatusUnauthorized, OutcomeUnverified, err, "unauthorized\n")
-		}
-		return
+		return nil, err
 	}
-	e, err := ParseEvent(body)
+	ev, err := ParseEvent(body)
 	if err != nil {
-		reply(http.StatusBadRequest, OutcomeMalformedEvent, err, err.Error()+"\n")
-		return
+		return nil, err
 	}
-	ev = e
-	if err := h.checkAge(e); err != nil {
-		reply(http.StatusBadRequest, OutcomeEventTooOld, err, err.Error()+"\n")
-		return
+	if err := h.checkAge(ev); err != nil {
+		return ev, err
 	}
-
-	key := ""
-	if h.store != nil {
-		sum := sha256.Sum256(body)
-		var hexSum [2 * sha256.Size]byte
-		hex.Encode(hexSum[:], sum[:])
-		key = string(hexSum[:])
-		state, err := h.store.Begin(ctx, key)
-		switch {
-		case err != nil:
-			w.Header().Set("Retry-After", retryAfterStore)
-			reply(http.StatusServiceUnavailable, OutcomeDedupeStoreError, err, "temporarily unavailable, retry later\n")
-			return
-		case state == DeliveryDone:
-			reply(http.StatusOK, OutcomeDuplicate, nil, "already handled\n")
-			return
-		case state == DeliveryInProgress:
-			w.Header().Set("Retry-After", retryAfterInProgress)
-			reply(http.StatusServiceUnavailable, OutcomeInProgress, nil, "being handled, retry later\n")
-			return
-		}
-	}
-
-	o, err := h.dispatch(ctx, e)
+	claim, err := h.claim(ctx, body)
 	if err != nil {
-		if key != "" {
-			if rerr := h.store.Release(context.WithoutCancel(ctx), key); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("releasing the delivery for a retry: %w", rerr))
-			}
-		}
-		reply(http.StatusInternalServerError, o, err, "callback failed, retry later\n")
-		return
+		return ev, err
 	}
-	if key != "" {
-		if err := h.store.Done(context.WithoutCancel(ctx), key); err != nil {
-			// The callbacks succeeded: acknowledging is right. A retry would run them again.
-			h.logger.LogAttrs(ctx, slog.LevelWarn, "partner center webhook: dedupe store failed to record a handled delivery",
-				slog.String("event", string(e.Name)), slog.Any("error", err))
-		}
-	}
-	reply(http.StatusOK, o, nil, "ok\n")
+	err = h.dispatch(ctx, ev)
+	h.settle(ctx, ev, claim, err)
+	return ev, err
 }
 
-// checkAge enforces WithMaxEventAge.
+// answer writes the status that classify gives for err, logs the request's line and calls the
+// observer.
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, start time.Time, ev *Event, err error) {
+	v := classify(err)
+	hdr := w.Header()
+	switch {
+	case v.retryAfter != "":
+		hdr.Set("Retry-After", v.retryAfter)
+	case v.status == http.StatusMethodNotAllowed:
+		hdr.Set("Allow", http.MethodPost)
+	}
+	if v.status == http.StatusOK {
+		err = nil // a duplicate or an event without callbacks is acknowledged, not failed
+	}
+	body := v.body
+	if body == "" {
+		body = err.Error() + "\n" // only for signed bodies: the sender sees what was wrong with its event
+	}
+	writeText(w, v.status, body)
+	d := time.Since(start)
+	h.log(r.Context(), ev, v, d, err)
+	if h.observer != nil {
+		h.observer(r, Result{Event: ev, Status: v.status, Outcome: v.outcome, Err: err, Duration: d})
+	}
+}
+
+// claim asks the DedupeStore for the delivery of body. Its error is errDuplicate, errInProgress
+// or a failure of the store.
+func (h *Handler) claim(ctx context.Context, body []byte) (Claim, error) {
+	if h.store == nil {
+		return Claim{}, nil
+	}
+	sum := sha256.Sum256(body)
+	var hexSum [2 * sha256.Size]byte
+	hex.Encode(hexSum[:], sum[:])
+	c, err := h.store.Begin(ctx, string(hexSum[:]))
+	switch {
+	case err != nil:
+		return c, fmt.Errorf("%w: %w", errDedupeStore, err)
+	case c.State == DeliveryDone:
+		return c, errDuplicate
+	case c.State == DeliveryInProgress:
+		return c, errInProgress
+	}
+	return c, nil
+}
+
+// settle ends the claim: Done when the callbacks succeeded (or there were none), Release when
+// they failed, so that the retry runs them again.
+func (h *Handler) settle(ctx context.Context, e *Event, c Claim, err error) {
+	if h.store == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	if err == nil || err == errNoCallback {
+		if derr := h.store.Done(ctx, c); derr != nil {
+			// The callbacks succeeded: acknowledging is right. A retry may run them again.
+			h.warnClaim(ctx, e, "done", derr)
+		}
+		return
+	}
+	if rerr := h.store.Release(ctx, c); rerr != nil {
+		h.warnClaim(ctx, e, "release", rerr)
+	}
+}
+
+// warnClaim logs a failed Done or Release of a dedupe claim: the claim was lost (the callbacks
+// outlived the lease and another delivery took over) or the store failed.
+func (h *Handler) warnClaim(ctx context.Context, e *Event, op string, err error) {
+	msg := "partner center webhook: dedupe store failed to record the delivery; a retry may run the callbacks again"
+	if errors.Is(err, ErrClaimLost) {
+		msg = "partner center webhook: dedupe claim lost: the callbacks outlived the lease and another delivery took over; they may have run twice"
+	}
+	h.logger.LogAttrs(ctx, slog.LevelWarn, msg, slog.String("event", string(e.Name)),
+		slog.String("op", op), slog.Any("error", err))
+}
+
+// checkAge enforces WithMaxEventAge. It compares instants, never a duration computed from the
+// event's date, which would overflow for a date centuries away (and then pass).
 func (h *Handler) checkAge(e *Event) error {
 	if h.maxAge <= 0 {
 		return nil
 	}
-	if e.ResourceChangeUTCDate.IsZero() {
-		return fmt.Errorf("event has no ResourceChangeUtcDate and a maximum age is set")
+	date := e.ResourceChangeUTCDate
+	if date.IsZero() {
+		return fmt.Errorf("%w: the event has no ResourceChangeUtcDate", errEventAge)
 	}
-	age := h.verifier.now().Sub(e.ResourceChangeUTCDate)
-	if age > h.maxAge || -age > h.maxAge {
-		return fmt.Errorf("event date %s is outside the accepted window of %s", e.ResourceChangeUTCDate.Format(time.RFC3339), h.maxAge)
+	now := h.verifier.now()
+	if date.Before(now.Add(-h.maxAge)) || date.After(now.Add(h.maxAge)) {
+		return fmt.Errorf("%w: event date %s is more than %s from now", errEventAge, date.Format(time.RFC3339), h.maxAge)
 	}
 	return nil
 }
 
-// dispatch runs OnAny, then the typed callback (or OnUnknown), recovering panics.
-func (h *Handler) dispatch(ctx context.Context, e *Event) (Outcome, error) {
+// dispatch runs OnAny, then the typed callback (or OnUnknown), recovering panics. It returns
+// errNoCallback when none is registered for the event, and a *callbackError when one failed.
+func (h *Handler) dispatch(ctx context.Context, e *Event) error {
 	cbs := h.cbs.Load()
 	if cbs == nil {
-		return OutcomeNoCallback, nil
-	}
-	ran := false
-	if cbs.any != nil {
-		ran = true
-		if o, err := h.call(ctx, cbs.any, e); err != nil {
-			return o, err
-		}
+		return errNoCallback
 	}
 	fn := cbs.typed[e.Name]
 	if fn == nil && !e.Name.Known() {
 		fn = cbs.unknown
 	}
-	if fn != nil {
-		ran = true
-		if o, err := h.call(ctx, fn, e); err != nil {
-			return o, err
+	if cbs.any == nil && fn == nil {
+		return errNoCallback
+	}
+	if cbs.any != nil {
+		if err := h.call(ctx, cbs.any, e); err != nil {
+			return err
 		}
 	}
-	if !ran {
-		return OutcomeNoCallback, nil
+	if fn != nil {
+		return h.call(ctx, fn, e)
 	}
-	return OutcomeHandled, nil
+	return nil
 }
 
 // call runs one callback and turns a panic into an error, logged with its stack.
-func (h *Handler) call(ctx context.Context, fn func(context.Context, *Event) error, e *Event) (o Outcome, err error) {
+func (h *Handler) call(ctx context.Context, fn func(context.Context, *Event) error, e *Event) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			h.logger.LogAttrs(ctx, slog.LevelError, "partner center webhook: callback panicked",
 				slog.String("event", string(e.Name)), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-			o, err = OutcomeCallbackPanic, fmt.Errorf("pcwebhook: callback for %s panicked: %v", e.Name, p)
+			perr, ok := p.(error)
+			if !ok {
+				perr = fmt.Errorf("%v", p)
+			}
+			err = &callbackError{event: e.Name, err: perr, panicked: true}
 		}
 	}()
 	if err := fn(ctx, e); err != nil {
-		return OutcomeCallbackError, err
+		return &callbackError{event: e.Name, err: err}
 	}
-	return OutcomeHandled, nil
+	return nil
 }
 
-func (h *Handler) log(ctx context.Context, name EventName, o Outcome, status int, d time.Duration, err error) {
-	level := slog.LevelInfo
-	switch {
-	case status >= 500:
-		level = slog.LevelError
-	case status >= 400:
-		level = slog.LevelWarn
-	}
-	if !h.logger.Enabled(ctx, level) {
+// log writes the request's line at the level classify chose. It never holds the signature nor
+// the body.
+func (h *Handler) log(ctx context.Context, ev *Event, v verdict, d time.Duration, err error) {
+	if !h.logger.Enabled(ctx, v.level) {
 		return
 	}
-	if err == nil {
-		h.logger.LogAttrs(ctx, level, "partner center webhook",
-			slog.String("event", string(name)), slog.String("outcome", string(o)),
-			slog.Int("status", status), slog.Duration("duration", d))
-		return
+	var name EventName
+	if ev != nil {
+		name = ev.Name
 	}
-	h.logger.LogAttrs(ctx, level, "partner center webhook",
-		slog.String("event", string(name)), slog.String("outcome", string(o)),
-		slog.Int("status", status), slog.Duration("duration", d), slog.String("error", err.Error()))
+	attrs := [6]slog.Attr{
+		slog.String("event", string(name)), slog.String("outcome", string(v.outcome)),
+		slog.Int("status", v.status), slog.Duration("duration", d),
+	}
+	n := 4
+	if err != nil {
+		attrs[n] = slog.String("error", err.Error())
+		n++
+	}
+	if v.fix != "" {
+		attrs[n] = slog.String("fix", v.fix)
+		n++
+	}
+	h.logger.LogAttrs(ctx, v.level, "partner center webhook", attrs[:n]...)
 }
 
 func writeText(w http.ResponseWriter, status int, body string) {

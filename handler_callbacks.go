@@ -2,6 +2,7 @@ package pcwebhook
 
 import (
 	"context"
+	"log/slog"
 	"maps"
 )
 
@@ -13,10 +14,12 @@ type callbacks struct {
 	unknown func(context.Context, *Event) error
 }
 
-// update applies change to a copy of the current callbacks and publishes the copy.
-func (h *Handler) update(change func(*callbacks)) {
+// update applies change to a copy of the current callbacks and publishes the copy. change reports
+// whether it replaced a registered callback with another one; update then logs a warning naming
+// what, because two registrations for one event usually mean that one of them is a mistake.
+func (h *Handler) update(what slog.Attr, change func(*callbacks) (replaced bool)) {
+	h.init()
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	next := &callbacks{}
 	if cur := h.cbs.Load(); cur != nil {
 		*next = *cur
@@ -25,31 +28,50 @@ func (h *Handler) update(change func(*callbacks)) {
 	if next.typed == nil {
 		next.typed = map[EventName]func(context.Context, *Event) error{}
 	}
-	change(next)
+	replaced := change(next)
 	h.cbs.Store(next)
+	h.mu.Unlock()
+	if replaced {
+		h.logger.LogAttrs(context.Background(), slog.LevelWarn,
+			"partner center webhook: a callback registration replaced an earlier one; only the latest runs",
+			what)
+	}
 }
 
 // setTyped registers the callback of one known event; nil removes it.
 func (h *Handler) setTyped(name EventName, fn func(context.Context, *Event) error) {
-	h.update(func(c *callbacks) {
+	h.update(slog.String("event", string(name)), func(c *callbacks) bool {
+		old := c.typed[name]
 		if fn == nil {
 			delete(c.typed, name)
 		} else {
 			c.typed[name] = fn
 		}
+		return old != nil && fn != nil
 	})
 }
 
 // OnAny registers fn to run for every verified, non-duplicate event, before its typed callback
-// (or OnUnknown). If fn returns an error the typed callback does not run and the answer is 500,
-// so Partner Center retries. A later call replaces fn; nil removes it.
+// (or OnUnknown). If fn returns an error or panics, the typed callback does not run and the answer
+// is 500, so Partner Center retries. fn gets the request's context and may keep the event, Raw
+// included, as described for the On<Event> methods and under "Callbacks" in the package
+// documentation. A later call replaces fn (the Handler logs a warning) and nil removes it.
 func (h *Handler) OnAny(fn func(context.Context, *Event) error) {
-	h.update(func(c *callbacks) { c.any = fn })
+	h.update(slog.String("callback", "OnAny"), func(c *callbacks) bool {
+		old := c.any
+		c.any = fn
+		return old != nil && fn != nil
+	})
 }
 
 // OnUnknown registers fn for events whose name is not a documented one (Partner Center adds
-// events over time). Without it such events are acknowledged (200) and logged. A later call
-// replaces fn; nil removes it.
+// events over time). Without it such events are acknowledged (200) and logged. fn gets the
+// request's context and may keep the event, Raw included, as described under "Callbacks" in the
+// package documentation. A later call replaces fn (the Handler logs a warning) and nil removes it.
 func (h *Handler) OnUnknown(fn func(context.Context, *Event) error) {
-	h.update(func(c *callbacks) { c.unknown = fn })
+	h.update(slog.String("callback", "OnUnknown"), func(c *callbacks) bool {
+		old := c.unknown
+		c.unknown = fn
+		return old != nil && fn != nil
+	})
 }

@@ -4,9 +4,16 @@ package pcwebhook
 
 import "context"
 
-// OnTestCreated registers fn for [EventTestCreated], which is raised when a test event is requested through the registration API.
-// fn receives the typed [TestEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnTestCreated registers fn for [EventTestCreated], which is raised when a test event is requested
+// through the registration API. fn receives the typed [TestEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnTestCreated(fn func(context.Context, *TestEvent) error) {
 	if fn == nil {
 		h.setTyped(EventTestCreated, nil)
@@ -15,9 +22,17 @@ func (h *Handler) OnTestCreated(fn func(context.Context, *TestEvent) error) {
 	h.setTyped(EventTestCreated, func(ctx context.Context, e *Event) error { return fn(ctx, newTestEvent(e)) })
 }
 
-// OnSubscriptionUpdated registers fn for [EventSubscriptionUpdated], which is raised when a subscription changes, through the API or internally; it may arrive up to 48 hours after the change.
-// fn receives the typed [SubscriptionEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnSubscriptionUpdated registers fn for [EventSubscriptionUpdated], which is raised when a
+// subscription changes, through the API or internally; it may arrive up to 48 hours after the
+// change. fn receives the typed [SubscriptionEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnSubscriptionUpdated(fn func(context.Context, *SubscriptionEvent) error) {
 	if fn == nil {
 		h.setTyped(EventSubscriptionUpdated, nil)
@@ -26,9 +41,17 @@ func (h *Handler) OnSubscriptionUpdated(fn func(context.Context, *SubscriptionEv
 	h.setTyped(EventSubscriptionUpdated, func(ctx context.Context, e *Event) error { return fn(ctx, newSubscriptionEvent(e)) })
 }
 
-// OnUsageRecordsThresholdExceeded registers fn for [EventUsageRecordsThresholdExceeded], which is raised when a customer's Microsoft Azure usage exceeds their usage spending budget.
-// fn receives the typed [UsageThresholdEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnUsageRecordsThresholdExceeded registers fn for [EventUsageRecordsThresholdExceeded], which is
+// raised when a customer's Microsoft Azure usage exceeds their usage spending budget. fn receives
+// the typed [UsageThresholdEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnUsageRecordsThresholdExceeded(fn func(context.Context, *UsageThresholdEvent) error) {
 	if fn == nil {
 		h.setTyped(EventUsageRecordsThresholdExceeded, nil)
@@ -37,9 +60,16 @@ func (h *Handler) OnUsageRecordsThresholdExceeded(fn func(context.Context, *Usag
 	h.setTyped(EventUsageRecordsThresholdExceeded, func(ctx context.Context, e *Event) error { return fn(ctx, newUsageThresholdEvent(e)) })
 }
 
-// OnReferralCreated registers fn for [EventReferralCreated], which is raised when a referral is created.
-// fn receives the typed [ReferralEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnReferralCreated registers fn for [EventReferralCreated], which is raised when a referral is
+// created. fn receives the typed [ReferralEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnReferralCreated(fn func(context.Context, *ReferralEvent) error) {
 	if fn == nil {
 		h.setTyped(EventReferralCreated, nil)
@@ -48,9 +78,16 @@ func (h *Handler) OnReferralCreated(fn func(context.Context, *ReferralEvent) err
 	h.setTyped(EventReferralCreated, func(ctx context.Context, e *Event) error { return fn(ctx, newReferralEvent(e)) })
 }
 
-// OnReferralUpdated registers fn for [EventReferralUpdated], which is raised when a referral is updated.
-// fn receives the typed [ReferralEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnReferralUpdated registers fn for [EventReferralUpdated], which is raised when a referral is
+// updated. fn receives the typed [ReferralEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnReferralUpdated(fn func(context.Context, *ReferralEvent) error) {
 	if fn == nil {
 		h.setTyped(EventReferralUpdated, nil)
@@ -59,9 +96,16 @@ func (h *Handler) OnReferralUpdated(fn func(context.Context, *ReferralEvent) err
 	h.setTyped(EventReferralUpdated, func(ctx context.Context, e *Event) error { return fn(ctx, newReferralEvent(e)) })
 }
 
-// OnRelatedReferralCreated registers fn for [EventRelatedReferralCreated], which is raised when a related referral is created.
-// fn receives the typed [ReferralEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnRelatedReferralCreated registers fn for [EventRelatedReferralCreated], which is raised when a
+// related referral is created. fn receives the typed [ReferralEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnRelatedReferralCreated(fn func(context.Context, *ReferralEvent) error) {
 	if fn == nil {
 		h.setTyped(EventRelatedReferralCreated, nil)
@@ -70,9 +114,16 @@ func (h *Handler) OnRelatedReferralCreated(fn func(context.Context, *ReferralEve
 	h.setTyped(EventRelatedReferralCreated, func(ctx context.Context, e *Event) error { return fn(ctx, newReferralEvent(e)) })
 }
 
-// OnRelatedReferralUpdated registers fn for [EventRelatedReferralUpdated], which is raised when a related referral is updated.
-// fn receives the typed [ReferralEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnRelatedReferralUpdated registers fn for [EventRelatedReferralUpdated], which is raised when a
+// related referral is updated. fn receives the typed [ReferralEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnRelatedReferralUpdated(fn func(context.Context, *ReferralEvent) error) {
 	if fn == nil {
 		h.setTyped(EventRelatedReferralUpdated, nil)
@@ -82,8 +133,15 @@ func (h *Handler) OnRelatedReferralUpdated(fn func(context.Context, *ReferralEve
 }
 
 // OnInvoiceReady registers fn for [EventInvoiceReady], which is raised when a new invoice is ready.
-// fn receives the typed [InvoiceEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// fn receives the typed [InvoiceEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnInvoiceReady(fn func(context.Context, *InvoiceEvent) error) {
 	if fn == nil {
 		h.setTyped(EventInvoiceReady, nil)
@@ -92,9 +150,17 @@ func (h *Handler) OnInvoiceReady(fn func(context.Context, *InvoiceEvent) error) 
 	h.setTyped(EventInvoiceReady, func(ctx context.Context, e *Event) error { return fn(ctx, newInvoiceEvent(e)) })
 }
 
-// OnGranularAdminRelationshipApproved registers fn for [EventGranularAdminRelationshipApproved], which is raised when the customer approves a GDAP relationship.
-// fn receives the typed [GranularAdminRelationshipEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnGranularAdminRelationshipApproved registers fn for [EventGranularAdminRelationshipApproved],
+// which is raised when the customer approves a GDAP relationship. fn receives the typed
+// [GranularAdminRelationshipEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnGranularAdminRelationshipApproved(fn func(context.Context, *GranularAdminRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminRelationshipApproved, nil)
@@ -103,9 +169,17 @@ func (h *Handler) OnGranularAdminRelationshipApproved(fn func(context.Context, *
 	h.setTyped(EventGranularAdminRelationshipApproved, func(ctx context.Context, e *Event) error { return fn(ctx, newGranularAdminRelationshipEvent(e)) })
 }
 
-// OnGranularAdminRelationshipActivated registers fn for [EventGranularAdminRelationshipActivated], which is raised when a GDAP relationship becomes active.
-// fn receives the typed [GranularAdminRelationshipEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnGranularAdminRelationshipActivated registers fn for [EventGranularAdminRelationshipActivated],
+// which is raised when a GDAP relationship becomes active. fn receives the typed
+// [GranularAdminRelationshipEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnGranularAdminRelationshipActivated(fn func(context.Context, *GranularAdminRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminRelationshipActivated, nil)
@@ -114,9 +188,18 @@ func (h *Handler) OnGranularAdminRelationshipActivated(fn func(context.Context, 
 	h.setTyped(EventGranularAdminRelationshipActivated, func(ctx context.Context, e *Event) error { return fn(ctx, newGranularAdminRelationshipEvent(e)) })
 }
 
-// OnGranularAdminRelationshipTerminated registers fn for [EventGranularAdminRelationshipTerminated], which is raised when a GDAP relationship is terminated by the partner or the customer.
-// fn receives the typed [GranularAdminRelationshipEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnGranularAdminRelationshipTerminated registers fn for
+// [EventGranularAdminRelationshipTerminated], which is raised when a GDAP relationship is
+// terminated by the partner or the customer. fn receives the typed
+// [GranularAdminRelationshipEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnGranularAdminRelationshipTerminated(fn func(context.Context, *GranularAdminRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminRelationshipTerminated, nil)
@@ -125,9 +208,17 @@ func (h *Handler) OnGranularAdminRelationshipTerminated(fn func(context.Context,
 	h.setTyped(EventGranularAdminRelationshipTerminated, func(ctx context.Context, e *Event) error { return fn(ctx, newGranularAdminRelationshipEvent(e)) })
 }
 
-// OnGranularAdminRelationshipAutoExtended registers fn for [EventGranularAdminRelationshipAutoExtended], which is raised when the system extends a GDAP relationship automatically.
-// fn receives the typed [GranularAdminRelationshipEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnGranularAdminRelationshipAutoExtended registers fn for
+// [EventGranularAdminRelationshipAutoExtended], which is raised when the system extends a GDAP
+// relationship automatically. fn receives the typed [GranularAdminRelationshipEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnGranularAdminRelationshipAutoExtended(fn func(context.Context, *GranularAdminRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminRelationshipAutoExtended, nil)
@@ -136,9 +227,17 @@ func (h *Handler) OnGranularAdminRelationshipAutoExtended(fn func(context.Contex
 	h.setTyped(EventGranularAdminRelationshipAutoExtended, func(ctx context.Context, e *Event) error { return fn(ctx, newGranularAdminRelationshipEvent(e)) })
 }
 
-// OnGranularAdminRelationshipUpdated registers fn for [EventGranularAdminRelationshipUpdated], which is raised when a GDAP relationship is updated by the partner or the customer.
-// fn receives the typed [GranularAdminRelationshipEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnGranularAdminRelationshipUpdated registers fn for [EventGranularAdminRelationshipUpdated],
+// which is raised when a GDAP relationship is updated by the partner or the customer. fn receives
+// the typed [GranularAdminRelationshipEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnGranularAdminRelationshipUpdated(fn func(context.Context, *GranularAdminRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminRelationshipUpdated, nil)
@@ -147,9 +246,17 @@ func (h *Handler) OnGranularAdminRelationshipUpdated(fn func(context.Context, *G
 	h.setTyped(EventGranularAdminRelationshipUpdated, func(ctx context.Context, e *Event) error { return fn(ctx, newGranularAdminRelationshipEvent(e)) })
 }
 
-// OnGranularAdminRelationshipExpired registers fn for [EventGranularAdminRelationshipExpired], which is raised when a GDAP relationship expires.
-// fn receives the typed [GranularAdminRelationshipEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnGranularAdminRelationshipExpired registers fn for [EventGranularAdminRelationshipExpired],
+// which is raised when a GDAP relationship expires. fn receives the typed
+// [GranularAdminRelationshipEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnGranularAdminRelationshipExpired(fn func(context.Context, *GranularAdminRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminRelationshipExpired, nil)
@@ -158,9 +265,17 @@ func (h *Handler) OnGranularAdminRelationshipExpired(fn func(context.Context, *G
 	h.setTyped(EventGranularAdminRelationshipExpired, func(ctx context.Context, e *Event) error { return fn(ctx, newGranularAdminRelationshipEvent(e)) })
 }
 
-// OnGranularAdminRelationshipCreated registers fn for [EventGranularAdminRelationshipCreated], which is raised when a GDAP relationship is created.
-// fn receives the typed [GranularAdminRelationshipEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnGranularAdminRelationshipCreated registers fn for [EventGranularAdminRelationshipCreated],
+// which is raised when a GDAP relationship is created. fn receives the typed
+// [GranularAdminRelationshipEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnGranularAdminRelationshipCreated(fn func(context.Context, *GranularAdminRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminRelationshipCreated, nil)
@@ -169,9 +284,17 @@ func (h *Handler) OnGranularAdminRelationshipCreated(fn func(context.Context, *G
 	h.setTyped(EventGranularAdminRelationshipCreated, func(ctx context.Context, e *Event) error { return fn(ctx, newGranularAdminRelationshipEvent(e)) })
 }
 
-// OnGranularAdminAccessAssignmentCreated registers fn for [EventGranularAdminAccessAssignmentCreated], which is raised when the partner creates a GDAP access assignment.
-// fn receives the typed [GranularAdminAccessAssignmentEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnGranularAdminAccessAssignmentCreated registers fn for
+// [EventGranularAdminAccessAssignmentCreated], which is raised when the partner creates a GDAP
+// access assignment. fn receives the typed [GranularAdminAccessAssignmentEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnGranularAdminAccessAssignmentCreated(fn func(context.Context, *GranularAdminAccessAssignmentEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminAccessAssignmentCreated, nil)
@@ -180,9 +303,17 @@ func (h *Handler) OnGranularAdminAccessAssignmentCreated(fn func(context.Context
 	h.setTyped(EventGranularAdminAccessAssignmentCreated, func(ctx context.Context, e *Event) error { return fn(ctx, newGranularAdminAccessAssignmentEvent(e)) })
 }
 
-// OnGranularAdminAccessAssignmentActivated registers fn for [EventGranularAdminAccessAssignmentActivated], which is raised when a GDAP access assignment becomes active.
-// fn receives the typed [GranularAdminAccessAssignmentEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnGranularAdminAccessAssignmentActivated registers fn for
+// [EventGranularAdminAccessAssignmentActivated], which is raised when a GDAP access assignment
+// becomes active. fn receives the typed [GranularAdminAccessAssignmentEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnGranularAdminAccessAssignmentActivated(fn func(context.Context, *GranularAdminAccessAssignmentEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminAccessAssignmentActivated, nil)
@@ -191,9 +322,17 @@ func (h *Handler) OnGranularAdminAccessAssignmentActivated(fn func(context.Conte
 	h.setTyped(EventGranularAdminAccessAssignmentActivated, func(ctx context.Context, e *Event) error { return fn(ctx, newGranularAdminAccessAssignmentEvent(e)) })
 }
 
-// OnGranularAdminAccessAssignmentUpdated registers fn for [EventGranularAdminAccessAssignmentUpdated], which is raised when the partner updates a GDAP access assignment.
-// fn receives the typed [GranularAdminAccessAssignmentEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnGranularAdminAccessAssignmentUpdated registers fn for
+// [EventGranularAdminAccessAssignmentUpdated], which is raised when the partner updates a GDAP
+// access assignment. fn receives the typed [GranularAdminAccessAssignmentEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnGranularAdminAccessAssignmentUpdated(fn func(context.Context, *GranularAdminAccessAssignmentEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminAccessAssignmentUpdated, nil)
@@ -202,9 +341,17 @@ func (h *Handler) OnGranularAdminAccessAssignmentUpdated(fn func(context.Context
 	h.setTyped(EventGranularAdminAccessAssignmentUpdated, func(ctx context.Context, e *Event) error { return fn(ctx, newGranularAdminAccessAssignmentEvent(e)) })
 }
 
-// OnGranularAdminAccessAssignmentDeleted registers fn for [EventGranularAdminAccessAssignmentDeleted], which is raised when the partner deletes a GDAP access assignment.
-// fn receives the typed [GranularAdminAccessAssignmentEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnGranularAdminAccessAssignmentDeleted registers fn for
+// [EventGranularAdminAccessAssignmentDeleted], which is raised when the partner deletes a GDAP
+// access assignment. fn receives the typed [GranularAdminAccessAssignmentEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnGranularAdminAccessAssignmentDeleted(fn func(context.Context, *GranularAdminAccessAssignmentEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminAccessAssignmentDeleted, nil)
@@ -213,9 +360,17 @@ func (h *Handler) OnGranularAdminAccessAssignmentDeleted(fn func(context.Context
 	h.setTyped(EventGranularAdminAccessAssignmentDeleted, func(ctx context.Context, e *Event) error { return fn(ctx, newGranularAdminAccessAssignmentEvent(e)) })
 }
 
-// OnNewCommerceMigrationCreated registers fn for [EventNewCommerceMigrationCreated], which is raised when a new-commerce migration is created.
-// fn receives the typed [NewCommerceMigrationEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnNewCommerceMigrationCreated registers fn for [EventNewCommerceMigrationCreated], which is
+// raised when a new-commerce migration is created. fn receives the typed
+// [NewCommerceMigrationEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnNewCommerceMigrationCreated(fn func(context.Context, *NewCommerceMigrationEvent) error) {
 	if fn == nil {
 		h.setTyped(EventNewCommerceMigrationCreated, nil)
@@ -224,9 +379,17 @@ func (h *Handler) OnNewCommerceMigrationCreated(fn func(context.Context, *NewCom
 	h.setTyped(EventNewCommerceMigrationCreated, func(ctx context.Context, e *Event) error { return fn(ctx, newNewCommerceMigrationEvent(e)) })
 }
 
-// OnNewCommerceMigrationCompleted registers fn for [EventNewCommerceMigrationCompleted], which is raised when a new-commerce migration completes.
-// fn receives the typed [NewCommerceMigrationEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnNewCommerceMigrationCompleted registers fn for [EventNewCommerceMigrationCompleted], which is
+// raised when a new-commerce migration completes. fn receives the typed
+// [NewCommerceMigrationEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnNewCommerceMigrationCompleted(fn func(context.Context, *NewCommerceMigrationEvent) error) {
 	if fn == nil {
 		h.setTyped(EventNewCommerceMigrationCompleted, nil)
@@ -235,9 +398,17 @@ func (h *Handler) OnNewCommerceMigrationCompleted(fn func(context.Context, *NewC
 	h.setTyped(EventNewCommerceMigrationCompleted, func(ctx context.Context, e *Event) error { return fn(ctx, newNewCommerceMigrationEvent(e)) })
 }
 
-// OnCreateNewCommerceMigrationSchedule registers fn for [EventCreateNewCommerceMigrationSchedule], which is raised when a new-commerce migration schedule is created.
-// fn receives the typed [NewCommerceMigrationEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnCreateNewCommerceMigrationSchedule registers fn for [EventCreateNewCommerceMigrationSchedule],
+// which is raised when a new-commerce migration schedule is created. fn receives the typed
+// [NewCommerceMigrationEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnCreateNewCommerceMigrationSchedule(fn func(context.Context, *NewCommerceMigrationEvent) error) {
 	if fn == nil {
 		h.setTyped(EventCreateNewCommerceMigrationSchedule, nil)
@@ -246,9 +417,16 @@ func (h *Handler) OnCreateNewCommerceMigrationSchedule(fn func(context.Context, 
 	h.setTyped(EventCreateNewCommerceMigrationSchedule, func(ctx context.Context, e *Event) error { return fn(ctx, newNewCommerceMigrationEvent(e)) })
 }
 
-// OnNewCommerceMigrationFailed registers fn for [EventNewCommerceMigrationFailed], which is raised when a new-commerce migration fails.
-// fn receives the typed [NewCommerceMigrationEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnNewCommerceMigrationFailed registers fn for [EventNewCommerceMigrationFailed], which is raised
+// when a new-commerce migration fails. fn receives the typed [NewCommerceMigrationEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnNewCommerceMigrationFailed(fn func(context.Context, *NewCommerceMigrationEvent) error) {
 	if fn == nil {
 		h.setTyped(EventNewCommerceMigrationFailed, nil)
@@ -257,9 +435,17 @@ func (h *Handler) OnNewCommerceMigrationFailed(fn func(context.Context, *NewComm
 	h.setTyped(EventNewCommerceMigrationFailed, func(ctx context.Context, e *Event) error { return fn(ctx, newNewCommerceMigrationEvent(e)) })
 }
 
-// OnNewCommerceMigrationScheduleFailed registers fn for [EventNewCommerceMigrationScheduleFailed], which is raised when a scheduled new-commerce migration fails.
-// fn receives the typed [NewCommerceMigrationScheduleEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnNewCommerceMigrationScheduleFailed registers fn for [EventNewCommerceMigrationScheduleFailed],
+// which is raised when a scheduled new-commerce migration fails. fn receives the typed
+// [NewCommerceMigrationScheduleEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnNewCommerceMigrationScheduleFailed(fn func(context.Context, *NewCommerceMigrationScheduleEvent) error) {
 	if fn == nil {
 		h.setTyped(EventNewCommerceMigrationScheduleFailed, nil)
@@ -268,9 +454,16 @@ func (h *Handler) OnNewCommerceMigrationScheduleFailed(fn func(context.Context, 
 	h.setTyped(EventNewCommerceMigrationScheduleFailed, func(ctx context.Context, e *Event) error { return fn(ctx, newNewCommerceMigrationScheduleEvent(e)) })
 }
 
-// OnCreateTransfer registers fn for [EventCreateTransfer], which is raised when a transfer is created.
-// fn receives the typed [TransferEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnCreateTransfer registers fn for [EventCreateTransfer], which is raised when a transfer is
+// created. fn receives the typed [TransferEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnCreateTransfer(fn func(context.Context, *TransferEvent) error) {
 	if fn == nil {
 		h.setTyped(EventCreateTransfer, nil)
@@ -279,9 +472,16 @@ func (h *Handler) OnCreateTransfer(fn func(context.Context, *TransferEvent) erro
 	h.setTyped(EventCreateTransfer, func(ctx context.Context, e *Event) error { return fn(ctx, newTransferEvent(e)) })
 }
 
-// OnUpdateTransfer registers fn for [EventUpdateTransfer], which is raised when a transfer is updated.
-// fn receives the typed [TransferEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnUpdateTransfer registers fn for [EventUpdateTransfer], which is raised when a transfer is
+// updated. fn receives the typed [TransferEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnUpdateTransfer(fn func(context.Context, *TransferEvent) error) {
 	if fn == nil {
 		h.setTyped(EventUpdateTransfer, nil)
@@ -290,9 +490,16 @@ func (h *Handler) OnUpdateTransfer(fn func(context.Context, *TransferEvent) erro
 	h.setTyped(EventUpdateTransfer, func(ctx context.Context, e *Event) error { return fn(ctx, newTransferEvent(e)) })
 }
 
-// OnCompleteTransfer registers fn for [EventCompleteTransfer], which is raised when a transfer completes.
-// fn receives the typed [TransferEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnCompleteTransfer registers fn for [EventCompleteTransfer], which is raised when a transfer
+// completes. fn receives the typed [TransferEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnCompleteTransfer(fn func(context.Context, *TransferEvent) error) {
 	if fn == nil {
 		h.setTyped(EventCompleteTransfer, nil)
@@ -301,9 +508,17 @@ func (h *Handler) OnCompleteTransfer(fn func(context.Context, *TransferEvent) er
 	h.setTyped(EventCompleteTransfer, func(ctx context.Context, e *Event) error { return fn(ctx, newTransferEvent(e)) })
 }
 
-// OnTransferFailed registers fn for [EventTransferFailed], which is raised when a transfer fails. The documents also call it "fail-transfer", which is accepted as an alias on input.
-// fn receives the typed [TransferEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnTransferFailed registers fn for [EventTransferFailed], which is raised when a transfer fails.
+// The documents also call it "fail-transfer", which is accepted as an alias on input. fn receives
+// the typed [TransferEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnTransferFailed(fn func(context.Context, *TransferEvent) error) {
 	if fn == nil {
 		h.setTyped(EventTransferFailed, nil)
@@ -312,9 +527,17 @@ func (h *Handler) OnTransferFailed(fn func(context.Context, *TransferEvent) erro
 	h.setTyped(EventTransferFailed, func(ctx context.Context, e *Event) error { return fn(ctx, newTransferEvent(e)) })
 }
 
-// OnResellerRelationshipAcceptedByCustomer registers fn for [EventResellerRelationshipAcceptedByCustomer], which is raised when a customer accepts a reseller relationship.
-// fn receives the typed [CustomerRelationshipEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnResellerRelationshipAcceptedByCustomer registers fn for
+// [EventResellerRelationshipAcceptedByCustomer], which is raised when a customer accepts a reseller
+// relationship. fn receives the typed [CustomerRelationshipEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnResellerRelationshipAcceptedByCustomer(fn func(context.Context, *CustomerRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventResellerRelationshipAcceptedByCustomer, nil)
@@ -323,9 +546,17 @@ func (h *Handler) OnResellerRelationshipAcceptedByCustomer(fn func(context.Conte
 	h.setTyped(EventResellerRelationshipAcceptedByCustomer, func(ctx context.Context, e *Event) error { return fn(ctx, newCustomerRelationshipEvent(e)) })
 }
 
-// OnIndirectResellerRelationshipAcceptedByCustomer registers fn for [EventIndirectResellerRelationshipAcceptedByCustomer], which is raised when a customer accepts an indirect reseller relationship.
-// fn receives the typed [CustomerRelationshipEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnIndirectResellerRelationshipAcceptedByCustomer registers fn for
+// [EventIndirectResellerRelationshipAcceptedByCustomer], which is raised when a customer accepts an
+// indirect reseller relationship. fn receives the typed [CustomerRelationshipEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnIndirectResellerRelationshipAcceptedByCustomer(fn func(context.Context, *CustomerRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventIndirectResellerRelationshipAcceptedByCustomer, nil)
@@ -334,9 +565,17 @@ func (h *Handler) OnIndirectResellerRelationshipAcceptedByCustomer(fn func(conte
 	h.setTyped(EventIndirectResellerRelationshipAcceptedByCustomer, func(ctx context.Context, e *Event) error { return fn(ctx, newCustomerRelationshipEvent(e)) })
 }
 
-// OnDAPAdminRelationshipApproved registers fn for [EventDAPAdminRelationshipApproved], which is raised when a DAP relationship between the partner and a customer tenant is approved.
-// fn receives the typed [DAPEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnDAPAdminRelationshipApproved registers fn for [EventDAPAdminRelationshipApproved], which is
+// raised when a DAP relationship between the partner and a customer tenant is approved. fn receives
+// the typed [DAPEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnDAPAdminRelationshipApproved(fn func(context.Context, *DAPEvent) error) {
 	if fn == nil {
 		h.setTyped(EventDAPAdminRelationshipApproved, nil)
@@ -345,9 +584,17 @@ func (h *Handler) OnDAPAdminRelationshipApproved(fn func(context.Context, *DAPEv
 	h.setTyped(EventDAPAdminRelationshipApproved, func(ctx context.Context, e *Event) error { return fn(ctx, newDAPEvent(e)) })
 }
 
-// OnDAPAdminRelationshipTerminated registers fn for [EventDAPAdminRelationshipTerminated], which is raised when a DAP relationship between the partner and a customer tenant is terminated.
-// fn receives the typed [DAPEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnDAPAdminRelationshipTerminated registers fn for [EventDAPAdminRelationshipTerminated], which is
+// raised when a DAP relationship between the partner and a customer tenant is terminated. fn
+// receives the typed [DAPEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnDAPAdminRelationshipTerminated(fn func(context.Context, *DAPEvent) error) {
 	if fn == nil {
 		h.setTyped(EventDAPAdminRelationshipTerminated, nil)
@@ -356,9 +603,17 @@ func (h *Handler) OnDAPAdminRelationshipTerminated(fn func(context.Context, *DAP
 	h.setTyped(EventDAPAdminRelationshipTerminated, func(ctx context.Context, e *Event) error { return fn(ctx, newDAPEvent(e)) })
 }
 
-// OnDAPAdminRelationshipTerminatedByMicrosoft registers fn for [EventDAPAdminRelationshipTerminatedByMicrosoft], which is raised when Microsoft terminates a DAP relationship that was inactive for more than 90 days.
-// fn receives the typed [DAPEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnDAPAdminRelationshipTerminatedByMicrosoft registers fn for
+// [EventDAPAdminRelationshipTerminatedByMicrosoft], which is raised when Microsoft terminates a DAP
+// relationship that was inactive for more than 90 days. fn receives the typed [DAPEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnDAPAdminRelationshipTerminatedByMicrosoft(fn func(context.Context, *DAPEvent) error) {
 	if fn == nil {
 		h.setTyped(EventDAPAdminRelationshipTerminatedByMicrosoft, nil)
@@ -367,9 +622,17 @@ func (h *Handler) OnDAPAdminRelationshipTerminatedByMicrosoft(fn func(context.Co
 	h.setTyped(EventDAPAdminRelationshipTerminatedByMicrosoft, func(ctx context.Context, e *Event) error { return fn(ctx, newDAPEvent(e)) })
 }
 
-// OnAzureFraudEventDetected registers fn for [EventAzureFraudEventDetected], which is raised when a security alert (fraud) is detected on a customer tenant of the partner.
-// fn receives the typed [FraudEvent]. One callback per event: a later call replaces fn,
-// and nil removes it. Safe to call while the Handler serves.
+// OnAzureFraudEventDetected registers fn for [EventAzureFraudEventDetected], which is raised when a
+// security alert (fraud) is detected on a customer tenant of the partner. fn receives the typed
+// [FraudEvent].
+//
+// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
+// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
+// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
+// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
+// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
+// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
+// package documentation.
 func (h *Handler) OnAzureFraudEventDetected(fn func(context.Context, *FraudEvent) error) {
 	if fn == nil {
 		h.setTyped(EventAzureFraudEventDetected, nil)

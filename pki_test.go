@@ -10,12 +10,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/testpki"
 )
 
 // testKeys are generated once per test binary: RSA key generation is slow under -race.
@@ -66,40 +63,16 @@ type certSpec struct {
 	maxPathZero bool
 }
 
-// issueCert signs spec with parentKey; parent nil means self-signed.
+// issueCert signs spec with parentKey (through internal/testpki); parent nil means self-signed.
 func issueCert(t testing.TB, spec certSpec, parent *x509.Certificate, parentKey crypto.Signer) *x509.Certificate {
 	t.Helper()
-	if spec.notBefore.IsZero() {
-		spec.notBefore = time.Now().Add(-time.Hour)
-	}
-	if spec.notAfter.IsZero() {
-		spec.notAfter = time.Now().Add(24 * time.Hour)
-	}
 	if spec.pub == nil {
 		spec.pub = &testKeys().leaf.PublicKey
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: spec.cn, Organization: spec.org, OrganizationalUnit: spec.ou, ExtraNames: spec.extraNames},
-		NotBefore:             spec.notBefore,
-		NotAfter:              spec.notAfter,
-		BasicConstraintsValid: true,
-		IsCA:                  spec.isCA,
-		MaxPathLenZero:        spec.maxPathZero,
-		IssuingCertificateURL: spec.aia,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-	}
-	if spec.isCA {
-		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
-	}
-	if parent == nil {
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, spec.pub, parentKey)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
+	cert, err := testpki.Issue(testpki.Template{
+		CommonName: spec.cn, Organization: spec.org, OrganizationalUnit: spec.ou, ExtraNames: spec.extraNames,
+		IsCA: spec.isCA, MaxPathLenZero: spec.maxPathZero, NotBefore: spec.notBefore, NotAfter: spec.notAfter, AIA: spec.aia,
+	}, spec.pub, parent, parentKey)
 	require.NoError(t, err)
 	return cert
 }
@@ -235,36 +208,23 @@ func (f *fixture) verifier(t testing.TB, extra ...pcwebhook.VerifierOption) *pcw
 // sign returns the standard padded base64 RSA PKCS#1 v1.5 SHA-256 signature of body.
 func sign(t testing.TB, key *rsa.PrivateKey, body []byte) string {
 	t.Helper()
-	sum := sha256.Sum256(body)
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	sig, err := testpki.Signature(key, body)
 	require.NoError(t, err)
-	return base64.StdEncoding.EncodeToString(sig)
+	return sig
 }
 
 // signedHeader returns the headers of a delivery of body signed by the leaf key, naming certURL.
 func signedHeader(t testing.TB, certURL string, body []byte) http.Header {
-	h := http.Header{}
-	h.Set("Authorization", "Signature "+sign(t, testKeys().leaf, body))
-	h.Set("X-MS-Certificate-Url", certURL)
-	h.Set("X-MS-Signature-Algorithm", "rsa-sha256")
+	t.Helper()
+	h, err := testpki.Signer{Key: testKeys().leaf, CertificateURL: certURL}.Sign(body)
+	require.NoError(t, err)
+	h.Del("Content-Type")
 	return h
 }
 
-func pemEncode(certs ...*x509.Certificate) []byte {
-	var out []byte
-	for _, c := range certs {
-		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	return out
-}
+func pemEncode(certs ...*x509.Certificate) []byte { return testpki.PEM(certs...) }
 
-func derConcat(certs ...*x509.Certificate) []byte {
-	var out []byte
-	for _, c := range certs {
-		out = append(out, c.Raw...)
-	}
-	return out
-}
+func derConcat(certs ...*x509.Certificate) []byte { return testpki.DER(certs...) }
 
 // testClock is a settable clock for WithClock.
 type testClock struct{ ns atomic.Int64 }

@@ -107,8 +107,10 @@ func (c *Client) SupportedEvents(ctx context.Context) ([]EventName, error) {
 }
 
 // Register creates the partner's registration (POST /webhooks/v1/registration) and returns it as
-// the service reports it (or, if the service answers without a body, as sent). reg.WebhookURL
-// must be an absolute http or https URL; event names are sent in their canonical spelling, without
+// the service reports it (or, if the service answers without a body, as sent). A partner account
+// has one registration, shared by every program of the account. reg.WebhookURL must be an
+// absolute https URL (plain http only for loopback hosts, or with [WithInsecureWebhookURL]);
+// event names are sent in their canonical spelling, without
 // duplicates. When a registration exists already the service refuses (an [*APIError], typically
 // 409): use [Client.UpdateRegistration] or [Client.EnsureRegistration].
 func (c *Client) Register(ctx context.Context, reg Registration) (*Registration, error) {
@@ -145,7 +147,7 @@ func (c *Client) Registration(ctx context.Context) (*Registration, error) {
 
 // writeRegistration sends reg with POST or PUT.
 func (c *Client) writeRegistration(ctx context.Context, method string, reg Registration) (*Registration, error) {
-	wire, err := registrationRequest(reg)
+	wire, err := c.registrationRequest(reg)
 	if err != nil {
 		return nil, err
 	}
@@ -172,8 +174,9 @@ func (c *Client) writeRegistration(ctx context.Context, method string, reg Regis
 }
 
 // registrationRequest validates reg and returns the body to send: the URL trimmed, the event names
-// canonical and without duplicates (compared case-insensitively), never null.
-func registrationRequest(reg Registration) (wireRegistrationRequest, error) {
+// canonical and without duplicates (compared case-insensitively), never null. A plain http
+// WebhookURL is refused unless its host is loopback or the Client has WithInsecureWebhookURL.
+func (c *Client) registrationRequest(reg Registration) (wireRegistrationRequest, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: Registration: "+format, append([]any{ErrInvalidInput}, args...)...)
 	}
@@ -187,6 +190,10 @@ func registrationRequest(reg Registration) (wireRegistrationRequest, error) {
 	}
 	if scheme := strings.ToLower(u.Scheme); (scheme != "https" && scheme != "http") || u.Host == "" {
 		return wireRegistrationRequest{}, bad("WebhookURL %q is not an absolute http(s) URL", truncate(raw, 100))
+	}
+	if strings.EqualFold(u.Scheme, "http") && !isLoopbackHost(u.Hostname()) && (c == nil || !c.insecureWebhookURL) {
+		return wireRegistrationRequest{}, bad("WebhookURL %q uses plain http: events (and their signatures) would "+
+			"cross the network in clear; use https, or allow it explicitly with WithInsecureWebhookURL", truncate(raw, 100))
 	}
 	events := make([]EventName, 0, len(reg.WebhookEvents))
 	seen := make(map[string]bool, len(reg.WebhookEvents))

@@ -25,7 +25,10 @@ const tokenResource = "https://api.partnercenter.microsoft.com"
 
 // TokenSource supplies the OAuth 2.0 access token that the Client sends as
 // "Authorization: Bearer <token>". The token must be issued for the resource
-// https://api.partnercenter.microsoft.com (App-only or App+User).
+// https://api.partnercenter.microsoft.com (App-only or App+User; for Partner Center operated by
+// 21Vianet, https://partner.partnercenterapi.microsoftonline.cn from https://login.chinacloudapi.cn).
+// [TokenSourceFunc] adapts a function; the nested module examples/tokens has tested recipes
+// (client credentials with a secret or a certificate, and the App+User refresh token flow).
 //
 // The Client asks for a token before every HTTP request it makes, retries included, so a
 // TokenSource that caches and refreshes its token (as Azure Identity credentials do) keeps a
@@ -74,6 +77,8 @@ type Client struct {
 	httpClient *http.Client
 	retry      RetryPolicy
 	configErr  error // from an invalid option; returned by every call
+
+	insecureWebhookURL bool // WithInsecureWebhookURL
 
 	// Test hooks; nil means the real clock.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -130,6 +135,15 @@ func WithClientHTTPClient(hc *http.Client) ClientOption {
 // [RetryPolicy]).
 func WithRetryPolicy(p RetryPolicy) ClientOption {
 	return func(c *Client) { c.retry = p }
+}
+
+// WithInsecureWebhookURL lets Register, UpdateRegistration and EnsureRegistration send a plain
+// http:// WebhookURL for a host that is not loopback. Without it such a URL is refused (an error
+// wrapping [ErrInvalidInput]), because Partner Center would then send every event, and its
+// signature, across the network in clear. Loopback URLs (as used with test fakes) are accepted
+// either way.
+func WithInsecureWebhookURL() ClientOption {
+	return func(c *Client) { c.insecureWebhookURL = true }
 }
 
 // parseAPIRoot validates an API root and returns it without a trailing slash.

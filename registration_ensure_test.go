@@ -93,12 +93,31 @@ func TestEnsureRegistrationConflictFallsBackToPut(t *testing.T) {
 	f := newFakePC(t,
 		fakeCall{method: "GET", path: registrationPath, status: 404},
 		fakeCall{method: "POST", path: registrationPath, status: 409, file: "error-409.json"},
+		fakeCall{method: "GET", path: registrationPath, body: `{"WebhookUrl":"https://other.example/hook","WebhookEvents":["test-created"]}`},
 		fakeCall{method: "PUT", path: registrationPath, file: "registration.json"},
 	)
 	c, _ := newTestClient(t, f)
-	_, err := c.EnsureRegistration(context.Background(), wanted)
+	_, diff, err := c.EnsureRegistrationChanges(context.Background(), wanted)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"GET " + registrationPath, "POST " + registrationPath, "PUT " + registrationPath}, f.calls())
+	assert.Equal(t, []string{"GET " + registrationPath, "POST " + registrationPath, "GET " + registrationPath, "PUT " + registrationPath}, f.calls())
+	require.NotNil(t, diff.Before, "the diff is against the registration found after the conflict")
+	assert.Equal(t, "https://other.example/hook", diff.Before.WebhookURL)
+	assert.True(t, diff.URLChanged)
+	assert.Equal(t, []EventName{EventSubscriptionUpdated}, diff.AddedEvents)
+}
+
+// A registration created meanwhile that already matches is left alone.
+func TestEnsureRegistrationConflictAlreadyMatching(t *testing.T) {
+	f := newFakePC(t,
+		fakeCall{method: "GET", path: registrationPath, status: 404},
+		fakeCall{method: "POST", path: registrationPath, status: 409, file: "error-409.json"},
+		fakeCall{method: "GET", path: registrationPath, file: "registration.json"},
+	)
+	c, _ := newTestClient(t, f)
+	got, diff, err := c.EnsureRegistrationChanges(context.Background(), wanted)
+	require.NoError(t, err)
+	assert.False(t, diff.Changed())
+	assert.Equal(t, wanted.WebhookURL, got.WebhookURL)
 }
 
 func TestEnsureRegistrationStopsOnErrors(t *testing.T) {

@@ -489,7 +489,7 @@ func TestVersionInUserAgent(t *testing.T) {
 
 // TestRequestBodyJSON pins the wire names of the request body, independently of the fake.
 func TestRequestBodyJSON(t *testing.T) {
-	w, err := registrationRequest(Registration{WebhookURL: "https://a.example/h", WebhookEvents: []EventName{EventTestCreated}})
+	w, err := (*Client)(nil).registrationRequest(Registration{WebhookURL: "https://a.example/h", WebhookEvents: []EventName{EventTestCreated}})
 	require.NoError(t, err)
 	b, err := json.Marshal(w)
 	require.NoError(t, err)

@@ -33,7 +33,8 @@ const apiMaxResponseBytes = 1 << 20
 // apiRequest is one logical call: it may be sent several times.
 type apiRequest struct {
 	method string
-	path   string // below the API root, starting with "/"
+	path   string // below the API root, starting with "/"; for messages only when url is set
+	url    string // the absolute URL to request; "" means the API root + path
 	body   []byte // JSON; nil means no body
 
 	// throttleHint replaces the generic APIError.Hint of a 429; throttleWait is the wait after
@@ -112,7 +113,11 @@ func (c *Client) attempt(ctx context.Context, r apiRequest, requestID string, at
 	if r.body != nil {
 		body = bytes.NewReader(r.body) // a fresh reader per attempt: the body is re-sent intact
 	}
-	req, err := http.NewRequestWithContext(ctx, r.method, c.root()+r.path, body)
+	target := r.url
+	if target == "" {
+		target = c.root() + r.path
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, target, body)
 	if err != nil {
 		return attemptOutcome{err: fmt.Errorf("%w: %v", ErrInvalidInput, err)}
 	}

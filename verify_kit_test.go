@@ -15,8 +15,7 @@ import (
 // sample event.
 func TestVerifyAcceptsSenderKit(t *testing.T) {
 	for _, opts := range [][]pcwebhooktest.SenderOption{nil, {pcwebhooktest.WithMSSignatureHeader()}} {
-		s, err := pcwebhooktest.NewSender(opts...)
-		require.NoError(t, err)
+		s := pcwebhooktest.New(t, opts...)
 		v := s.Verifier()
 		for _, name := range pcwebhook.KnownEventNames() {
 			body := pcwebhooktest.SampleEvent(name)
@@ -24,16 +23,13 @@ func TestVerifyAcceptsSenderKit(t *testing.T) {
 		}
 		assert.Equal(t, int64(1), s.Downloads())
 		assert.Equal(t, int64(1), s.IssuerDownloads())
-		s.Close()
 	}
 }
 
 // TestOneDownloadThroughTheKit is the same through pcwebhooktest, whose server counts what it
 // served.
 func TestOneDownloadThroughTheKit(t *testing.T) {
-	s, err := pcwebhooktest.NewSender()
-	require.NoError(t, err)
-	defer s.Close()
+	s := pcwebhooktest.New(t)
 	v := s.Verifier()
 	body := pcwebhooktest.SampleEvent(pcwebhook.EventSubscriptionUpdated)
 	h := s.Sign(body)

@@ -7,13 +7,18 @@
 // does. [Sender.Verifier] returns a pcwebhook.Verifier that trusts only that sender, so a test
 // exercises the real verification path, chain building included:
 //
-//	sender, err := pcwebhooktest.NewSender()
-//	if err != nil { t.Fatal(err) }
-//	defer sender.Close()
-//	h := pcwebhook.NewHandler(pcwebhook.WithVerifier(sender.Verifier()))
-//	srv := httptest.NewServer(h)
-//	defer srv.Close()
-//	resp, err := sender.Send(ctx, srv.URL, pcwebhooktest.SampleEvent(pcwebhook.EventSubscriptionUpdated))
+//	func TestInvoices(t *testing.T) {
+//		sender := pcwebhooktest.New(t) // closed when the test ends
+//		h := pcwebhook.NewHandler(pcwebhook.WithVerifier(sender.Verifier()))
+//		h.OnInvoiceReady(...)
+//		body := pcwebhooktest.EventSpec{Name: pcwebhook.EventInvoiceReady, IDs: []string{"G000123456"}}.Body()
+//		rec := sender.Deliver(h, body) // an *httptest.ResponseRecorder
+//		...
+//	}
 //
-// [SampleEvent] returns a body of the documented shape for every event name.
+// [EventSpec] builds a body with chosen IDs and date (each body a new event unless its Time is
+// set); [SampleEvent] returns the documented sample of every event name. [WithValidity] fixes the
+// certificates' validity for tests that fix the verifier's clock. [NewAPI] fakes the
+// registration API, test events included. [DevelopmentVerifier] lets an application trust what
+// the pcwebhook command-line tool sends in local development.
 package pcwebhooktest

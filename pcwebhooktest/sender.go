@@ -3,21 +3,16 @@ package pcwebhooktest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/testpki"
 )
 
 // Paths served by a Sender's TLS server.
@@ -43,6 +38,7 @@ type Sender struct {
 	leafKey      *rsa.PrivateKey
 	msHeader     bool
 	sendClient   *http.Client
+	validity     *[2]time.Time // WithValidity
 
 	downloads       atomic.Int64
 	issuerDownloads atomic.Int64
@@ -68,8 +64,17 @@ func WithSendClient(c *http.Client) SenderOption {
 	}
 }
 
+// WithValidity sets NotBefore and NotAfter of the root, the intermediate and the leaf (default:
+// the leaf from an hour ago for 30 days, the CAs from two hours ago for 10 years). A test that
+// fixes a verifier's clock (pcwebhook.WithClock) derives both from that clock, so that it passes
+// on any day. NewSender fails when notAfter is not after notBefore.
+func WithValidity(notBefore, notAfter time.Time) SenderOption {
+	return func(s *Sender) { s.validity = &[2]time.Time{notBefore, notAfter} }
+}
+
 // NewSender creates the certificates and starts the certificate server. The leaf is valid from
-// an hour ago for 30 days; the CAs for 10 years.
+// an hour ago for 30 days; the CAs for 10 years (see [WithValidity]). In a test, [New] does the
+// same and also handles the error and the Close.
 func NewSender(opts ...SenderOption) (*Sender, error) {
 	s := &Sender{sendClient: &http.Client{}}
 	for _, opt := range opts {
@@ -91,69 +96,16 @@ func NewSender(opts ...SenderOption) (*Sender, error) {
 
 // createCertificates makes the root, the intermediate and the leaf.
 func (s *Sender) createCertificates(aiaURL string) error {
-	now := time.Now().Truncate(time.Second)
-	rootKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	opts := []testpki.Option{testpki.WithAIA(aiaURL)}
+	if s.validity != nil {
+		opts = append(opts, testpki.WithValidity(s.validity[0], s.validity[1]))
+	}
+	ch, err := testpki.NewChain(opts...)
 	if err != nil {
 		return err
 	}
-	interKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return err
-	}
-	if s.leafKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-		return err
-	}
-	rootTmpl := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: "pcwebhooktest Root CA", Organization: []string{"pcwebhooktest"}},
-		NotBefore:             now.Add(-2 * time.Hour),
-		NotAfter:              now.AddDate(10, 0, 0),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLen:            1,
-	}
-	if s.root, err = issue(rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey); err != nil {
-		return err
-	}
-	interTmpl := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: "pcwebhooktest Issuing CA", Organization: []string{"pcwebhooktest"}},
-		NotBefore:             now.Add(-2 * time.Hour),
-		NotAfter:              now.AddDate(10, 0, 0),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
-	if s.intermediate, err = issue(interTmpl, s.root, &interKey.PublicKey, rootKey); err != nil {
-		return err
-	}
-	leafTmpl := &x509.Certificate{
-		Subject: pkix.Name{
-			CommonName:   "pcnotifications-dispatch.microsoft.com",
-			Organization: []string{pcwebhook.RequiredOrganization},
-		},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.AddDate(0, 0, 30),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IssuingCertificateURL: []string{aiaURL},
-	}
-	s.leaf, err = issue(leafTmpl, s.intermediate, &s.leafKey.PublicKey, interKey)
-	return err
-}
-
-// issue signs tmpl with the parent's key and returns the parsed certificate.
-func issue(tmpl, parent *x509.Certificate, pub *rsa.PublicKey, parentKey *rsa.PrivateKey) (*x509.Certificate, error) {
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, err
-	}
-	tmpl.SerialNumber = serial
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, parentKey)
-	if err != nil {
-		return nil, err
-	}
-	return x509.ParseCertificate(der)
+	s.root, s.intermediate, s.leaf, s.leafKey = ch.Root, ch.Intermediate, ch.Leaf, ch.LeafKey
+	return nil
 }
 
 // serve answers the certificate and issuer downloads.
@@ -252,28 +204,27 @@ func (s *Sender) Verifier(opts ...pcwebhook.VerifierOption) *pcwebhook.Verifier 
 // Signature returns the base64 (standard, padded) RSA PKCS#1 v1.5 SHA-256 signature of body
 // made with the leaf's key: what follows "Signature " in the headers.
 func (s *Sender) Signature(body []byte) string {
-	sig, err := jwt.SigningMethodRS256.Sign(string(body), s.leafKey)
+	sig, err := testpki.Signature(s.leafKey, body)
 	if err != nil { // only on a broken random source
-		panic("pcwebhooktest: signing failed: " + err.Error())
+		panic("pcwebhooktest: " + err.Error())
 	}
-	return base64.StdEncoding.EncodeToString(sig)
+	return sig
 }
 
 // Sign returns the headers Partner Center sends with body: "Authorization: Signature <base64>"
 // (or x-ms-signature with WithMSSignatureHeader), X-MS-Certificate-Url, X-MS-Signature-Algorithm
 // "rsa-sha256", and Content-Type "application/json".
 func (s *Sender) Sign(body []byte) http.Header {
-	h := make(http.Header, 4)
-	token := "Signature " + s.Signature(body)
-	if s.msHeader {
-		h.Set(pcwebhook.HeaderMSSignature, token)
-	} else {
-		h.Set(pcwebhook.HeaderAuthorization, token)
+	h, err := s.signer().Sign(body)
+	if err != nil { // only on a broken random source
+		panic("pcwebhooktest: " + err.Error())
 	}
-	h.Set(pcwebhook.HeaderCertificateURL, s.CertificateURL())
-	h.Set(pcwebhook.HeaderSignatureAlgorithm, "rsa-sha256")
-	h.Set("Content-Type", "application/json")
 	return h
+}
+
+// signer signs as this sender.
+func (s *Sender) signer() testpki.Signer {
+	return testpki.Signer{Key: s.leafKey, CertificateURL: s.CertificateURL(), MSSignatureHeader: s.msHeader}
 }
 
 // Send POSTs body to url with the headers of [Sender.Sign], as Partner Center delivers an

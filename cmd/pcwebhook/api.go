@@ -14,13 +14,15 @@ import (
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/capread"
 )
 
 // Where the API commands get their token and API root.
 const (
 	// tokenEnv holds an access token for the Partner Center API.
 	tokenEnv = "PARTNER_CENTER_TOKEN"
-	// apiRootEnv overrides the API root (undocumented: for tests against a fake).
+	// apiRootEnv overrides the API root chosen by --cloud (a proxy, or a fake API in tests);
+	// --api-root overrides it in turn.
 	apiRootEnv = "PCWEBHOOK_API_ROOT"
 	// tokenResource is the resource the token must be issued for.
 	tokenResource = "https://api.partnercenter.microsoft.com"
@@ -35,26 +37,27 @@ const apiTimeout = 2 * time.Minute
 type apiFlags struct {
 	tokenCmd string
 	cloud    string
-	apiRoot  string // hidden
+	apiRoot  string
 }
 
-// hiddenAPIFlags returns the API flags left out of --help.
-func hiddenAPIFlags() []string { return []string{"api-root"} }
+// hiddenAPIFlags returns the API flags left out of --help: none.
+func hiddenAPIFlags() []string { return nil }
 
 // define adds the API flags to fs.
 func (f *apiFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&f.tokenCmd, "token-cmd", "", "a `command` that prints an access token, run without a shell (default: the token in "+tokenEnv+"), e.g.\n\""+azTokenCommand+"\"")
 	fs.StringVar(&f.cloud, "cloud", "global", "`global` or china (operated by 21Vianet); the US Government cloud uses global,\nwith a token from its own authority")
-	fs.StringVar(&f.apiRoot, "api-root", "", "override the API root `URL` (tests)")
+	fs.StringVar(&f.apiRoot, "api-root", "", "the API root `URL`, overriding --cloud and $"+apiRootEnv+" (a proxy, or a fake API);\nhttps, or http on a loopback host only")
 }
 
 // apiDetails is the part of --help that the API commands share.
 const apiDetails = `The access token (for ` + tokenResource + `) is taken from --token-cmd, or
-else from ` + tokenEnv + `.`
+else from ` + tokenEnv + `. The API root is the one of --cloud, unless ` + apiRootEnv + `
+or --api-root names another (a proxy, or a fake API).`
 
 // client builds the API client from the flags and the environment. transport, when not nil,
 // wraps the HTTP transport. On failure it prints why and returns the exit status.
-func (a *app) client(f *apiFlags, transport func(http.RoundTripper) http.RoundTripper) (*pcwebhook.Client, int, bool) {
+func (a *app) client(f *apiFlags, transport func(http.RoundTripper) http.RoundTripper, opts ...pcwebhook.ClientOption) (*pcwebhook.Client, int, bool) {
 	root, ok := cloudRoot(f.cloud)
 	if !ok {
 		fmt.Fprintf(a.stderr, "pcwebhook: --cloud %q: want global or china\n", f.cloud)
@@ -87,9 +90,9 @@ func (a *app) client(f *apiFlags, transport func(http.RoundTripper) http.RoundTr
 	if transport != nil {
 		rt = transport(rt)
 	}
-	c := pcwebhook.NewClient(tokens,
+	c := pcwebhook.NewClient(tokens, append([]pcwebhook.ClientOption{
 		pcwebhook.WithAPIRoot(root),
-		pcwebhook.WithClientHTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: rt}))
+		pcwebhook.WithClientHTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: rt})}, opts...)...)
 	return c, 0, true
 }
 
@@ -238,7 +241,8 @@ func truncateText(s string, n int) string {
 // libraryVersion is the version of the pcwebhook library.
 func libraryVersion() string { return pcwebhook.Version }
 
-// readAllCapped reads at most max bytes of r.
+// readAllCapped reads r, at most max bytes, with the module's one capped reader: a longer r is
+// an error that says so (capread.IsTooLarge), never a silent cut; the first max bytes come with it.
 func readAllCapped(r io.Reader, max int64) ([]byte, error) {
-	return io.ReadAll(io.LimitReader(r, max))
+	return capread.Read(r, max, -1)
 }

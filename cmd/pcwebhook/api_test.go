@@ -142,12 +142,16 @@ func TestRegisterUpdatesWhenDifferent(t *testing.T) {
 			"SignatureTokenToMsSignatureHeader":true}`}},
 	})
 	code, stdout, stderr := runIn(t, e, "register", "--url", "https://partner.example/hook", "--events", "invoice-ready,brand-new",
-		"--ms-signature-header")
+		"--ms-signature-header", "--allow-unknown", "--yes")
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, f.requests())
 	assert.JSONEq(t, `{"WebhookUrl":"https://partner.example/hook","WebhookEvents":["invoice-ready","brand-new"],
 		"SignatureTokenToMsSignatureHeader":true}`, f.body("PUT "+regPath))
 	assert.Contains(t, stderr, `warning: "brand-new" is not an event name pcwebhook`)
+	assert.Contains(t, stdout, "Change to the registration (this account has only one):\n"+
+		"  url:    https://partner.example/hook (unchanged)\n"+
+		"  events: + invoice-ready\n          + brand-new\n          - subscription-updated\n          - test-created\n"+
+		"  header: Authorization -> x-ms-signature\n")
 	assert.Contains(t, stdout, "Registration updated.")
 	assert.Contains(t, stdout, "signature in: x-ms-signature")
 	assert.Contains(t, stdout, "brand-new  (unknown to pcwebhook")
@@ -162,36 +166,130 @@ func TestRegisterUnchanged(t *testing.T) {
 	assert.Contains(t, stdout, "Registration unchanged")
 }
 
+// --all registers what the account's API offers, not the built-in table, and says what it left
+// out.
 func TestRegisterAll(t *testing.T) {
 	f, e := newFakePC(t, map[string][]answer{
-		"GET " + regPath:  {{404, ``}},
-		"POST " + regPath: {{201, ``}}, // no body: the client reports what was sent
+		"GET " + regPath + "/events": {{200, `["subscription-updated","Test-Created","subscription-active"]`}},
+		"GET " + regPath:             {{404, ``}},
+		"POST " + regPath:            {{201, ``}}, // no body: the client reports what was sent
 	})
 	code, stdout, stderr := runIn(t, e, "register", "--url", "https://partner.example/hook", "--all")
 	require.Equal(t, 0, code, stderr)
 	var sent struct{ WebhookEvents []pcwebhook.EventName }
 	require.NoError(t, json.Unmarshal([]byte(f.body("POST "+regPath)), &sent))
-	assert.Equal(t, pcwebhook.KnownEventNames(), sent.WebhookEvents)
+	assert.Equal(t, []pcwebhook.EventName{pcwebhook.EventSubscriptionUpdated, pcwebhook.EventTestCreated, "subscription-active"}, sent.WebhookEvents)
+	assert.Contains(t, stdout, "--all: the 3 events the account's API offers.")
+	assert.Regexp(t, `Left out, documented but not offered to this account \(32\): .*invoice-ready`, stdout)
+	assert.Contains(t, stdout, "Included, unknown to pcwebhook")
+	assert.Contains(t, stdout, "subscription-active")
+	assert.Contains(t, stdout, "New registration (this account has none yet):\n  url:    (no registration) -> https://partner.example/hook")
 	assert.Contains(t, stdout, "Registration created.")
-	assert.Contains(t, stdout, "events (34)")
+	assert.Contains(t, stdout, "events (3)")
 }
 
 func TestUpdate(t *testing.T) {
-	f, e := newFakePC(t, map[string][]answer{"PUT " + regPath: {{200, registered}}})
-	code, stdout, stderr := runIn(t, e, "update", "--url", "https://partner.example/hook", "--events", "subscription-updated,test-created")
+	f, e := newFakePC(t, map[string][]answer{
+		"GET " + regPath: {{200, registered}},
+		"PUT " + regPath: {{200, registered}},
+	})
+	code, stdout, stderr := runIn(t, e, "update", "--url", "https://partner.example/hook", "--events", "subscription-updated,test-created,invoice-ready")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, []string{"PUT " + regPath}, f.requests())
-	assert.JSONEq(t, `{"WebhookUrl":"https://partner.example/hook","WebhookEvents":["subscription-updated","test-created"],
+	assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, f.requests())
+	assert.JSONEq(t, `{"WebhookUrl":"https://partner.example/hook","WebhookEvents":["subscription-updated","test-created","invoice-ready"],
 		"SignatureTokenToMsSignatureHeader":false}`, f.body("PUT "+regPath))
+	assert.Contains(t, stdout, "events: + invoice-ready\n")
 	assert.Contains(t, stdout, "Registration updated.")
 }
 
 func TestUpdateWithoutRegistration(t *testing.T) {
-	_, e := newFakePC(t, map[string][]answer{"PUT " + regPath: {{404, `{"code":600008,"description":"Registration not found"}`}}})
-	code, _, stderr := runIn(t, e, "update", "--url", "https://partner.example/hook", "--all")
+	f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{404, `{"code":600008,"description":"Registration not found"}`}}})
+	code, _, stderr := runIn(t, e, "update", "--url", "https://partner.example/hook", "--events", "test-created")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, `create it with "pcwebhook register"`)
-	assert.Contains(t, stderr, "Partner Center answered 404 Not Found (code 600008): Registration not found")
+	assert.Equal(t, []string{"GET " + regPath}, f.requests(), "update never creates")
+}
+
+// Moving the registration to another URL (a tunnel, say) cuts production off: it is shown, and
+// applied only when confirmed.
+func TestRegisterDisruptiveChange(t *testing.T) {
+	const tunnel = "https://abc123.tunnel.example/hook"
+	args := []string{"register", "--url", tunnel, "--events", "test-created"}
+	want := "  url:    https://partner.example/hook -> " + tunnel + "\n  events: - subscription-updated\n"
+
+	t.Run("dry run", func(t *testing.T) {
+		f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{200, registered}}})
+		code, stdout, stderr := runIn(t, e, append(args, "--dry-run")...)
+		require.Equal(t, 0, code, stderr)
+		assert.Contains(t, stdout, want)
+		assert.Contains(t, stdout, "Dry run: nothing was changed.")
+		assert.Equal(t, []string{"GET " + regPath}, f.requests())
+	})
+	t.Run("no terminal: refused", func(t *testing.T) {
+		f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{200, registered}}})
+		code, stdout, stderr := runIn(t, e, args...)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stdout, want)
+		assert.Contains(t, stderr, "moves every delivery from https://partner.example/hook to "+tunnel)
+		assert.Contains(t, stderr, "stops 1 event(s): subscription-updated")
+		assert.Contains(t, stderr, "Run again with --yes")
+		assert.Equal(t, []string{"GET " + regPath}, f.requests(), "nothing written")
+	})
+	t.Run("terminal: declined", func(t *testing.T) {
+		f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{200, registered}}})
+		e.stdinTerminal = func() bool { return true }
+		e.stdin = strings.NewReader("n\n")
+		code, _, stderr := runIn(t, e, args...)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr, "Apply it? [y/N]")
+		assert.Equal(t, []string{"GET " + regPath}, f.requests(), "nothing written")
+	})
+	t.Run("terminal: confirmed", func(t *testing.T) {
+		f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{200, registered}}, "PUT " + regPath: {{200, ``}}})
+		e.stdinTerminal = func() bool { return true }
+		e.stdin = strings.NewReader("y\n")
+		code, stdout, stderr := runIn(t, e, args...)
+		require.Equal(t, 0, code, stderr)
+		assert.Contains(t, stdout, "Registration updated.")
+		assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, f.requests())
+	})
+	t.Run("--yes", func(t *testing.T) {
+		f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{200, registered}}, "PUT " + regPath: {{200, ``}}})
+		code, _, stderr := runIn(t, e, append(args, "--yes")...)
+		require.Equal(t, 0, code, stderr)
+		assert.NotContains(t, stderr, "Apply it?")
+		assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, f.requests())
+	})
+	t.Run("adding events needs no confirmation", func(t *testing.T) {
+		f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{200, registered}}, "PUT " + regPath: {{200, ``}}})
+		code, _, stderr := runIn(t, e, "update", "--url", "https://partner.example/hook", "--events", "subscription-updated,test-created,invoice-ready")
+		require.Equal(t, 0, code, stderr)
+		assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, f.requests())
+	})
+}
+
+func TestRegisterPlainHTTP(t *testing.T) {
+	f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{404, ``}}, "POST " + regPath: {{201, ``}}})
+	code, _, stderr := runIn(t, e, "register", "--url", "http://partner.example/hook", "--events", "test-created")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "plain http")
+	assert.Contains(t, stderr, "--allow-http")
+	assert.Empty(t, f.requests(), "refused before any call")
+
+	code, _, stderr = runIn(t, e, "register", "--url", "http://partner.example/hook", "--events", "test-created", "--allow-http")
+	require.Equal(t, 0, code, stderr)
+	assert.JSONEq(t, `{"WebhookUrl":"http://partner.example/hook","WebhookEvents":["test-created"],
+		"SignatureTokenToMsSignatureHeader":false}`, f.body("POST "+regPath))
+}
+
+func TestRegisterUnknownEventSuggests(t *testing.T) {
+	f, e := newFakePC(t, nil)
+	code, _, stderr := runIn(t, e, "register", "--url", "https://partner.example/hook", "--events", "subscription-update,test-created")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, `"subscription-update" is not an event name`)
+	assert.Contains(t, stderr, `did you mean "subscription-updated"?`)
+	assert.Contains(t, stderr, "--allow-unknown")
+	assert.Empty(t, f.requests())
 }
 
 func TestShow(t *testing.T) {

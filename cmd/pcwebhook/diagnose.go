@@ -151,11 +151,16 @@ func diagnoseCertificateURL(ve *pcwebhook.VerificationError, in diagnoseInput) d
 	case in.dev:
 		d.details = append(d.details, "With --dev only the development URL "+devCertURL+" is allowed: this delivery was "+
 			"not made by \"pcwebhook trigger\". Leave --dev out to verify a Partner Center delivery.")
+	case len(raw) >= 7 && strings.EqualFold(raw[:7], "http://"):
+		d.details = append(d.details, "The URL is plain http. Partner Center serves its certificate over https only, and "+
+			"pcwebhook never downloads a certificate over http, whatever the allow-list says: a certificate fetched in "+
+			"clear can be swapped on the way. Do not try to allow it: this request was altered or forged.")
 	default:
 		d.details = append(d.details,
-			"If this is a sovereign cloud, or Microsoft has moved the certificate, and you trust "+host+", add it with "+
-				"--allow-cert-url https://"+host+"/cert/ (pcwebhook.WithCertificateURLPrefixes in code).",
-			"If you do not recognize the host, the request is forged: do not add it.")
+			"The request names this host itself, so the host proves nothing: anyone can put any URL in that header. "+
+				"Extend the allow-list (--allow-cert-url here, pcwebhook.WithCertificateURLPrefixes in code) only with an "+
+				"https prefix that Microsoft documents for your cloud, never with one taken from a request.",
+			"If you do not recognize the host, the request is forged.")
 	}
 	return d
 }

@@ -9,43 +9,11 @@ import (
 	"github.com/partnercenter-go/pcwebhook"
 )
 
-// idField is one ID of a typed event, such as CustomerID.
-type idField struct {
-	name, value string
-}
-
 // describe returns the name of the typed struct of e's family and the IDs it carries, in the
 // order of the struct's fields. An event name the library does not know gives "Event" and no IDs.
-func describe(e *pcwebhook.Event) (typeName string, ids []idField) {
-	switch t := e.Typed().(type) {
-	case *pcwebhook.TestEvent:
-		return "TestEvent", []idField{{"CorrelationID", t.CorrelationID}}
-	case *pcwebhook.SubscriptionEvent:
-		return "SubscriptionEvent", []idField{{"CustomerID", t.CustomerID}, {"SubscriptionID", t.SubscriptionID}}
-	case *pcwebhook.UsageThresholdEvent:
-		return "UsageThresholdEvent", nil
-	case *pcwebhook.ReferralEvent:
-		return "ReferralEvent", []idField{{"ReferralID", t.ReferralID}}
-	case *pcwebhook.InvoiceEvent:
-		return "InvoiceEvent", []idField{{"InvoiceID", t.InvoiceID}}
-	case *pcwebhook.GranularAdminRelationshipEvent:
-		return "GranularAdminRelationshipEvent", []idField{{"RelationshipID", t.RelationshipID}}
-	case *pcwebhook.GranularAdminAccessAssignmentEvent:
-		return "GranularAdminAccessAssignmentEvent", []idField{{"RelationshipID", t.RelationshipID}, {"AssignmentID", t.AssignmentID}}
-	case *pcwebhook.NewCommerceMigrationEvent:
-		return "NewCommerceMigrationEvent", []idField{{"CustomerID", t.CustomerID}, {"MigrationID", t.MigrationID}}
-	case *pcwebhook.NewCommerceMigrationScheduleEvent:
-		return "NewCommerceMigrationScheduleEvent", []idField{{"CustomerID", t.CustomerID}, {"ScheduleID", t.ScheduleID}}
-	case *pcwebhook.TransferEvent:
-		return "TransferEvent", []idField{{"CustomerID", t.CustomerID}, {"TransferID", t.TransferID}}
-	case *pcwebhook.CustomerRelationshipEvent:
-		return "CustomerRelationshipEvent", []idField{{"CustomerID", t.CustomerID}}
-	case *pcwebhook.DAPEvent:
-		return "DAPEvent", nil
-	case *pcwebhook.FraudEvent:
-		return "FraudEvent", []idField{{"CustomerID", t.CustomerID}, {"SubscriptionID", t.SubscriptionID}}
-	}
-	return "Event", nil
+func describe(e *pcwebhook.Event) (typeName string, ids []pcwebhook.ResourceID) {
+	typeName = strings.TrimPrefix(fmt.Sprintf("%T", e.Typed()), "*pcwebhook.")
+	return typeName, e.IDs()
 }
 
 // writeEventFields writes the lines of an event block below its heading: the typed struct, its
@@ -59,7 +27,7 @@ func writeEventFields(w io.Writer, e *pcwebhook.Event, indent string) {
 		rows = append(rows, [2]string{"type", "pcwebhook.Event (an event name this version does not know: OnUnknown receives it)"})
 	}
 	for _, id := range ids {
-		rows = append(rows, [2]string{id.name, orDash(id.value)})
+		rows = append(rows, [2]string{id.Name, orDash(id.Value)})
 	}
 	date := "-"
 	if !e.ResourceChangeUTCDate.IsZero() {
@@ -117,7 +85,7 @@ func newEventJSON(e *pcwebhook.Event) *eventJSON {
 	if len(ids) > 0 {
 		out.IDs = make(map[string]string, len(ids))
 		for _, id := range ids {
-			out.IDs[id.name] = id.value
+			out.IDs[id.Name] = id.Value
 		}
 	}
 	if !e.ResourceChangeUTCDate.IsZero() {

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/partnercenter-go/pcwebhook"
-	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
 // runEvents lists event names: those Partner Center offers (GET /webhooks/v1/registration/events),
@@ -80,13 +79,10 @@ func printEventTable(a *app, names []pcwebhook.EventName) {
 			fmt.Fprintf(tw, "  %s\t(unknown to pcwebhook %s)\tarrives as pcwebhook.Event, via OnUnknown\n", n, libraryVersion())
 			continue
 		}
-		typeName, ids := "Event", []idField(nil)
-		if e, err := pcwebhook.ParseEvent(pcwebhooktest.SampleEvent(n)); err == nil {
-			typeName, ids = describe(e)
-		}
+		typeName, ids := describe(&pcwebhook.Event{Name: n}) // the IDs listed depend on the name only
 		idNames := make([]string, len(ids))
 		for i, id := range ids {
-			idNames[i] = id.name
+			idNames[i] = id.Name
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", n, typeName, orDash(strings.Join(idNames, ", ")))
 	}

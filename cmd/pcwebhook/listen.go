@@ -50,7 +50,9 @@ trusts only the local development CA of "pcwebhook trigger", and never downloads
 
 --forward URL re-posts each verified event, byte for byte with its Content-Type and signature
 headers, to your application, and reports its status; when the application does not answer 2xx
-the Handler answers 500, so the sender retries.
+the Handler answers 500, so the sender retries. A Partner Center delivery keeps Partner Center's
+signature, which the app's production verifier accepts; with --dev the app must trust the
+development CA: pcwebhooktest.DevelopmentVerifier(DIR) with the directory this prints.
 
 --save DIR writes each request's headers and exact body bytes to DIR, in the form
 "pcwebhook verify --headers F --body F" reads.
@@ -139,6 +141,9 @@ the Handler answers 500, so the sender retries.
 	}
 	if f.save != "" {
 		fmt.Fprintf(banner, "  saving every request in %s\n", f.save)
+	}
+	if f.trust.dev && fwd != nil {
+		fmt.Fprintf(banner, "  your app must trust the development CA: %s\n", appTrustLine(tr.ca.dir))
 	}
 	if f.trust.dev {
 		fmt.Fprintf(banner, "  send one with: pcwebhook trigger subscription-updated --url %s", listenURL)

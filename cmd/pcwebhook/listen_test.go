@@ -39,7 +39,7 @@ func TestTriggerListenRoundTrip(t *testing.T) {
 	assert.Contains(t, stdout, "granular-admin-access-assignment-created  -> 200 OK")
 	code, _, stderr = runIn(t, e, "trigger", "fail-transfer", "--url", l.url)
 	require.Equal(t, 0, code, stderr)
-	code, _, stderr = runIn(t, e, "trigger", "billing-profile-updated", "--url", l.url)
+	code, _, stderr = runIn(t, e, "trigger", "billing-profile-updated", "--url", l.url, "--allow-unknown")
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stderr, `warning: "billing-profile-updated" is not an event name pcwebhook`)
 

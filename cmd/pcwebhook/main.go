@@ -11,14 +11,17 @@
 // The commands:
 //
 //	events    [--offline]                      the event names (from the API, or the built-in table)
-//	register  --url URL (--events a,b | --all)  create or update the registration, only when needed
+//	register  --url URL (--events a,b | --all) [--dry-run] [--yes]
+//	                                           create or update the registration, only when needed
 //	show                                       the current registration
-//	update    --url URL (--events a,b | --all)  replace the registration
+//	update    --url URL (--events a,b | --all) [--dry-run] [--yes]
+//	                                           replace the registration
 //	test      [--wait] [--timeout D]            send a test event and follow its delivery
 //	listen    [--addr A] [--dev] [--json] [--forward URL]
 //	                                           receive webhooks and print each verified event
-//	trigger   EVENT --url URL [--count N]       sign a sample event with the development CA and post it
-//	verify    --headers FILE --body FILE        verify a captured delivery and explain what is wrong
+//	trigger   EVENT [--url URL] [--count N]     sign a sample event with the development CA and post it
+//	verify    --headers FILE --body FILE [--cert FILE]
+//	                                           verify a captured delivery and explain what is wrong
 //	check     [--url URL] [--roots FILE]        check trust roots, network, certificate and clock
 //	version                                    the version of pcwebhook
 //
@@ -28,10 +31,16 @@
 //
 //	pcwebhook show --token-cmd "az account get-access-token --resource https://api.partnercenter.microsoft.com --query accessToken -o tsv"
 //
-// and --cloud china selects the API root of Partner Center operated by 21Vianet.
+// and --cloud china selects the API root of Partner Center operated by 21Vianet; PCWEBHOOK_API_ROOT
+// or --api-root name another root (a proxy, or a fake API).
+//
+// A partner account has one registration: register and update print the change before they make
+// it, --dry-run stops there, and a change of URL or dropped events is confirmed on a terminal
+// (--yes skips the question; without a terminal they refuse unless --yes).
 //
 // The local loop needs no Partner Center account: "pcwebhook listen --dev" in one terminal and
-// "pcwebhook trigger subscription-updated --url http://127.0.0.1:8080/" in another. trigger signs
+// "pcwebhook trigger subscription-updated" in another (trigger posts where listen receives by
+// default). trigger signs
 // with a development CA that it creates once in the user's configuration directory
 // (os.UserConfigDir()/pcwebhook/dev, or --config-dir, or PCWEBHOOK_CONFIG_DIR); listen --dev
 // trusts that CA and nothing else, and never downloads a certificate.
@@ -42,6 +51,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
@@ -72,14 +82,22 @@ type env struct {
 	// downloads, when not nil, is the http.Client verifiers download certificates with (tests
 	// point it at a TLS test server); nil means the library's default.
 	downloads *http.Client
+	// roots, when not nil, replaces the system roots of the production policy (tests trust a
+	// pcwebhooktest sender's root with it).
+	roots *x509.CertPool
 	// terminal reports whether w is an interactive terminal (spinner output); nil means
 	// isTerminal.
 	terminal func(w io.Writer) bool
+	// stdin is where confirmations are read from; nil reads nothing.
+	stdin io.Reader
+	// stdinTerminal reports whether stdin is an interactive terminal (confirmations are asked
+	// only there); nil means: stdin is an *os.File that is a character device.
+	stdinTerminal func() bool
 }
 
 // processEnv is the environment of a real process.
 func processEnv() env {
-	return env{getenv: os.Getenv}
+	return env{getenv: os.Getenv, stdin: os.Stdin}
 }
 
 // app is one invocation: where it writes and what it may read.

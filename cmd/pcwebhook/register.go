@@ -1,111 +1,216 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
+	"net"
+	"net/url"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/partnercenter-go/pcwebhook"
 )
 
 // registrationFlags are the flags of register and update.
 type registrationFlags struct {
-	api      apiFlags
-	url      string
-	events   string
-	all      bool
-	msHeader bool
+	api          apiFlags
+	url          string
+	events       string
+	all          bool
+	msHeader     bool
+	dryRun       bool
+	yes          bool
+	allowHTTP    bool
+	allowUnknown bool
 }
 
 // registrationDetails is the --help text shared by register and update.
-const registrationDetails = `--events takes a comma-separated list of event names (see "pcwebhook events"); names that
-pcwebhook does not know are sent anyway, with a warning. --all registers every event name
-pcwebhook knows. Include test-created if you want to use "pcwebhook test".
+const registrationDetails = `A partner account has ONE webhook registration, shared by every program of the account:
+registering or updating replaces it whole. So both commands first read it and print the change
+(URL, added and removed events, signature header), and then:
+  - with --dry-run, stop there;
+  - when the URL changes or events would be dropped, ask for confirmation on a terminal
+    (--yes applies the change without asking; without a terminal they refuse unless --yes).
+
+--events takes a comma-separated list of event names (see "pcwebhook events"); a name that
+pcwebhook does not know is refused with a suggestion, unless --allow-unknown. --all registers
+every event the account's API offers (GET /webhooks/v1/registration/events), and says which
+documented ones it left out. Include test-created if you want to use "pcwebhook test".
+
+The URL must be https: Partner Center would send every event in clear to an http URL.
+--allow-http allows one anyway (loopback URLs are always accepted).
 
 ` + apiDetails
 
-// parseRegistration parses the flags of register or update and returns the registration to send.
+// parseRegistration parses the flags of register or update and returns the registration to send
+// (without events when --all: they come from the API).
 func (a *app) parseRegistration(spec *usageSpec, args []string) (*registrationFlags, pcwebhook.Registration, int, bool) {
 	f := &registrationFlags{}
 	spec.hidden = hiddenAPIFlags()
 	cl, code, ok := a.parse(spec, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&f.url, "url", "", "the https `URL` Partner Center sends events to (required)")
 		fs.StringVar(&f.events, "events", "", "comma-separated event `names`")
-		fs.BoolVar(&f.all, "all", false, "every event name pcwebhook knows, instead of --events")
+		fs.BoolVar(&f.all, "all", false, "every event the account's API offers, instead of --events")
 		fs.BoolVar(&f.msHeader, "ms-signature-header", false, "have the signature sent in an x-ms-signature header instead of Authorization")
+		fs.BoolVar(&f.dryRun, "dry-run", false, "print the change and stop: write nothing")
+		fs.BoolVar(&f.yes, "yes", false, "apply a change of URL or dropped events without asking")
+		fs.BoolVar(&f.allowHTTP, "allow-http", false, "accept a plain http --url (events then travel in clear)")
+		fs.BoolVar(&f.allowUnknown, "allow-unknown", false, "send event names pcwebhook does not know (newer events)")
 		f.api.define(fs)
 	})
 	if !ok {
 		return nil, pcwebhook.Registration{}, code, false
 	}
+	fail := func(msg string) (*registrationFlags, pcwebhook.Registration, int, bool) {
+		return nil, pcwebhook.Registration{}, a.usageError(cl, msg), false
+	}
+	raw := strings.TrimSpace(f.url)
 	switch {
 	case cl.NArg() > 0:
-		return nil, pcwebhook.Registration{}, a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " ")), false
-	case strings.TrimSpace(f.url) == "":
-		return nil, pcwebhook.Registration{}, a.usageError(cl, "--url is required"), false
+		return fail("unexpected arguments: " + strings.Join(cl.args, " "))
+	case raw == "":
+		return fail("--url is required")
 	case f.all && strings.TrimSpace(f.events) != "":
-		return nil, pcwebhook.Registration{}, a.usageError(cl, "give --events or --all, not both"), false
+		return fail("give --events or --all, not both")
 	case !f.all && strings.TrimSpace(f.events) == "":
-		return nil, pcwebhook.Registration{}, a.usageError(cl, "give --events NAMES or --all"), false
+		return fail("give --events NAMES or --all")
 	}
-	names := pcwebhook.KnownEventNames()
+	u, err := url.Parse(raw)
+	if err != nil || (!strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http")) || u.Host == "" {
+		return fail(fmt.Sprintf("--url %q is not an absolute https URL", raw))
+	}
+	if strings.EqualFold(u.Scheme, "http") && !f.allowHTTP && !isLoopback(u.Hostname()) {
+		return fail(fmt.Sprintf("--url %q is plain http: Partner Center would send every event, and its signature, "+
+			"across the network in clear. Use an https URL (a tunnel gives you one), or pass --allow-http", raw))
+	}
+	var names []pcwebhook.EventName
 	if !f.all {
 		var unknown []pcwebhook.EventName
 		names, unknown = parseEventList(f.events)
 		for _, n := range unknown {
+			if !f.allowUnknown {
+				return fail(unknownEventMessage(n))
+			}
 			fmt.Fprintf(a.stderr, "pcwebhook: warning: %q is not an event name pcwebhook %s knows; sending it anyway "+
 				"(Partner Center refuses names it does not offer: see \"pcwebhook events\")\n", n, libraryVersion())
 		}
 	}
 	reg := pcwebhook.Registration{
-		WebhookURL:                        strings.TrimSpace(f.url),
+		WebhookURL:                        raw,
 		WebhookEvents:                     names,
 		SignatureTokenToMsSignatureHeader: f.msHeader,
 	}
 	return f, reg, 0, true
 }
 
-// runRegister makes the registration match the flags with EnsureRegistration and says whether it
-// was created, updated or already as wanted.
+// isLoopback reports whether host is localhost or a loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// runRegister makes the registration match the flags: it creates it when there is none,
+// replaces it when it differs, and changes nothing when it already matches.
 func runRegister(ctx context.Context, a *app, args []string) int {
 	f, reg, code, ok := a.parseRegistration(&usageSpec{
 		name:     "register",
-		synopsis: "pcwebhook register --url URL (--events NAMES | --all) [--ms-signature-header] [flags]",
+		synopsis: "pcwebhook register --url URL (--events NAMES | --all) [--dry-run] [--yes] [--ms-signature-header] [flags]",
 		details: `Makes the webhook registration send the given events to URL: it reads the registration,
 creates it when there is none, replaces it when it differs, and changes nothing when it already
-matches. It prints "created", "updated" or "unchanged".
+matches. It prints the change, then "created", "updated" or "unchanged".
 
 ` + registrationDetails,
 	}, args)
 	if !ok {
 		return code
 	}
-	writes := &writeRecorder{}
-	client, code, ok := a.client(&f.api, func(rt http.RoundTripper) http.RoundTripper {
-		writes.base = rt
-		return writes
-	})
+	return a.changeRegistration(ctx, f, reg, false)
+}
+
+// runUpdate replaces an existing registration.
+func runUpdate(ctx context.Context, a *app, args []string) int {
+	f, reg, code, ok := a.parseRegistration(&usageSpec{
+		name:     "update",
+		synopsis: "pcwebhook update --url URL (--events NAMES | --all) [--dry-run] [--yes] [--ms-signature-header] [flags]",
+		details: `Replaces the webhook registration with the given URL and events (PUT). Unlike "pcwebhook
+register", it never creates one: when the account has none it fails.
+
+` + registrationDetails,
+	}, args)
+	if !ok {
+		return code
+	}
+	return a.changeRegistration(ctx, f, reg, true)
+}
+
+// changeRegistration is register and update: read, diff, confirm, write. With mustExist (update)
+// it fails when there is no registration.
+func (a *app) changeRegistration(ctx context.Context, f *registrationFlags, reg pcwebhook.Registration, mustExist bool) int {
+	var opts []pcwebhook.ClientOption
+	if f.allowHTTP {
+		opts = append(opts, pcwebhook.WithInsecureWebhookURL())
+	}
+	client, code, ok := a.client(&f.api, nil, opts...)
 	if !ok {
 		return code
 	}
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	got, err := client.EnsureRegistration(ctx, reg)
-	if err != nil {
-		return a.apiFailure("registering", err)
+	if f.all {
+		offered, err := client.SupportedEvents(ctx)
+		if err != nil {
+			return a.apiFailure("reading the events the account's API offers", err)
+		}
+		reg.WebhookEvents = offered
+		a.reportAll(offered)
 	}
-	verdict := "unchanged (it already matched)"
-	switch writes.last() {
-	case http.MethodPost:
+	current, err := client.Registration(ctx)
+	switch {
+	case errors.Is(err, pcwebhook.ErrNotRegistered):
+		if mustExist {
+			fmt.Fprintln(a.stderr, "pcwebhook: this account has no webhook registration to update: create it with \"pcwebhook register\".")
+			return 1
+		}
+		current = nil
+	case err != nil:
+		return a.apiFailure("reading the registration", err)
+	}
+	diff := pcwebhook.DiffRegistrations(current, reg)
+	if !diff.Changed() {
+		fmt.Fprintln(a.stdout, "Registration unchanged (it already matched).")
+		printRegistration(a.stdout, current)
+		noteTestCreated(a.stdout, current)
+		return 0
+	}
+	what := "Change to the registration (this account has only one)"
+	if current == nil {
+		what = "New registration (this account has none yet)"
+	}
+	fmt.Fprintf(a.stdout, "%s:\n  %s\n", what, strings.ReplaceAll(diff.String(), "\n", "\n  "))
+	if f.dryRun {
+		fmt.Fprintln(a.stdout, "Dry run: nothing was changed.")
+		return 0
+	}
+	if diff.Disruptive() && !f.yes && !a.confirm(diff) {
+		return 1
+	}
+	verdict := "updated"
+	var got *pcwebhook.Registration
+	if current == nil {
 		verdict = "created"
-	case http.MethodPut:
-		verdict = "updated"
+		got, err = client.Register(ctx, reg)
+	} else {
+		got, err = client.UpdateRegistration(ctx, reg)
+	}
+	if err != nil {
+		return a.apiFailure("writing the registration", err)
 	}
 	fmt.Fprintf(a.stdout, "Registration %s.\n", verdict)
 	printRegistration(a.stdout, got)
@@ -113,38 +218,57 @@ matches. It prints "created", "updated" or "unchanged".
 	return 0
 }
 
-// runUpdate replaces the registration with UpdateRegistration.
-func runUpdate(ctx context.Context, a *app, args []string) int {
-	f, reg, code, ok := a.parseRegistration(&usageSpec{
-		name:     "update",
-		synopsis: "pcwebhook update --url URL (--events NAMES | --all) [--ms-signature-header] [flags]",
-		details: `Replaces the webhook registration with the given URL and events (PUT), whatever it was.
-"pcwebhook register" does the same only when something differs, and creates the registration
-when there is none.
-
-` + registrationDetails,
-	}, args)
-	if !ok {
-		return code
-	}
-	client, code, ok := a.client(&f.api, nil)
-	if !ok {
-		return code
-	}
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	got, err := client.UpdateRegistration(ctx, reg)
-	if err != nil {
-		var apiErr *pcwebhook.APIError
-		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
-			fmt.Fprintln(a.stderr, "pcwebhook: there seems to be no registration to update yet: create it with \"pcwebhook register\".")
+// reportAll says, for --all, which documented events the account's API does not offer (left
+// out) and which offered ones this version does not know (registered anyway).
+func (a *app) reportAll(offered []pcwebhook.EventName) {
+	var unknown []pcwebhook.EventName
+	for _, n := range offered {
+		if !n.Known() {
+			unknown = append(unknown, n)
 		}
-		return a.apiFailure("updating the registration", err)
 	}
-	fmt.Fprintln(a.stdout, "Registration updated.")
-	printRegistration(a.stdout, got)
-	noteTestCreated(a.stdout, got)
-	return 0
+	var left []pcwebhook.EventName
+	for _, n := range pcwebhook.KnownEventNames() {
+		if !slices.Contains(offered, n) {
+			left = append(left, n)
+		}
+	}
+	fmt.Fprintf(a.stdout, "--all: the %d events the account's API offers.\n", len(offered))
+	if len(left) > 0 {
+		fmt.Fprintf(a.stdout, "Left out, documented but not offered to this account (%d): %s\n", len(left), joinNames(left))
+	}
+	if len(unknown) > 0 {
+		fmt.Fprintf(a.stdout, "Included, unknown to pcwebhook %s (they arrive via OnUnknown) (%d): %s\n", libraryVersion(), len(unknown), joinNames(unknown))
+	}
+}
+
+// confirm asks on the terminal whether to apply a disruptive change. Without a terminal it
+// refuses and says how to apply the change.
+func (a *app) confirm(diff pcwebhook.RegistrationDiff) bool {
+	var why []string
+	if diff.URLChanged {
+		why = append(why, "moves every delivery from "+diff.Before.WebhookURL+" to "+diff.After.WebhookURL)
+	}
+	if n := len(diff.RemovedEvents); n > 0 {
+		why = append(why, fmt.Sprintf("stops %d event(s): %s", n, joinNames(diff.RemovedEvents)))
+	}
+	reason := strings.Join(why, ", and ")
+	if !a.stdinIsTerminal() {
+		fmt.Fprintf(a.stderr, "pcwebhook: not changed: this %s for every program of the account, and there is no "+
+			"terminal to confirm on. Run again with --yes to apply it (or --dry-run to only see it).\n", reason)
+		return false
+	}
+	fmt.Fprintf(a.stderr, "This %s for every program of the account.\nApply it? [y/N] ", reason)
+	var line string
+	if a.env.stdin != nil {
+		line, _ = bufio.NewReader(a.env.stdin).ReadString('\n')
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	fmt.Fprintln(a.stderr, "pcwebhook: not changed.")
+	return false
 }
 
 // printRegistration prints a registration, one field a line.
@@ -176,32 +300,4 @@ func noteTestCreated(w io.Writer, reg *pcwebhook.Registration) {
 	if !slices.Contains(reg.WebhookEvents, pcwebhook.EventTestCreated) {
 		fmt.Fprintln(w, "Note: test-created is not among the events: Partner Center sends test events (\"pcwebhook test\") only to registrations that include it.")
 	}
-}
-
-// writeRecorder is an http.RoundTripper that remembers the method of the last write (POST or PUT)
-// that Partner Center accepted, so register can tell what EnsureRegistration did.
-type writeRecorder struct {
-	base http.RoundTripper
-
-	mu     sync.Mutex
-	method string
-}
-
-// RoundTrip implements http.RoundTripper.
-func (w *writeRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := w.base.RoundTrip(req)
-	if err == nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 &&
-		(req.Method == http.MethodPost || req.Method == http.MethodPut) {
-		w.mu.Lock()
-		w.method = req.Method
-		w.mu.Unlock()
-	}
-	return resp, err
-}
-
-// last returns the method of the last accepted write, or "" when there was none.
-func (w *writeRecorder) last() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.method
 }

@@ -6,16 +6,31 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"golang.org/x/term"
 )
 
-// isTerminal reports whether w is an interactive terminal: an *os.File that is a character
-// device, with TERM not "dumb".
+// isTerminal reports whether w is an interactive terminal: an *os.File that golang.org/x/term
+// says is a terminal (a character device such as /dev/null is not), with TERM not "dumb".
 func (a *app) isTerminal(w io.Writer) bool {
 	if a.env.terminal != nil {
 		return a.env.terminal(w)
 	}
 	f, ok := w.(*os.File)
 	if !ok || a.env.getenv("TERM") == "dumb" {
+		return false
+	}
+	return term.IsTerminal(int(f.Fd()))
+}
+
+// stdinIsTerminal reports whether standard input is an interactive terminal, where a question
+// can be asked.
+func (a *app) stdinIsTerminal() bool {
+	if a.env.stdinTerminal != nil {
+		return a.env.stdinTerminal()
+	}
+	f, ok := a.env.stdin.(*os.File)
+	if !ok || f == nil {
 		return false
 	}
 	fi, err := f.Stat()

@@ -8,19 +8,25 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/partnercenter-go/pcwebhook/internal/capread"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
+// defaultTriggerURL is where "pcwebhook listen" receives with its default --addr and --path.
+const defaultTriggerURL = "http://127.0.0.1:8080/"
+
 // triggerFlags are the flags of the trigger command.
 type triggerFlags struct {
-	url       string
-	count     int
-	msHeader  bool
-	configDir string
+	url          string
+	allowUnknown bool
+	count        int
+	msHeader     bool
+	configDir    string
 }
 
 // runTrigger signs sample events with the development CA and posts them, printing the answer to
@@ -29,7 +35,7 @@ func runTrigger(ctx context.Context, a *app, args []string) int {
 	f := &triggerFlags{}
 	cl, code, ok := a.parse(&usageSpec{
 		name:     "trigger",
-		synopsis: "pcwebhook trigger EVENT --url URL [--count N] [flags]",
+		synopsis: "pcwebhook trigger EVENT [--url URL] [--count N] [flags]",
 		details: `Posts a sample EVENT (a documented-shape body, as pcwebhooktest.SampleEvent makes) to URL,
 signed the way Partner Center signs, by a local development CA: the same headers
 (Authorization: Signature <base64>, X-MS-Certificate-Url, X-MS-Signature-Algorithm: rsa-sha256),
@@ -41,11 +47,20 @@ the user's configuration directory)/pcwebhook/dev, and kept there. "pcwebhook li
 trusts it, so this shows the whole loop with no Partner Center:
 
     pcwebhook listen --dev
-    pcwebhook trigger subscription-updated --url http://127.0.0.1:8080/
+    pcwebhook trigger subscription-updated
+
+--url defaults to where "pcwebhook listen" receives by default (` + defaultTriggerURL + `). An
+EVENT name pcwebhook does not know is refused with a suggestion, unless --allow-unknown.
+
+Your own app trusts it too, in local development only, with one line naming that directory:
+
+    v, err := pcwebhooktest.DevelopmentVerifier("/home/you/.config/pcwebhook/dev")
+    handler := pcwebhook.NewHandler(pcwebhook.WithVerifier(v))
 
 Exits 1 unless every delivery got a 2xx answer.`,
 	}, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&f.url, "url", "", "the `URL` to post to (required)")
+		fs.StringVar(&f.url, "url", defaultTriggerURL, "the `URL` to post to (listen's default)")
+		fs.BoolVar(&f.allowUnknown, "allow-unknown", false, "send an EVENT name pcwebhook does not know, with a generic body")
 		fs.IntVar(&f.count, "count", 1, "how many events to send, each distinct")
 		fs.BoolVar(&f.msHeader, "ms-signature-header", false, "send the signature in x-ms-signature instead of Authorization")
 		fs.StringVar(&f.configDir, "config-dir", "", "the configuration `directory` holding dev/ (default: $"+configDirEnv+", or the user's configuration directory/pcwebhook)")
@@ -69,6 +84,9 @@ Exits 1 unless every delivery got a 2xx answer.`,
 	if name == "" {
 		return a.usageError(cl, "the EVENT name is empty")
 	}
+	if !name.Known() && !f.allowUnknown {
+		return a.usageError(cl, unknownEventMessage(name))
+	}
 	if !name.Known() {
 		fmt.Fprintf(a.stderr, "pcwebhook: warning: %q is not an event name pcwebhook %s knows; sending a generic body (a receiver gets it via OnUnknown)\n",
 			name, libraryVersion())
@@ -85,6 +103,7 @@ Exits 1 unless every delivery got a 2xx answer.`,
 	}
 	if created {
 		fmt.Fprintf(a.stdout, "Created the development CA in %s\n", ca.dir)
+		fmt.Fprintf(a.stdout, "  your app trusts it with: %s\n", appTrustLine(ca.dir))
 	}
 
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -110,8 +129,9 @@ Exits 1 unless every delivery got a 2xx answer.`,
 		if status < 200 || status > 299 {
 			failed++
 			if status == http.StatusUnauthorized {
-				fmt.Fprintln(a.stderr, "pcwebhook: the receiver refused the signature: it must trust the development CA, as "+
-					"\"pcwebhook listen --dev\" does (with the same --config-dir); a production receiver rightly refuses it")
+				fmt.Fprintf(a.stderr, "pcwebhook: the receiver refused the signature: it must trust the development CA, as "+
+					"\"pcwebhook listen --dev\" does (with the same --config-dir), or as your app does with %s; "+
+					"a production receiver rightly refuses it\n", appTrustLine(ca.dir))
 			}
 		}
 	}
@@ -142,6 +162,10 @@ func post(ctx context.Context, client *http.Client, ca *devCA, target string, bo
 		return 0, "", 0, err
 	}
 	defer resp.Body.Close()
-	reply, _ := readAllCapped(resp.Body, maxReplyShown)
-	return resp.StatusCode, strings.TrimSpace(string(reply)), time.Since(start), nil
+	reply, err := readAllCapped(resp.Body, maxReplyShown)
+	shown := strings.TrimSpace(string(reply))
+	if capread.IsTooLarge(err) {
+		shown += " ... (cut at " + strconv.Itoa(maxReplyShown) + " bytes)"
+	}
+	return resp.StatusCode, shown, time.Since(start), nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/capread"
 )
 
 // verifyFlags are the flags of the verify command.
@@ -20,6 +23,7 @@ type verifyFlags struct {
 	headers string
 	body    string
 	at      string
+	cert    string
 }
 
 // verifyTimeout bounds the certificate downloads of one verify.
@@ -30,7 +34,7 @@ func runVerify(ctx context.Context, a *app, args []string) int {
 	f := &verifyFlags{}
 	cl, code, ok := a.parse(&usageSpec{
 		name:     "verify",
-		synopsis: "pcwebhook verify --headers FILE --body FILE [--dev] [--allow-cert-url PREFIX]... [--at TIME] [flags]",
+		synopsis: "pcwebhook verify --headers FILE --body FILE [--cert FILE] [--dev] [--allow-cert-url PREFIX]... [--at TIME] [flags]",
 		details: `Verifies a captured delivery exactly as the Handler would, and when it fails, says which check
 failed, why in plain words, and what to do. When it verifies it prints the decoded event and
 exits 0; otherwise it exits 1.
@@ -41,11 +45,17 @@ exact body bytes: one added newline breaks the signature (verify notices that, a
 
 By default it verifies like production (downloading Partner Center's certificate); --dev
 verifies a delivery made by "pcwebhook trigger". --at verifies as of that time (RFC 3339, for
-example 2025-01-31T12:00:00Z), for captures older than the certificate's validity.`,
+example 2025-01-31T12:00:00Z), for captures older than the certificate's validity.
+
+--cert FILE verifies offline: it uses the certificate in FILE (DER, or PEM with the leaf first
+and any intermediates after it) as the one X-MS-Certificate-Url names, and downloads nothing,
+not even issuers. Everything else is checked as usual: the URL must be on the allow-list, and the
+leaf must chain to this system's roots and belong to Microsoft Corporation.`,
 	}, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&f.headers, "headers", "", "the `file` of captured headers (required)")
 		fs.StringVar(&f.body, "body", "", "the `file` of the captured body, exact bytes (required)")
 		fs.StringVar(&f.at, "at", "", "verify as of this `time` (RFC 3339) instead of now")
+		fs.StringVar(&f.cert, "cert", "", "verify offline with the certificate in this `file` instead of downloading it")
 		f.trust.define(fs)
 	})
 	if !ok {
@@ -56,6 +66,8 @@ example 2025-01-31T12:00:00Z), for captures older than the certificate's validit
 		return a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " "))
 	case f.headers == "" || f.body == "":
 		return a.usageError(cl, "--headers and --body are required")
+	case f.cert != "" && f.trust.dev:
+		return a.usageError(cl, "give --cert or --dev, not both (--dev never downloads anyway)")
 	}
 	var at time.Time
 	if f.at != "" {
@@ -75,15 +87,29 @@ example 2025-01-31T12:00:00Z), for captures older than the certificate's validit
 		fmt.Fprintf(a.stderr, "pcwebhook: --headers %s: %v\n", f.headers, err)
 		return 2
 	}
-	body, err := readFile(f.body, pcwebhook.DefaultMaxBodyBytes+1)
-	if err != nil {
+	body, err := readFile(f.body, pcwebhook.DefaultMaxBodyBytes)
+	if err != nil && !capread.IsTooLarge(err) {
 		fmt.Fprintf(a.stderr, "pcwebhook: --body: %v\n", err)
 		return 2
 	}
-	if len(body) > pcwebhook.DefaultMaxBodyBytes {
+	if err != nil {
 		fmt.Fprintf(a.stderr, "pcwebhook: --body %s is larger than %d bytes: it is not a Partner Center event (a Handler answers 413)\n",
 			f.body, pcwebhook.DefaultMaxBodyBytes)
 		return 1
+	}
+	offline := ""
+	if f.cert != "" {
+		certs, err := readCertificates(f.cert)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "pcwebhook: --cert %s: %v\n", f.cert, err)
+			return 2
+		}
+		f.trust.extra = append(f.trust.extra, pcwebhook.WithoutIssuerDownloads(),
+			pcwebhook.WithHTTPClient(&http.Client{Transport: offlineTransport{}}))
+		if u := strings.TrimSpace(header.Get(pcwebhook.HeaderCertificateURL)); u != "" && certURLAllowed(u, f.trust.allowCert) {
+			f.trust.extra = append(f.trust.extra, pcwebhook.WithPinnedCertificate(u, certs...))
+		}
+		offline = fmt.Sprintf(" and the certificate in %s (offline: nothing is downloaded)", f.cert)
 	}
 	tr, err := a.buildVerifier(&f.trust, false, at)
 	if err != nil {
@@ -98,7 +124,7 @@ example 2025-01-31T12:00:00Z), for captures older than the certificate's validit
 	}
 	printSignatureHeaders(out, header)
 	fmt.Fprintf(out, "Body (%s): %d bytes\n", f.body, len(body))
-	fmt.Fprintf(out, "Verifying with %s", tr.policy)
+	fmt.Fprintf(out, "Verifying with %s%s", tr.policy, offline)
 	if !at.IsZero() {
 		fmt.Fprintf(out, ", at %s", at.UTC().Format(time.RFC3339))
 	}
@@ -167,14 +193,19 @@ func shortenSignature(v string) string {
 	return fmt.Sprintf("%s...%s (%d characters)", v[:20], v[len(v)-8:], len(v))
 }
 
-// readFile reads at most max bytes of a file.
+// readFile reads a file of at most max bytes; a larger one is an error wrapping a
+// *capread.TooLargeError that names the file, never a silent cut.
 func readFile(name string, max int64) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return readAllCapped(f, max)
+	data, err := readAllCapped(f, max)
+	if capread.IsTooLarge(err) {
+		return nil, fmt.Errorf("%s is larger than %d bytes: %w", name, max, err)
+	}
+	return data, err
 }
 
 // capitalize upper-cases the first letter of s.
@@ -202,4 +233,55 @@ func wrap(text string, width int, indent string) string {
 	}
 	b.WriteString(line)
 	return b.String()
+}
+
+// readCertificates reads a certificate file: DER, or PEM with one or more CERTIFICATE blocks.
+func readCertificates(name string) ([]*x509.Certificate, error) {
+	data, err := readFile(name, 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	var certs []*x509.Certificate
+	rest := data
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("a PEM certificate does not parse: %w", err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) > 0 {
+		return certs, nil
+	}
+	c, err := x509.ParseCertificate(data)
+	if err != nil {
+		return nil, fmt.Errorf("neither a DER certificate nor PEM certificates: %w", err)
+	}
+	return []*x509.Certificate{c}, nil
+}
+
+// certURLAllowed reports whether a certificate URL is below one of the production prefixes or
+// the extra ones, as the Verifier will check it; a URL outside is left to the Verifier, which
+// refuses it and says why.
+func certURLAllowed(u string, extra []string) bool {
+	_, err := pcwebhook.NewVerifier(
+		pcwebhook.WithCertificateURLPrefixes(append(pcwebhook.DefaultCertificateURLPrefixes(), extra...)...),
+		pcwebhook.WithPinnedCertificate(u, &x509.Certificate{}))
+	return err == nil
+}
+
+// offlineTransport refuses every request: verify --cert downloads nothing.
+type offlineTransport struct{}
+
+// RoundTrip implements http.RoundTripper.
+func (offlineTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return nil, fmt.Errorf("offline (--cert): %s was not downloaded", r.URL.Redacted())
 }

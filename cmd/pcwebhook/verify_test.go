@@ -7,11 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,11 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/testpki"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
@@ -202,14 +198,16 @@ func TestVerifyDevelopmentDeliveryWithoutDev(t *testing.T) {
 func TestVerifyExpiredAt(t *testing.T) {
 	body := pcwebhooktest.SampleEventAt(pcwebhook.EventReferralCreated, time.Now())
 	h := devDelivery(t, body)
-	code, stdout, _ := verifyCapture(t, testEnv(nil), h, body, "--dev", "--at", "2100-01-02T03:04:05Z")
+	// Far after the development certificate (made from the real clock) expires, on any day.
+	at := time.Now().UTC().AddDate(100, 0, 0).Truncate(time.Second).Format(time.RFC3339)
+	code, stdout, _ := verifyCapture(t, testEnv(nil), h, body, "--dev", "--at", at)
 	assert.Equal(t, 1, code)
 	out := oneLine(stdout)
-	assert.Contains(t, out, ", at 2100-01-02T03:04:05Z")
+	assert.Contains(t, out, ", at "+at)
 	assert.Contains(t, out, `FAILED at the "certificate-time" check`)
 	assert.Contains(t, out, "The signing certificate is expired or not yet valid at the verifier's time "+
-		"(x509: certificate has expired or is not yet valid: current time 2100-01-02T03:04:05Z is after")
-	assert.Contains(t, out, "The verifier's time is 2100-01-02T03:04:05Z (from --at).")
+		"(x509: certificate has expired or is not yet valid: current time "+at+" is after")
+	assert.Contains(t, out, "The verifier's time is "+at+" (from --at).")
 	assert.Regexp(t, `The development certificate is valid from \S+Z to \S+Z\.`, out)
 	assert.Contains(t, out, "verify it at the time it was received, for example --at")
 
@@ -233,9 +231,10 @@ func TestVerifyWithASender(t *testing.T) {
 	out := oneLine(stdout)
 	assert.Contains(t, out, "Certificate URL host "+host+" is not on the allow-list.")
 	assert.Contains(t, out, "the allow-list is https://3psostorageacct.blob.core.windows.net/cert/.")
-	assert.Contains(t, out, "If this is a sovereign cloud, or Microsoft has moved the certificate, and you trust "+host+
-		", add it with --allow-cert-url https://"+host+"/cert/")
-	assert.Contains(t, out, "If you do not recognize the host, the request is forged: do not add it.")
+	assert.Contains(t, out, "The request names this host itself, so the host proves nothing")
+	assert.Contains(t, out, "only with an https prefix that Microsoft documents for your cloud, never with one taken from a request")
+	assert.NotContains(t, out, "--allow-cert-url https://", "no copy-paste allow command for a host the request names")
+	assert.Contains(t, out, "If you do not recognize the host, the request is forged.")
 	assert.Zero(t, sender.Downloads())
 
 	// Allowed, downloaded, but the leaf's issuer may not be downloaded from the sender.
@@ -296,32 +295,20 @@ func selfMadeChainFor(t *testing.T, org string, leafPub any) []byte {
 	rootKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	now := time.Now()
-	rootTmpl := &x509.Certificate{Subject: pkix.Name{CommonName: "Contoso Root"}, NotBefore: now.Add(-time.Hour),
-		NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	rootDER, err := createCertificate(rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey)
+	root, err := testpki.Issue(testpki.Template{CommonName: "Contoso Root", IsCA: true, KeyUsage: x509.KeyUsageCertSign,
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)}, &rootKey.PublicKey, nil, rootKey)
 	require.NoError(t, err)
-	root, err := x509.ParseCertificate(rootDER)
+	leaf, err := testpki.Issue(testpki.Template{CommonName: "leaf", Organization: []string{org},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)}, leafPub, root, rootKey)
 	require.NoError(t, err)
-	leafTmpl := &x509.Certificate{Subject: pkix.Name{CommonName: "leaf", Organization: []string{org}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	require.NoError(t, err)
-	leafTmpl.SerialNumber = serial
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, root, leafPub, rootKey)
-	require.NoError(t, err)
-	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER})...)
+	return testpki.PEM(leaf, root)
 }
 
 // signWith signs body the way Partner Center does, naming certURL.
 func signWith(t *testing.T, key *rsa.PrivateKey, certURL string, body []byte) http.Header {
 	t.Helper()
-	sig, err := jwt.SigningMethodRS256.Sign(string(body), key)
+	h, err := testpki.Signer{Key: key, CertificateURL: certURL}.Sign(body)
 	require.NoError(t, err)
-	h := http.Header{}
-	h.Set("Authorization", "Signature "+base64.StdEncoding.EncodeToString(sig))
-	h.Set("X-Ms-Certificate-Url", certURL)
-	h.Set("X-Ms-Signature-Algorithm", "rsa-sha256")
 	return h
 }
 
@@ -404,6 +391,16 @@ func TestVerifyInputErrors(t *testing.T) {
 	code, _, stderr = runIn(t, testEnv(nil), "verify", "--headers", hf, "--body", big)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "is larger than 65536 bytes")
+
+	// A headers file past its cap is refused by name, not cut silently and read in part.
+	hugeHeaders := filepath.Join(dir, "huge-headers")
+	headerData, err := os.ReadFile(hf)
+	require.NoError(t, err)
+	padding := "X-Padding: " + strings.Repeat("p", maxHeaderFile) + "\r\n"
+	require.NoError(t, os.WriteFile(hugeHeaders, append(headerData[:len(headerData)-2], padding+"\r\n"...), 0o600))
+	code, _, stderr = runIn(t, testEnv(nil), "verify", "--headers", hugeHeaders, "--body", bf)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "--headers: "+hugeHeaders+" is larger than 1048576 bytes")
 
 	code, _, stderr = runIn(t, testEnv(map[string]string{configDirEnv: dir}), "verify", "--dev", "--headers", hf, "--body", bf)
 	assert.Equal(t, 2, code)

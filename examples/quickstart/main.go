@@ -67,7 +67,7 @@ func run(ctx context.Context, out io.Writer) error {
 	h.OnAzureFraudEventDetected(func(ctx context.Context, e *pcwebhook.FraudEvent) error {
 		return rec.record(e.Raw, fmt.Sprintf("customer=%s subscription=%s", short(e.CustomerID), short(e.SubscriptionID)))
 	})
-	// Every other event: OnAny sees them all, typed through Event.Typed.
+	// Every other event: OnAny sees them all; Event.IDs lists the IDs of any family.
 	h.OnAny(func(ctx context.Context, e *pcwebhook.Event) error {
 		switch e.Name {
 		case pcwebhook.EventSubscriptionUpdated, pcwebhook.EventGranularAdminRelationshipApproved, pcwebhook.EventAzureFraudEventDetected:
@@ -76,7 +76,7 @@ func run(ctx context.Context, out io.Writer) error {
 		if !e.Name.Known() {
 			return nil // OnUnknown records it
 		}
-		return rec.record(e.Raw, describe(e.Typed()))
+		return rec.record(e.Raw, describe(e))
 	})
 	h.OnUnknown(func(ctx context.Context, e *pcwebhook.Event) error {
 		return rec.record(e.Raw, "(unknown event: delivered to OnUnknown)")
@@ -208,37 +208,18 @@ func (r *recorder) runsOf(body []byte) (int, string) {
 	return r.runs[string(body)], r.ids[string(body)]
 }
 
-// describe prints the IDs of any typed event: this is the whole typed model in one switch.
-func describe(typed any) string {
-	switch e := typed.(type) {
-	case *pcwebhook.TestEvent:
-		return "correlation=" + short(e.CorrelationID)
-	case *pcwebhook.SubscriptionEvent:
-		return fmt.Sprintf("customer=%s subscription=%s", short(e.CustomerID), short(e.SubscriptionID))
-	case *pcwebhook.UsageThresholdEvent:
-		return "(no ID: usage records)"
-	case *pcwebhook.ReferralEvent:
-		return "referral=" + short(e.ReferralID)
-	case *pcwebhook.InvoiceEvent:
-		return "invoice=" + short(e.InvoiceID)
-	case *pcwebhook.GranularAdminRelationshipEvent:
-		return "relationship=" + short(e.RelationshipID)
-	case *pcwebhook.GranularAdminAccessAssignmentEvent:
-		return fmt.Sprintf("relationship=%s assignment=%s", short(e.RelationshipID), short(e.AssignmentID))
-	case *pcwebhook.NewCommerceMigrationEvent:
-		return fmt.Sprintf("customer=%s migration=%s", short(e.CustomerID), short(e.MigrationID))
-	case *pcwebhook.NewCommerceMigrationScheduleEvent:
-		return fmt.Sprintf("customer=%s schedule=%s", short(e.CustomerID), short(e.ScheduleID))
-	case *pcwebhook.TransferEvent:
-		return fmt.Sprintf("customer=%s transfer=%s", short(e.CustomerID), short(e.TransferID))
-	case *pcwebhook.CustomerRelationshipEvent:
-		return "customer=" + short(e.CustomerID)
-	case *pcwebhook.DAPEvent:
-		return "(no ID: DAP)"
-	case *pcwebhook.FraudEvent:
-		return fmt.Sprintf("customer=%s subscription=%s", short(e.CustomerID), short(e.SubscriptionID))
+// describe prints the IDs of any event, whatever its family: Event.IDs lists them in the order
+// of the typed struct's fields, named as its fields (CustomerID is printed customer=...).
+func describe(e *pcwebhook.Event) string {
+	ids := e.IDs()
+	if len(ids) == 0 {
+		return "(no ID: " + e.ResourceName + ")"
 	}
-	return "?"
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strings.ToLower(strings.TrimSuffix(id.Name, "ID")) + "=" + short(id.Value)
+	}
+	return strings.Join(parts, " ")
 }
 
 // short keeps the first block of a GUID, for a table that fits a terminal.

@@ -105,13 +105,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	client := pcwebhook.NewClient(pcwebhook.StaticToken(token), pcwebhook.WithAPIRoot(root))
 	fmt.Fprintf(stdout, "Making sure %s is registered for %d events (%s)...\n", *webhookURL, len(events), root)
-	reg, err := client.EnsureRegistration(ctx, pcwebhook.Registration{
+	reg, diff, err := client.EnsureRegistrationChanges(ctx, pcwebhook.Registration{
 		WebhookURL:                        *webhookURL,
 		WebhookEvents:                     events,
 		SignatureTokenToMsSignatureHeader: *msHeader,
 	})
 	if err != nil {
 		return fail(stderr, "registering", err)
+	}
+	if diff.Changed() {
+		fmt.Fprintf(stdout, "Changed (the account has one registration):\n  %s\n", strings.ReplaceAll(diff.String(), "\n", "\n  "))
+	} else {
+		fmt.Fprintln(stdout, "Already registered as wanted: nothing changed.")
 	}
 	fmt.Fprintf(stdout, "Registered: %s\n  events: %s\n  signature in x-ms-signature header: %t\n",
 		reg.WebhookURL, joinEvents(reg.WebhookEvents), reg.SignatureTokenToMsSignatureHeader)

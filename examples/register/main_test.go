@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,47 +10,10 @@ import (
 	"testing"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// answer is a scripted response of the fake Partner Center.
-type answer struct {
-	status int
-	body   string
-}
-
-// fakePC answers "METHOD path" from a script, in order, and records the requests.
-type fakePC struct {
-	mu     sync.Mutex
-	script map[string][]answer
-	calls  []string
-	bodies map[string][]byte
-}
-
-func newFake(t *testing.T, script map[string][]answer) (*fakePC, string) {
-	f := &fakePC{script: script, bodies: map[string][]byte{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		key := r.Method + " " + r.URL.Path
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.calls = append(f.calls, key)
-		f.bodies[key] = body
-		assert.Equal(t, "Bearer the-token", r.Header.Get("Authorization"), key)
-		next := f.script[key]
-		if len(next) == 0 {
-			t.Errorf("unexpected request %s", key)
-			w.WriteHeader(http.StatusTeapot)
-			return
-		}
-		f.script[key] = next[1:]
-		w.WriteHeader(next[0].status)
-		_, _ = io.WriteString(w, next[0].body)
-	}))
-	t.Cleanup(srv.Close)
-	return f, srv.URL
-}
 
 func runWith(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
@@ -64,67 +25,93 @@ var withToken = map[string]string{tokenEnv: "the-token"}
 
 const regPath = "/webhooks/v1/registration"
 
-func TestRegisterAndTest(t *testing.T) {
-	f, root := newFake(t, map[string][]answer{
-		"GET " + regPath:                        {{404, `{"code":600008,"description":"not registered"}`}},
-		"POST " + regPath:                       {{200, `{"SubscriberId":"s","WebhookUrl":"https://partner.example/hook","WebhookEvents":["subscription-updated","test-created"]}`}},
-		"POST " + regPath + "/validationEvents": {{200, `{"correlationId":"c-1"}`}},
-		"GET " + regPath + "/validationEvents/c-1": {
-			{200, `{"correlationId":"c-1","status":"pending","results":[]}`},
-			{200, `{"correlationId":"c-1","status":"completed","callbackUrl":"https://partner.example/hook",
-				"results":[{"responseCode":"OK","dateTimeUtc":"2017-12-08T21:39:48.2386997"}]}`},
-		},
+// newAPI is a fake Partner Center that accepts only the-token.
+func newAPI(t *testing.T) *pcwebhooktest.API {
+	return pcwebhooktest.NewAPI(t, nil, pcwebhooktest.WithAPIToken("the-token"))
+}
+
+// newEndpoint is the partner's webhook endpoint: the real Handler trusting the API's sender. It
+// returns the URL and the correlation IDs of the test events it handled.
+func newEndpoint(t *testing.T, api *pcwebhooktest.API) (string, func() []string) {
+	var mu sync.Mutex
+	var ids []string
+	h := pcwebhook.NewHandler(pcwebhook.WithVerifier(api.Sender().Verifier()))
+	h.OnTestCreated(func(_ context.Context, e *pcwebhook.TestEvent) error {
+		mu.Lock()
+		defer mu.Unlock()
+		ids = append(ids, e.CorrelationID)
+		return nil
 	})
-	code, stdout, stderr := runWith(t, withToken, "-api-root", root, "-url", "https://partner.example/hook",
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/hook", func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), ids...)
+	}
+}
+
+func TestRegisterAndTest(t *testing.T) {
+	api := newAPI(t)
+	url, handled := newEndpoint(t, api)
+	code, stdout, stderr := runWith(t, withToken, "-api-root", api.URL(), "-url", url,
 		"-events", "subscription-updated", "-test", "-poll", "10ms")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, []string{
-		"GET " + regPath, "POST " + regPath, "POST " + regPath + "/validationEvents",
-		"GET " + regPath + "/validationEvents/c-1", "GET " + regPath + "/validationEvents/c-1",
-	}, f.calls)
-	assert.JSONEq(t, `{"WebhookUrl":"https://partner.example/hook","WebhookEvents":["subscription-updated","test-created"],
-		"SignatureTokenToMsSignatureHeader":false}`, string(f.bodies["POST "+regPath]))
+	calls := api.Requests()
+	require.GreaterOrEqual(t, len(calls), 4)
+	assert.Equal(t, []string{"GET " + regPath, "POST " + regPath, "POST " + regPath + "/validationEvents"}, calls[:3])
+	ids := handled()
+	require.Len(t, ids, 1, "the test event reached the endpoint")
+	for _, c := range calls[3:] {
+		assert.Equal(t, "GET "+regPath+"/validationEvents/"+ids[0], c)
+	}
+	reg, ok := api.Registration()
+	require.True(t, ok)
+	assert.Equal(t, url, reg.WebhookURL)
+	assert.Equal(t, []pcwebhook.EventName{pcwebhook.EventSubscriptionUpdated, pcwebhook.EventTestCreated}, reg.WebhookEvents)
+	assert.False(t, reg.SignatureTokenToMsSignatureHeader)
 	assert.Contains(t, stdout, "Adding test-created")
-	assert.Contains(t, stdout, "Test event c-1 sent")
-	assert.Contains(t, stdout, "2017-12-08T21:39:48Z  OK")
+	assert.Contains(t, stdout, "Changed (the account has one registration):\n  url:    (no registration) -> "+url+"\n"+
+		"  events: + subscription-updated\n          + test-created\n")
+	assert.Contains(t, stdout, "Test event "+ids[0]+" sent")
+	assert.Regexp(t, `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  OK`, stdout)
 	assert.Contains(t, stdout, "The test event was delivered.")
 	assert.Empty(t, stderr)
 }
 
 func TestAllEventsAlreadyRegistered(t *testing.T) {
-	var names []string
+	var names []pcwebhook.EventName
 	for _, n := range pcwebhook.KnownEventNames() {
-		names = append(names, strings.ToUpper(string(n))) // the service's case does not matter
+		names = append(names, pcwebhook.EventName(strings.ToUpper(string(n)))) // the service's case does not matter
 	}
-	current, err := json.Marshal(map[string]any{"WebhookUrl": "https://partner.example/hook", "WebhookEvents": names,
-		"SignatureTokenToMsSignatureHeader": true})
-	require.NoError(t, err)
-	f, root := newFake(t, map[string][]answer{"GET " + regPath: {{200, string(current)}}})
-	code, stdout, stderr := runWith(t, withToken, "-api-root", root, "-url", "https://partner.example/hook", "-all", "-ms-signature-header")
+	api := newAPI(t)
+	api.SetRegistration(pcwebhook.Registration{WebhookURL: "https://partner.example/hook", WebhookEvents: names,
+		SignatureTokenToMsSignatureHeader: true})
+	code, stdout, stderr := runWith(t, withToken, "-api-root", api.URL(), "-url", "https://partner.example/hook", "-all", "-ms-signature-header")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, []string{"GET " + regPath}, f.calls, "nothing to write")
+	assert.Equal(t, []string{"GET " + regPath}, api.Requests(), "nothing to write")
 	assert.Contains(t, stdout, "signature in x-ms-signature header: true")
+	assert.Contains(t, stdout, "Already registered as wanted: nothing changed.")
 }
 
 func TestTestEventNotDelivered(t *testing.T) {
-	_, root := newFake(t, map[string][]answer{
-		"GET " + regPath:                        {{200, `{"WebhookUrl":"https://partner.example/hook","WebhookEvents":["test-created"]}`}},
-		"POST " + regPath + "/validationEvents": {{200, `{"correlationId":"c-2"}`}},
-		"GET " + regPath + "/validationEvents/c-2": {{200, `{"status":"failed","callbackUrl":"https://partner.example/hook",
-			"results":[{"responseCode":"NotFound","dateTimeUtc":"2017-12-08T21:39:48Z"}]}`}},
-	})
-	code, _, stderr := runWith(t, withToken, "-api-root", root, "-url", "https://partner.example/hook", "-events", "test-created", "-test")
+	api := newAPI(t)
+	missing := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(missing.Close)
+	api.SetRegistration(pcwebhook.Registration{WebhookURL: missing.URL + "/hook", WebhookEvents: []pcwebhook.EventName{pcwebhook.EventTestCreated}})
+	code, stdout, stderr := runWith(t, withToken, "-api-root", api.URL(), "-url", missing.URL+"/hook", "-events", "test-created", "-test", "-poll", "10ms")
 	assert.Equal(t, 1, code)
-	assert.Contains(t, stderr, "was not delivered to https://partner.example/hook")
+	assert.Contains(t, stdout, "  NotFound")
+	assert.Contains(t, stderr, "was not delivered to "+missing.URL+"/hook")
 }
 
 func TestMissingToken(t *testing.T) {
-	f, root := newFake(t, nil)
-	code, _, stderr := runWith(t, map[string]string{tokenEnv: "  "}, "-api-root", root, "-url", "https://partner.example/hook", "-all")
+	api := newAPI(t)
+	code, _, stderr := runWith(t, map[string]string{tokenEnv: "  "}, "-api-root", api.URL(), "-url", "https://partner.example/hook", "-all")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "set PARTNER_CENTER_TOKEN")
 	assert.Contains(t, stderr, "az account get-access-token --resource https://api.partnercenter.microsoft.com --query accessToken -o tsv")
-	assert.Empty(t, f.calls)
+	assert.Empty(t, api.Requests())
 }
 
 func TestRejectedToken(t *testing.T) {
@@ -132,8 +119,14 @@ func TestRejectedToken(t *testing.T) {
 		401: "was rejected. Tokens expire",
 		403: "is not allowed to manage webhooks",
 	} {
-		_, root := newFake(t, map[string][]answer{"GET " + regPath: {{status, `{"code":900,"description":"no"}`}}})
-		code, _, stderr := runWith(t, withToken, "-api-root", root, "-url", "https://partner.example/hook", "-all")
+		api := newAPI(t)
+		env := withToken
+		if status == 401 {
+			env = map[string]string{tokenEnv: "an-expired-token"} // the API accepts only the-token
+		} else {
+			api.FailNext(status)
+		}
+		code, _, stderr := runWith(t, env, "-api-root", api.URL(), "-url", "https://partner.example/hook", "-all")
 		assert.Equal(t, 1, code)
 		assert.Contains(t, stderr, want)
 		assert.Contains(t, stderr, "export PARTNER_CENTER_TOKEN=$(az account get-access-token")

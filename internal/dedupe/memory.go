@@ -20,6 +20,7 @@ const (
 // progress" to "done" allocates nothing).
 type entry struct {
 	key        string
+	token      uint64 // owner of an in-progress key; 0 once done
 	done       bool
 	expires    time.Time
 	prev, next *entry
@@ -59,6 +60,7 @@ type Memory struct {
 	now              func() time.Time
 
 	mu       sync.Mutex
+	last     uint64 // the last owner token handed out
 	entries  map[string]*entry
 	progress queue
 	done     queue
@@ -79,8 +81,9 @@ func NewMemory(retention, lease time.Duration, max int, now func() time.Time) *M
 	return m
 }
 
-// Begin marks key in progress when it is new, and reports what it was.
-func (m *Memory) Begin(key string) State {
+// Begin marks key in progress when it is new, and reports what it was. When it returns New, token
+// is the caller's claim on key (never 0): Done and Release act only with it.
+func (m *Memory) Begin(key string) (st State, token uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
@@ -88,45 +91,58 @@ func (m *Memory) Begin(key string) State {
 	m.expire(&m.done, now)
 	if e, ok := m.entries[key]; ok {
 		if e.done {
-			return Done
+			return Done, 0
 		}
-		return InProgress
+		return InProgress, 0
 	}
 	for len(m.entries) >= m.max {
 		m.evictOldest()
 	}
-	e := &entry{key: key, expires: now.Add(m.lease)}
+	m.last++
+	e := &entry{key: key, token: m.last, expires: now.Add(m.lease)}
 	m.entries[key] = e
 	m.progress.pushBack(e)
-	return New
+	return New, e.token
 }
 
-// Complete marks key handled; it is then remembered for the retention.
-func (m *Memory) Complete(key string) {
+// Done marks key handled by the owner of token; it is then remembered for the retention. It acts
+// when token still holds key, or when key is free (the lease ran out and nobody took over: the
+// work did succeed). It changes nothing and returns false when another claim holds key or key
+// is already done.
+func (m *Memory) Done(key string, token uint64) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	now := m.now()
+	m.expire(&m.progress, now)
 	e, ok := m.entries[key]
-	if ok {
+	switch {
+	case ok && (e.done || e.token != token):
+		return false
+	case ok:
 		unlink(e)
-	} else {
+	default:
 		for len(m.entries) >= m.max {
 			m.evictOldest()
 		}
 		e = &entry{key: key}
 		m.entries[key] = e
 	}
-	e.done, e.expires = true, m.now().Add(m.retention)
+	e.done, e.token, e.expires = true, 0, now.Add(m.retention)
 	m.done.pushBack(e)
+	return true
 }
 
-// Release forgets an in-progress key, so that the next delivery handles it again. A handled key
-// is left alone.
-func (m *Memory) Release(key string) {
+// Release forgets key when token still holds it in progress, so that the next delivery handles
+// it again, and reports whether it did. A handled key, or one another claim holds, is left alone.
+func (m *Memory) Release(key string, token uint64) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if e, ok := m.entries[key]; ok && !e.done {
+	m.expire(&m.progress, m.now())
+	if e, ok := m.entries[key]; ok && !e.done && e.token == token {
 		m.remove(e)
+		return true
 	}
+	return false
 }
 
 // Len returns the number of keys held.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type clock struct{ t time.Time }
@@ -19,43 +20,84 @@ func TestLifecycle(t *testing.T) {
 	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	m := NewMemory(time.Hour, time.Minute, 10, c.now)
 
-	assert.Equal(t, New, m.Begin("a"))
-	assert.Equal(t, InProgress, m.Begin("a"), "a second delivery while the first runs")
-	m.Release("a")
-	assert.Equal(t, New, m.Begin("a"), "after a failure the retry runs again")
-	m.Complete("a")
-	assert.Equal(t, Done, m.Begin("a"))
-	m.Release("a")
-	assert.Equal(t, Done, m.Begin("a"), "Release never forgets a handled key")
+	st, tok := m.Begin("a")
+	assert.Equal(t, New, st)
+	assert.NotZero(t, tok)
+	st, tok2 := m.Begin("a")
+	assert.Equal(t, InProgress, st, "a second delivery while the first runs")
+	assert.Zero(t, tok2, "no claim for a key in progress")
+	assert.True(t, m.Release("a", tok))
+	st, tok = m.Begin("a")
+	assert.Equal(t, New, st, "after a failure the retry runs again")
+	assert.True(t, m.Done("a", tok))
+	assert.Equal(t, Done, state(m, "a"))
+	assert.False(t, m.Release("a", tok))
+	assert.Equal(t, Done, state(m, "a"), "Release never forgets a handled key")
 
 	c.advance(time.Hour - time.Nanosecond)
-	assert.Equal(t, Done, m.Begin("a"), "kept for the whole retention")
+	assert.Equal(t, Done, state(m, "a"), "kept for the whole retention")
 	c.advance(time.Nanosecond)
-	assert.Equal(t, New, m.Begin("a"), "forgotten after the retention")
+	assert.Equal(t, New, state(m, "a"), "forgotten after the retention")
+}
+
+// state is Begin's state alone.
+func state(m *Memory, key string) State {
+	st, _ := m.Begin(key)
+	return st
+}
+
+func TestLateOwnerCannotUndoTakeover(t *testing.T) {
+	c := &clock{t: time.Unix(0, 0)}
+	m := NewMemory(time.Hour, time.Minute, 10, c.now)
+	_, late := m.Begin("k")
+	c.advance(time.Minute) // the first owner's lease runs out
+	st, owner := m.Begin("k")
+	require.Equal(t, New, st, "another delivery takes over")
+	require.NotEqual(t, late, owner)
+	assert.False(t, m.Release("k", late), "the late owner's Release changes nothing")
+	assert.Equal(t, InProgress, state(m, "k"))
+	assert.False(t, m.Done("k", late), "nor does its Done")
+	assert.Equal(t, InProgress, state(m, "k"))
+	assert.True(t, m.Done("k", owner))
+	assert.False(t, m.Release("k", owner), "done is final")
+	assert.False(t, m.Done("k", late))
+	assert.Equal(t, Done, state(m, "k"))
+}
+
+func TestDoneAfterLeaseWithoutTakeover(t *testing.T) {
+	c := &clock{t: time.Unix(0, 0)}
+	m := NewMemory(time.Hour, time.Minute, 10, c.now)
+	_, tok := m.Begin("k")
+	c.advance(2 * time.Minute)
+	assert.True(t, m.Done("k", tok), "nobody took over: the success is recorded")
+	assert.Equal(t, Done, state(m, "k"))
+	_, tok = m.Begin("r")
+	c.advance(2 * time.Minute)
+	assert.False(t, m.Release("r", tok), "an expired claim has nothing to release")
 }
 
 func TestLeaseExpires(t *testing.T) {
 	c := &clock{t: time.Unix(0, 0)}
 	m := NewMemory(time.Hour, time.Minute, 10, c.now)
-	assert.Equal(t, New, m.Begin("k"))
+	assert.Equal(t, New, state(m, "k"))
 	c.advance(59 * time.Second)
-	assert.Equal(t, InProgress, m.Begin("k"))
+	assert.Equal(t, InProgress, state(m, "k"))
 	c.advance(time.Second)
-	assert.Equal(t, New, m.Begin("k"), "a lost in-progress mark stops blocking retries after the lease")
+	assert.Equal(t, New, state(m, "k"), "a lost in-progress mark stops blocking retries after the lease")
 }
 
 func TestBounded(t *testing.T) {
 	c := &clock{t: time.Unix(0, 0)}
 	m := NewMemory(time.Hour, time.Minute, 3, c.now)
 	for _, k := range []string{"a", "b", "c"} {
-		m.Begin(k)
-		m.Complete(k)
+		_, tok := m.Begin(k)
+		m.Done(k, tok)
 	}
 	m.Begin("d") // evicts the oldest handled key, a
 	assert.Equal(t, 3, m.Len())
-	assert.Equal(t, New, m.Begin("a"), "a was evicted")
+	assert.Equal(t, New, state(m, "a"), "a was evicted")
 	assert.Equal(t, 3, m.Len())
-	assert.Equal(t, InProgress, m.Begin("d"), "in-progress keys are evicted only when no handled key is left")
+	assert.Equal(t, InProgress, state(m, "d"), "in-progress keys are evicted only when no handled key is left")
 
 	for i := 0; i < 1000; i++ {
 		m.Begin(fmt.Sprint(i))
@@ -63,10 +105,10 @@ func TestBounded(t *testing.T) {
 	assert.Equal(t, 3, m.Len())
 }
 
-func TestCompleteWithoutBegin(t *testing.T) {
+func TestDoneWithoutBegin(t *testing.T) {
 	m := NewMemory(time.Hour, time.Minute, 2, nil)
-	m.Complete("x")
-	assert.Equal(t, Done, m.Begin("x"))
+	assert.True(t, m.Done("x", 0))
+	assert.Equal(t, Done, state(m, "x"))
 	assert.Equal(t, 1, m.Len())
 }
 
@@ -78,7 +120,7 @@ func TestConcurrentBeginHasOneOwner(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if m.Begin("same") == New {
+			if st, _ := m.Begin("same"); st == New {
 				owners.Add(1)
 			}
 		}()
@@ -87,7 +129,7 @@ func TestConcurrentBeginHasOneOwner(t *testing.T) {
 	assert.Equal(t, int32(1), owners.Load())
 }
 
-func BenchmarkBeginComplete(b *testing.B) {
+func BenchmarkBeginDone(b *testing.B) {
 	m := NewMemory(time.Hour, time.Minute, 100000, nil)
 	keys := make([]string, 4096)
 	for i := range keys {
@@ -96,8 +138,8 @@ func BenchmarkBeginComplete(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		k := keys[i%len(keys)]
-		if m.Begin(k) == New {
-			m.Complete(k)
+		if st, tok := m.Begin(k); st == New {
+			m.Done(k, tok)
 		}
 	}
 }

@@ -1,14 +1,18 @@
-// Command eventgen generates every per-event piece of pcwebhook from the table in table.go.
+// Command eventgen generates every per-event piece of pcwebhook from the table in table.go, with
+// the text/template files in templates/ (embedded, one per output, plus common.tmpl for the
+// header and the callback contract that every On<Event> doc states).
 //
 // It is run by `go generate` from the repository root (see the directive in events.go) and writes:
 //
-//   - events_gen.go: the EventName constants, the name lookup, the typed family structs and
-//     Event.Typed;
+//   - events_gen.go: the EventName constants, the name lookup, the typed family structs,
+//     Event.Typed and Event.IDs;
 //   - handler_gen.go: one typed On<Event> callback registration method per event;
 //   - pcwebhooktest/samples_gen.go: the sample resource of every event, for SampleEvent;
 //   - the supported-events table in README.md, between its BEGIN/END markers.
 //
-// CI runs it and fails when the committed output differs, so generated code never goes stale.
+// Templates write each doc comment paragraph on one line; the generator wraps comment lines at
+// 100 columns. CI runs it and fails when the committed output differs, so generated code never
+// goes stale.
 package main
 
 import (
@@ -66,8 +70,8 @@ func validate() error {
 			}
 		}
 		for _, q := range f.Query {
-			if !slices.Contains(patternFields(f.Pattern), q[0]) {
-				return fmt.Errorf("family %s: query field %s is not in the pattern", f.Type, q[0])
+			if !slices.Contains(patternFields(f.Pattern), q.Field) {
+				return fmt.Errorf("family %s: query field %s is not in the pattern", f.Type, q.Field)
 			}
 		}
 	}
@@ -122,6 +126,8 @@ type data struct {
 	Events   []eventData
 	Families []familyData
 	Keywords []string // lower-cased fixed segments of every pattern, and extraKeywords, sorted
+	// NoIDFamilies are the Types of the families that carry no ID, in table order.
+	NoIDFamilies []string
 }
 
 type eventData struct {
@@ -156,8 +162,8 @@ func newData() *data {
 		for _, id := range patternFields(f.Pattern) {
 			fld := fieldData{Name: id, Doc: idDocs[id]}
 			for _, q := range f.Query {
-				if q[0] == id {
-					fld.Query = q[1]
+				if q.Field == id {
+					fld.Query = q.Param
 				}
 			}
 			fd.Fields = append(fd.Fields, fld)
@@ -172,6 +178,9 @@ func newData() *data {
 	kw := map[string]bool{}
 	for _, f := range families {
 		d.Families = append(d.Families, *byType[f.Type])
+		if len(byType[f.Type].Fields) == 0 {
+			d.NoIDFamilies = append(d.NoIDFamilies, f.Type)
+		}
 		for _, seg := range splitPattern(f.Pattern) {
 			if !fieldRE.MatchString(seg) {
 				kw[strings.ToLower(seg)] = true
@@ -219,6 +228,10 @@ func writeGo(path string, t *template.Template, d *data) error {
 	src, err := format.Source(buf.Bytes())
 	if err != nil {
 		return fmt.Errorf("gofmt of generated code: %w\n%s", err, buf.Bytes())
+	}
+	// Wrapping changes only comment text, but format again so the output is gofmt's whatever it is.
+	if src, err = format.Source(wrapComments(src, commentWidth)); err != nil {
+		return fmt.Errorf("gofmt of wrapped code: %w", err)
 	}
 	return writeIfChanged(path, src)
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"text/template"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -67,4 +68,48 @@ func TestGenerateIntoTempDir(t *testing.T) {
 
 	require.NoError(t, os.WriteFile(readme, []byte("no markers"), 0o644))
 	assert.ErrorContains(t, writeReadmeTable(readme, d), "markers")
+}
+
+func TestWrapComments(t *testing.T) {
+	long := "\t// " + strings.Repeat("word ", 30) + "end"
+	src := "package x\n\n" + long + "\n\t//\tcode block " + strings.Repeat("x", 120) + "\n// short\nvar s = \"" + strings.Repeat("y", 120) + "\" // not wrapped: code\n"
+	got := string(wrapComments([]byte(src), 100))
+	lines := strings.Split(got, "\n")
+	for _, l := range lines {
+		if strings.Contains(l, "word") {
+			assert.LessOrEqual(t, columns(l), 100, l)
+			assert.True(t, strings.HasPrefix(l, "\t// "), "indentation kept: %q", l)
+		}
+	}
+	assert.Contains(t, got, "\t//\tcode block "+strings.Repeat("x", 120), "preformatted comment lines are kept")
+	assert.Contains(t, got, "// short\n")
+	assert.Contains(t, got, strings.Repeat("y", 120)+"\" // not wrapped: code")
+	assert.Equal(t, strings.Fields(long[3:]), strings.Fields(strings.ReplaceAll(got[len("package x\n\n"):strings.Index(got, "\t//\tcode")], "\t// ", " ")), "no word lost")
+}
+
+// TestGeneratedCommentsWrap: every comment line the generator writes fits in commentWidth.
+func TestGeneratedCommentsWrap(t *testing.T) {
+	dir := t.TempDir()
+	d := newData()
+	for name, tmpl := range map[string]*template.Template{"events_gen.go": eventsTmpl, "handler_gen.go": handlerTmpl, "samples_gen.go": samplesTmpl} {
+		path := filepath.Join(dir, name)
+		require.NoError(t, writeGo(path, tmpl, d))
+		src, err := os.ReadFile(path)
+		require.NoError(t, err)
+		for _, l := range strings.Split(string(src), "\n") {
+			if strings.HasPrefix(strings.TrimLeft(l, "\t"), "//") {
+				assert.LessOrEqual(t, columns(l), commentWidth, "%s: %s", name, l)
+			}
+		}
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "handler_gen.go"))
+	require.NoError(t, err)
+	assert.Contains(t, string(src), "// OnSubscriptionUpdated registers fn for [EventSubscriptionUpdated]")
+	assert.Contains(t, string(src), "cancelled when Partner Center hangs up", "the callback contract is in every On* doc")
+}
+
+func TestEveryTemplateIsEmbedded(t *testing.T) {
+	for _, tm := range []*template.Template{eventsTmpl, handlerTmpl, samplesTmpl, readmeTmpl, templates.Lookup("header"), templates.Lookup("contract")} {
+		assert.NotNil(t, tm)
+	}
 }

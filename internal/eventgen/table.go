@@ -16,12 +16,20 @@ type family struct {
 	// IDs are found by matching it against the path segments of the URI, case-insensitively,
 	// whatever the host, scheme and version prefix. Empty means the family carries no ID.
 	Pattern string
-	// Query names IDs that may also arrive as query parameters (Field -> parameter name), used
-	// when the path does not carry them.
-	Query [][2]string
+	// Query names IDs that may also arrive as query parameters, used when the path does not
+	// carry them.
+	Query []queryParam
 	// SamplePrefix is what precedes Pattern in the documents' examples; SampleEvent uses it.
 	// "null" means the sample has "ResourceUri": null; "absent" means the field is left out.
 	SamplePrefix string
+}
+
+// queryParam is an ID that may arrive as a query parameter of the ResourceUri.
+type queryParam struct {
+	// Field is the ID's {Field} name in the family's Pattern.
+	Field string
+	// Param is the name of the query parameter, matched case-insensitively.
+	Param string
 }
 
 // event is one documented event name.
@@ -84,43 +92,78 @@ var families = []family{
 	{Type: "DAPEvent", Doc: "is about a delegated admin privileges (DAP) relationship. Its ResourceUri is null or absent, so it carries no ID.",
 		SamplePrefix: "null"},
 	{Type: "FraudEvent", Doc: "says that Azure detected a security alert (fraud) on a customer's subscription; act on it at once.",
-		Pattern: "customers/{CustomerID}/subscriptions/{SubscriptionID}", Query: [][2]string{{"CustomerID", "CustomerId"}, {"SubscriptionID", "SubscriptionId"}},
+		Pattern: "customers/{CustomerID}/subscriptions/{SubscriptionID}", Query: []queryParam{{Field: "CustomerID", Param: "CustomerId"}, {Field: "SubscriptionID", Param: "SubscriptionId"}},
 		SamplePrefix: "https://api.partnercenter.microsoft.com/v1/"},
 }
 
 var events = []event{
-	{"test-created", "TestCreated", "TestEvent", "test", "is raised when a test event is requested through the registration API.", nil},
-	{"subscription-updated", "SubscriptionUpdated", "SubscriptionEvent", "subscription", "is raised when a subscription changes, through the API or internally; it may arrive up to 48 hours after the change.", nil},
-	{"usagerecords-thresholdExceeded", "UsageRecordsThresholdExceeded", "UsageThresholdEvent", "usagerecords", "is raised when a customer's Microsoft Azure usage exceeds their usage spending budget.", nil},
-	{"referral-created", "ReferralCreated", "ReferralEvent", "referral", "is raised when a referral is created.", nil},
-	{"referral-updated", "ReferralUpdated", "ReferralEvent", "referral", "is raised when a referral is updated.", nil},
-	{"related-referral-created", "RelatedReferralCreated", "ReferralEvent", "referral", "is raised when a related referral is created.", nil},
-	{"related-referral-updated", "RelatedReferralUpdated", "ReferralEvent", "referral", "is raised when a related referral is updated.", nil},
-	{"invoice-ready", "InvoiceReady", "InvoiceEvent", "invoice", "is raised when a new invoice is ready.", nil},
-	{"granular-admin-relationship-approved", "GranularAdminRelationshipApproved", "GranularAdminRelationshipEvent", "GranularAdminRelationship", "is raised when the customer approves a GDAP relationship.", nil},
-	{"granular-admin-relationship-activated", "GranularAdminRelationshipActivated", "GranularAdminRelationshipEvent", "GranularAdminRelationship", "is raised when a GDAP relationship becomes active.", nil},
-	{"granular-admin-relationship-terminated", "GranularAdminRelationshipTerminated", "GranularAdminRelationshipEvent", "GranularAdminRelationship", "is raised when a GDAP relationship is terminated by the partner or the customer.", nil},
-	{"granular-admin-relationship-auto-extended", "GranularAdminRelationshipAutoExtended", "GranularAdminRelationshipEvent", "GranularAdminRelationship", "is raised when the system extends a GDAP relationship automatically.", nil},
-	{"granular-admin-relationship-updated", "GranularAdminRelationshipUpdated", "GranularAdminRelationshipEvent", "GranularAdminRelationship", "is raised when a GDAP relationship is updated by the partner or the customer.", nil},
-	{"granular-admin-relationship-expired", "GranularAdminRelationshipExpired", "GranularAdminRelationshipEvent", "GranularAdminRelationship", "is raised when a GDAP relationship expires.", nil},
-	{"granular-admin-relationship-created", "GranularAdminRelationshipCreated", "GranularAdminRelationshipEvent", "GranularAdminRelationship", "is raised when a GDAP relationship is created.", nil},
-	{"granular-admin-access-assignment-created", "GranularAdminAccessAssignmentCreated", "GranularAdminAccessAssignmentEvent", "GranularAdminAccessAssignment", "is raised when the partner creates a GDAP access assignment.", nil},
-	{"granular-admin-access-assignment-activated", "GranularAdminAccessAssignmentActivated", "GranularAdminAccessAssignmentEvent", "GranularAdminAccessAssignment", "is raised when a GDAP access assignment becomes active.", nil},
-	{"granular-admin-access-assignment-updated", "GranularAdminAccessAssignmentUpdated", "GranularAdminAccessAssignmentEvent", "GranularAdminAccessAssignment", "is raised when the partner updates a GDAP access assignment.", nil},
-	{"granular-admin-access-assignment-deleted", "GranularAdminAccessAssignmentDeleted", "GranularAdminAccessAssignmentEvent", "GranularAdminAccessAssignment", "is raised when the partner deletes a GDAP access assignment.", nil},
-	{"new-commerce-migration-created", "NewCommerceMigrationCreated", "NewCommerceMigrationEvent", "NewCommerceMigration", "is raised when a new-commerce migration is created.", nil},
-	{"new-commerce-migration-completed", "NewCommerceMigrationCompleted", "NewCommerceMigrationEvent", "NewCommerceMigration", "is raised when a new-commerce migration completes.", nil},
-	{"create-new-commerce-migration-schedule", "CreateNewCommerceMigrationSchedule", "NewCommerceMigrationEvent", "NewCommerceMigration", "is raised when a new-commerce migration schedule is created.", nil},
-	{"new-commerce-migration-failed", "NewCommerceMigrationFailed", "NewCommerceMigrationEvent", "NewCommerceMigration", "is raised when a new-commerce migration fails.", nil},
-	{"new-commerce-migration-schedule-failed", "NewCommerceMigrationScheduleFailed", "NewCommerceMigrationScheduleEvent", "NewCommerceMigrationSchedule", "is raised when a scheduled new-commerce migration fails.", nil},
-	{"create-transfer", "CreateTransfer", "TransferEvent", "Transfer", "is raised when a transfer is created.", nil},
-	{"update-transfer", "UpdateTransfer", "TransferEvent", "Transfer", "is raised when a transfer is updated.", nil},
-	{"complete-transfer", "CompleteTransfer", "TransferEvent", "Transfer", "is raised when a transfer completes.", nil},
-	{"transfer-failed", "TransferFailed", "TransferEvent", "Transfer", "is raised when a transfer fails. The documents also call it \"fail-transfer\", which is accepted as an alias on input.", []string{"fail-transfer"}},
-	{"reseller-relationship-accepted-by-customer", "ResellerRelationshipAcceptedByCustomer", "CustomerRelationshipEvent", "Customer", "is raised when a customer accepts a reseller relationship.", nil},
-	{"indirect-reseller-relationship-accepted-by-customer", "IndirectResellerRelationshipAcceptedByCustomer", "CustomerRelationshipEvent", "Customer", "is raised when a customer accepts an indirect reseller relationship.", nil},
-	{"dap-admin-relationship-approved", "DAPAdminRelationshipApproved", "DAPEvent", "PartnerCustomerDap", "is raised when a DAP relationship between the partner and a customer tenant is approved.", nil},
-	{"dap-admin-relationship-terminated", "DAPAdminRelationshipTerminated", "DAPEvent", "PartnerCustomerDap", "is raised when a DAP relationship between the partner and a customer tenant is terminated.", nil},
-	{"dap-admin-relationship-terminated-by-microsoft", "DAPAdminRelationshipTerminatedByMicrosoft", "DAPEvent", "PartnerCustomerDap", "is raised when Microsoft terminates a DAP relationship that was inactive for more than 90 days.", nil},
-	{"azure-fraud-event-detected", "AzureFraudEventDetected", "FraudEvent", "", "is raised when a security alert (fraud) is detected on a customer tenant of the partner.", nil},
+	{Name: "test-created", Const: "TestCreated", Family: "TestEvent", Resource: "test",
+		Doc: "is raised when a test event is requested through the registration API."},
+	{Name: "subscription-updated", Const: "SubscriptionUpdated", Family: "SubscriptionEvent", Resource: "subscription",
+		Doc: "is raised when a subscription changes, through the API or internally; it may arrive up to 48 hours after the change."},
+	{Name: "usagerecords-thresholdExceeded", Const: "UsageRecordsThresholdExceeded", Family: "UsageThresholdEvent", Resource: "usagerecords",
+		Doc: "is raised when a customer's Microsoft Azure usage exceeds their usage spending budget."},
+	{Name: "referral-created", Const: "ReferralCreated", Family: "ReferralEvent", Resource: "referral",
+		Doc: "is raised when a referral is created."},
+	{Name: "referral-updated", Const: "ReferralUpdated", Family: "ReferralEvent", Resource: "referral",
+		Doc: "is raised when a referral is updated."},
+	{Name: "related-referral-created", Const: "RelatedReferralCreated", Family: "ReferralEvent", Resource: "referral",
+		Doc: "is raised when a related referral is created."},
+	{Name: "related-referral-updated", Const: "RelatedReferralUpdated", Family: "ReferralEvent", Resource: "referral",
+		Doc: "is raised when a related referral is updated."},
+	{Name: "invoice-ready", Const: "InvoiceReady", Family: "InvoiceEvent", Resource: "invoice",
+		Doc: "is raised when a new invoice is ready."},
+	{Name: "granular-admin-relationship-approved", Const: "GranularAdminRelationshipApproved", Family: "GranularAdminRelationshipEvent", Resource: "GranularAdminRelationship",
+		Doc: "is raised when the customer approves a GDAP relationship."},
+	{Name: "granular-admin-relationship-activated", Const: "GranularAdminRelationshipActivated", Family: "GranularAdminRelationshipEvent", Resource: "GranularAdminRelationship",
+		Doc: "is raised when a GDAP relationship becomes active."},
+	{Name: "granular-admin-relationship-terminated", Const: "GranularAdminRelationshipTerminated", Family: "GranularAdminRelationshipEvent", Resource: "GranularAdminRelationship",
+		Doc: "is raised when a GDAP relationship is terminated by the partner or the customer."},
+	{Name: "granular-admin-relationship-auto-extended", Const: "GranularAdminRelationshipAutoExtended", Family: "GranularAdminRelationshipEvent", Resource: "GranularAdminRelationship",
+		Doc: "is raised when the system extends a GDAP relationship automatically."},
+	{Name: "granular-admin-relationship-updated", Const: "GranularAdminRelationshipUpdated", Family: "GranularAdminRelationshipEvent", Resource: "GranularAdminRelationship",
+		Doc: "is raised when a GDAP relationship is updated by the partner or the customer."},
+	{Name: "granular-admin-relationship-expired", Const: "GranularAdminRelationshipExpired", Family: "GranularAdminRelationshipEvent", Resource: "GranularAdminRelationship",
+		Doc: "is raised when a GDAP relationship expires."},
+	{Name: "granular-admin-relationship-created", Const: "GranularAdminRelationshipCreated", Family: "GranularAdminRelationshipEvent", Resource: "GranularAdminRelationship",
+		Doc: "is raised when a GDAP relationship is created."},
+	{Name: "granular-admin-access-assignment-created", Const: "GranularAdminAccessAssignmentCreated", Family: "GranularAdminAccessAssignmentEvent", Resource: "GranularAdminAccessAssignment",
+		Doc: "is raised when the partner creates a GDAP access assignment."},
+	{Name: "granular-admin-access-assignment-activated", Const: "GranularAdminAccessAssignmentActivated", Family: "GranularAdminAccessAssignmentEvent", Resource: "GranularAdminAccessAssignment",
+		Doc: "is raised when a GDAP access assignment becomes active."},
+	{Name: "granular-admin-access-assignment-updated", Const: "GranularAdminAccessAssignmentUpdated", Family: "GranularAdminAccessAssignmentEvent", Resource: "GranularAdminAccessAssignment",
+		Doc: "is raised when the partner updates a GDAP access assignment."},
+	{Name: "granular-admin-access-assignment-deleted", Const: "GranularAdminAccessAssignmentDeleted", Family: "GranularAdminAccessAssignmentEvent", Resource: "GranularAdminAccessAssignment",
+		Doc: "is raised when the partner deletes a GDAP access assignment."},
+	{Name: "new-commerce-migration-created", Const: "NewCommerceMigrationCreated", Family: "NewCommerceMigrationEvent", Resource: "NewCommerceMigration",
+		Doc: "is raised when a new-commerce migration is created."},
+	{Name: "new-commerce-migration-completed", Const: "NewCommerceMigrationCompleted", Family: "NewCommerceMigrationEvent", Resource: "NewCommerceMigration",
+		Doc: "is raised when a new-commerce migration completes."},
+	{Name: "create-new-commerce-migration-schedule", Const: "CreateNewCommerceMigrationSchedule", Family: "NewCommerceMigrationEvent", Resource: "NewCommerceMigration",
+		Doc: "is raised when a new-commerce migration schedule is created."},
+	{Name: "new-commerce-migration-failed", Const: "NewCommerceMigrationFailed", Family: "NewCommerceMigrationEvent", Resource: "NewCommerceMigration",
+		Doc: "is raised when a new-commerce migration fails."},
+	{Name: "new-commerce-migration-schedule-failed", Const: "NewCommerceMigrationScheduleFailed", Family: "NewCommerceMigrationScheduleEvent", Resource: "NewCommerceMigrationSchedule",
+		Doc: "is raised when a scheduled new-commerce migration fails."},
+	{Name: "create-transfer", Const: "CreateTransfer", Family: "TransferEvent", Resource: "Transfer",
+		Doc: "is raised when a transfer is created."},
+	{Name: "update-transfer", Const: "UpdateTransfer", Family: "TransferEvent", Resource: "Transfer",
+		Doc: "is raised when a transfer is updated."},
+	{Name: "complete-transfer", Const: "CompleteTransfer", Family: "TransferEvent", Resource: "Transfer",
+		Doc: "is raised when a transfer completes."},
+	{Name: "transfer-failed", Const: "TransferFailed", Family: "TransferEvent", Resource: "Transfer",
+		Doc:     "is raised when a transfer fails. The documents also call it \"fail-transfer\", which is accepted as an alias on input.",
+		Aliases: []string{"fail-transfer"}},
+	{Name: "reseller-relationship-accepted-by-customer", Const: "ResellerRelationshipAcceptedByCustomer", Family: "CustomerRelationshipEvent", Resource: "Customer",
+		Doc: "is raised when a customer accepts a reseller relationship."},
+	{Name: "indirect-reseller-relationship-accepted-by-customer", Const: "IndirectResellerRelationshipAcceptedByCustomer", Family: "CustomerRelationshipEvent", Resource: "Customer",
+		Doc: "is raised when a customer accepts an indirect reseller relationship."},
+	{Name: "dap-admin-relationship-approved", Const: "DAPAdminRelationshipApproved", Family: "DAPEvent", Resource: "PartnerCustomerDap",
+		Doc: "is raised when a DAP relationship between the partner and a customer tenant is approved."},
+	{Name: "dap-admin-relationship-terminated", Const: "DAPAdminRelationshipTerminated", Family: "DAPEvent", Resource: "PartnerCustomerDap",
+		Doc: "is raised when a DAP relationship between the partner and a customer tenant is terminated."},
+	{Name: "dap-admin-relationship-terminated-by-microsoft", Const: "DAPAdminRelationshipTerminatedByMicrosoft", Family: "DAPEvent", Resource: "PartnerCustomerDap",
+		Doc: "is raised when Microsoft terminates a DAP relationship that was inactive for more than 90 days."},
+	{Name: "azure-fraud-event-detected", Const: "AzureFraudEventDetected", Family: "FraudEvent", Resource: "",
+		Doc: "is raised when a security alert (fraud) is detected on a customer tenant of the partner."},
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/capread"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
@@ -71,7 +72,7 @@ func newRig(cfg config, stderr io.Writer) (*rig, error) {
 func (r *rig) signMany(n int) []delivery {
 	out := make([]delivery, n)
 	names := pcwebhook.KnownEventNames()
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	base := time.Now().UTC() // not a fixed date: a receiver with WithMaxEventAge must accept them on any day
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
@@ -105,10 +106,11 @@ func serve(h http.Handler) (string, func(), error) {
 	return "http://" + ln.Addr().String() + "/webhooks/partner-center", func() { _ = srv.Close() }, nil
 }
 
-// floorHandler is the least a receiver can do: read the body and check its RSA signature.
+// floorHandler is the least a receiver can do: read the body (with the Handler's capped reader)
+// and check its RSA signature.
 func floorHandler(pub *rsa.PublicKey) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		body, err := capread.Read(r.Body, 64<<10, r.ContentLength)
 		if err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			return

@@ -1,5 +1,8 @@
 package main
 
+// This file turns the trust flags (--dev, --allow-cert-url, ...) into the Verifier that listen and
+// verify use; verify.go is the verify command itself.
+
 import (
 	"errors"
 	"flag"
@@ -18,6 +21,9 @@ type trustFlags struct {
 	configDir   string
 	allowCert   stringList
 	allowIssuer stringList
+
+	// extra are options a command adds after the ones the flags make (verify --cert).
+	extra []pcwebhook.VerifierOption
 }
 
 // trust is a configured verifier and what it trusts, in words.
@@ -69,6 +75,10 @@ func (a *app) buildVerifier(f *trustFlags, create bool, at time.Time) (*trust, e
 	if a.env.downloads != nil {
 		opts = append(opts, pcwebhook.WithHTTPClient(a.env.downloads))
 	}
+	if a.env.roots != nil && !f.dev {
+		opts = append(opts, pcwebhook.WithRootCAs(a.env.roots))
+	}
+	opts = append(opts, f.extra...)
 	if !at.IsZero() {
 		opts = append(opts, pcwebhook.WithClock(func() time.Time { return at }))
 	}
@@ -80,7 +90,7 @@ func (a *app) buildVerifier(f *trustFlags, create bool, at time.Time) (*trust, e
 	return t, nil
 }
 
-// defineTrustFlags adds the trust flags to a flag set.
+// define adds the trust flags to a flag set.
 func (f *trustFlags) define(set *flag.FlagSet) {
 	set.BoolVar(&f.dev, "dev", false, "trust the local development CA of \"pcwebhook trigger\" instead of Partner Center")
 	set.StringVar(&f.configDir, "config-dir", "", "the configuration `directory` holding dev/ (default: $"+configDirEnv+", or the user's configuration directory/pcwebhook)")

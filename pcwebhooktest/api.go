@@ -1,0 +1,447 @@
+package pcwebhooktest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/guid"
+)
+
+// Paths of the registration API the fake serves.
+const (
+	apiRegistrationPath     = "/webhooks/v1/registration"
+	apiEventsPath           = apiRegistrationPath + "/events"
+	apiValidationEventsPath = apiRegistrationPath + "/validationEvents"
+)
+
+// API is a fake Partner Center webhook registration API, in the way httptest.Server is a fake
+// server: point a pcwebhook.Client at [API.URL] (or take one from [API.NewClient]) and test code
+// that registers, updates and validates a webhook. It keeps one registration, as Partner Center
+// keeps one per partner account, and serves
+//
+//	GET  /webhooks/v1/registration                          the registration (404 when none)
+//	POST /webhooks/v1/registration                          create it (409 when one exists)
+//	PUT  /webhooks/v1/registration                          replace it (404 when none)
+//	GET  /webhooks/v1/registration/events                   the supported event names
+//	POST /webhooks/v1/registration/validationEvents         send a test event
+//	GET  /webhooks/v1/registration/validationEvents/{id}    its delivery status
+//
+// with the wire shapes of the real service. A test event really goes out: the API posts a
+// test-created event, signed by its [Sender] in the registration's header mode, to the registered
+// WebhookUrl, and the status reports what the endpoint answered, so a receiver that trusts the
+// Sender (see [Sender.Verifier]) is validated end to end. Every request needs an
+// "Authorization: Bearer" token (a given one with [WithAPIToken]).
+//
+// Create one with [NewAPI]; it is safe for concurrent use.
+type API struct {
+	srv       *httptest.Server
+	sender    *Sender
+	useTLS    bool
+	token     string
+	supported []pcwebhook.EventName
+
+	ctx    context.Context // ends on Close: deliveries stop
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // deliveries in flight
+
+	mu          sync.Mutex
+	failures    []int // statuses of the next answers, from FailNext
+	reg         *apiRegistration
+	validations map[string]*apiValidation
+	requests    []string
+}
+
+// apiRegistration is the registration as the service returns it.
+type apiRegistration struct {
+	SubscriberID                      string   `json:"SubscriberId"`
+	WebhookURL                        string   `json:"WebhookUrl"`
+	WebhookEvents                     []string `json:"WebhookEvents"`
+	SignatureTokenToMsSignatureHeader bool     `json:"SignatureTokenToMsSignatureHeader"`
+	LastModifiedTimestamp             string   `json:"LastModifiedTimestamp"`
+}
+
+// apiValidation is a test event's delivery status as the service returns it.
+type apiValidation struct {
+	CorrelationID string                `json:"correlationId"`
+	PartnerID     string                `json:"partnerId"`
+	Status        string                `json:"status"`
+	CallbackURL   string                `json:"callbackUrl"`
+	Results       []apiValidationResult `json:"results"`
+}
+
+type apiValidationResult struct {
+	ResponseCode    string `json:"responseCode"`
+	ResponseMessage string `json:"responseMessage"`
+	SystemError     bool   `json:"systemError"`
+	DateTimeUTC     string `json:"dateTimeUtc"`
+}
+
+// apiError is the service's error body.
+type apiError struct {
+	Code        any    `json:"code"`
+	Description string `json:"description"`
+	ErrorName   string `json:"errorName"`
+	IsRetryable bool   `json:"isRetryable"`
+}
+
+// The fake's partner.
+const (
+	apiSubscriberID = "e82cac64-dc67-4cd3-849b-78b6127dd57d"
+	apiPartnerID    = "00234d9d-8c2d-4ff5-8c18-39f8afc6f7f3"
+)
+
+// APIOption configures an [API].
+type APIOption func(*API)
+
+// WithAPITLS serves the API over TLS, as Partner Center does, instead of plain HTTP on loopback
+// (which pcwebhook.Client accepts for loopback hosts only). [API.Client] trusts its certificate.
+func WithAPITLS() APIOption { return func(a *API) { a.useTLS = true } }
+
+// WithAPIToken makes the API accept only "Authorization: Bearer <token>" (default: any
+// non-empty bearer token). Other requests get 401.
+func WithAPIToken(token string) APIOption { return func(a *API) { a.token = token } }
+
+// WithSupportedEvents sets what GET .../events answers and what a registration may name
+// (default: pcwebhook.KnownEventNames()).
+func WithSupportedEvents(names ...pcwebhook.EventName) APIOption {
+	return func(a *API) { a.supported = append([]pcwebhook.EventName(nil), names...) }
+}
+
+// NewAPI starts a fake registration API whose test events sender signs, and closes it when the
+// test ends (tb.Cleanup). Test events are posted with the sender's client ([WithSendClient]).
+// With a nil sender, NewAPI makes one whose client reaches plain HTTP endpoints and TLS
+// endpoints started with httptest.NewTLSServer.
+func NewAPI(tb testing.TB, sender *Sender, opts ...APIOption) *API {
+	tb.Helper()
+	if sender == nil {
+		// Trust httptest's TLS certificate too, so that test events reach endpoints started with
+		// httptest.NewTLSServer.
+		tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+		client := tlsSrv.Client()
+		tlsSrv.Close()
+		sender = New(tb, WithSendClient(client))
+	}
+	a := &API{sender: sender, supported: pcwebhook.KnownEventNames(), validations: map[string]*apiValidation{}}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(a)
+		}
+	}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.srv = httptest.NewUnstartedServer(http.HandlerFunc(a.serve))
+	if a.useTLS {
+		a.srv.StartTLS()
+	} else {
+		a.srv.Start()
+	}
+	tb.Cleanup(a.Close)
+	return a
+}
+
+// URL returns the API root, such as "http://127.0.0.1:41234", for pcwebhook.WithAPIRoot.
+func (a *API) URL() string { return a.srv.URL }
+
+// Client returns an http.Client for the API: with [WithAPITLS], one that trusts its certificate.
+func (a *API) Client() *http.Client { return a.srv.Client() }
+
+// Sender returns the Sender that signs the API's test events.
+func (a *API) Sender() *Sender { return a.sender }
+
+// NewClient returns a pcwebhook.Client that talks to this API (its URL, its HTTP client, and
+// the API's token or "test-token"); opts are applied after those.
+func (a *API) NewClient(opts ...pcwebhook.ClientOption) *pcwebhook.Client {
+	token := a.token
+	if token == "" {
+		token = "test-token"
+	}
+	return pcwebhook.NewClient(pcwebhook.StaticToken(token),
+		append([]pcwebhook.ClientOption{pcwebhook.WithAPIRoot(a.URL()), pcwebhook.WithClientHTTPClient(a.Client())}, opts...)...)
+}
+
+// Close stops the API and waits for test events in flight (which it cancels).
+func (a *API) Close() {
+	a.cancel()
+	a.srv.Close()
+	a.wg.Wait()
+}
+
+// Registration returns the current registration, as GET would; false when there is none.
+func (a *API) Registration() (pcwebhook.Registration, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.reg == nil {
+		return pcwebhook.Registration{}, false
+	}
+	reg := pcwebhook.Registration{
+		SubscriberID:                      a.reg.SubscriberID,
+		WebhookURL:                        a.reg.WebhookURL,
+		SignatureTokenToMsSignatureHeader: a.reg.SignatureTokenToMsSignatureHeader,
+	}
+	reg.LastModified, _ = time.Parse(time.RFC3339Nano, a.reg.LastModifiedTimestamp)
+	for _, e := range a.reg.WebhookEvents {
+		reg.WebhookEvents = append(reg.WebhookEvents, pcwebhook.EventName(e))
+	}
+	return reg, true
+}
+
+// SetRegistration sets the registration, as if the partner had registered before the test
+// (SubscriberID and LastModified are the API's).
+func (a *API) SetRegistration(reg pcwebhook.Registration) {
+	events := make([]string, 0, len(reg.WebhookEvents))
+	for _, e := range reg.WebhookEvents {
+		events = append(events, string(e))
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.reg = &apiRegistration{
+		SubscriberID: apiSubscriberID, WebhookURL: reg.WebhookURL, WebhookEvents: events,
+		SignatureTokenToMsSignatureHeader: reg.SignatureTokenToMsSignatureHeader,
+		LastModifiedTimestamp:             time.Now().UTC().Format(time.RFC3339Nano),
+	}
+}
+
+// Requests returns "METHOD /path" of every request the API received, in order.
+func (a *API) Requests() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.requests...)
+}
+
+// FailNext makes the API answer each of the next requests, one per status given, with that
+// status and the service's error body, before looking at anything else: to test how code copes
+// with a refused token (401, 403), throttling (429) or an outage (500, 503). A 429 or 503 carries
+// "Retry-After: 0", so a retrying client does not wait.
+func (a *API) FailNext(statuses ...int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.failures = append(a.failures, statuses...)
+}
+
+// serve routes one request.
+func (a *API) serve(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	a.requests = append(a.requests, r.Method+" "+r.URL.Path)
+	fail := 0
+	if len(a.failures) > 0 {
+		fail, a.failures = a.failures[0], a.failures[1:]
+	}
+	a.mu.Unlock()
+	if fail != 0 {
+		if fail == http.StatusTooManyRequests || fail == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "0")
+		}
+		name := strings.ReplaceAll(http.StatusText(fail), " ", "")
+		writeAPIError(w, fail, name, name, "Failed by FailNext.")
+		return
+	}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || strings.TrimSpace(token) == "" || (a.token != "" && token != a.token) {
+		writeAPIError(w, http.StatusUnauthorized, "Unauthorized", "Unauthorized", "The bearer token is missing or not valid.")
+		return
+	}
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	switch {
+	case path == apiRegistrationPath && r.Method == http.MethodGet:
+		a.getRegistration(w)
+	case path == apiRegistrationPath && (r.Method == http.MethodPost || r.Method == http.MethodPut):
+		a.writeRegistration(w, r)
+	case path == apiEventsPath && r.Method == http.MethodGet:
+		names := make([]string, 0, len(a.supported))
+		for _, n := range a.supported {
+			names = append(names, string(n))
+		}
+		writeJSON(w, http.StatusOK, names)
+	case path == apiValidationEventsPath && r.Method == http.MethodPost:
+		a.sendTestEvent(w)
+	case strings.HasPrefix(path, apiValidationEventsPath+"/") && r.Method == http.MethodGet:
+		a.validationStatus(w, strings.TrimPrefix(path, apiValidationEventsPath+"/"))
+	case path == apiRegistrationPath || path == apiEventsPath || strings.HasPrefix(path, apiValidationEventsPath):
+		w.Header().Set("Allow", "GET, POST, PUT")
+		writeAPIError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "MethodNotAllowed", r.Method+" is not supported here.")
+	default:
+		writeAPIError(w, http.StatusNotFound, "NotFound", "NotFound", "No such resource.")
+	}
+}
+
+func (a *API) getRegistration(w http.ResponseWriter) {
+	a.mu.Lock()
+	reg := a.reg
+	a.mu.Unlock()
+	if reg == nil {
+		writeAPIError(w, http.StatusNotFound, 600008, "RegistrationNotFound", "The partner is not registered for webhooks.")
+		return
+	}
+	writeJSON(w, http.StatusOK, reg)
+}
+
+// writeRegistration creates (POST) or replaces (PUT) the registration.
+func (a *API) writeRegistration(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		WebhookURL                        string   `json:"WebhookUrl"`
+		WebhookEvents                     []string `json:"WebhookEvents"`
+		SignatureTokenToMsSignatureHeader bool     `json:"SignatureTokenToMsSignatureHeader"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
+		writeAPIError(w, http.StatusBadRequest, "BadRequest", "BadRequest", "The body is not a registration: "+err.Error())
+		return
+	}
+	if strings.TrimSpace(in.WebhookURL) == "" {
+		writeAPIError(w, http.StatusBadRequest, "BadRequest", "BadRequest", "WebhookUrl is required.")
+		return
+	}
+	for _, e := range in.WebhookEvents {
+		if !a.supports(e) {
+			writeAPIError(w, http.StatusBadRequest, "BadRequest", "InvalidWebhookEvent", fmt.Sprintf("%q is not a supported event.", e))
+			return
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case r.Method == http.MethodPost && a.reg != nil:
+		writeAPIError(w, http.StatusConflict, 600007, "RegistrationAlreadyExists", "A registration already exists for this partner. Use PUT to update it.")
+		return
+	case r.Method == http.MethodPut && a.reg == nil:
+		writeAPIError(w, http.StatusNotFound, 600008, "RegistrationNotFound", "The partner is not registered for webhooks.")
+		return
+	}
+	a.reg = &apiRegistration{
+		SubscriberID: apiSubscriberID, WebhookURL: strings.TrimSpace(in.WebhookURL), WebhookEvents: in.WebhookEvents,
+		SignatureTokenToMsSignatureHeader: in.SignatureTokenToMsSignatureHeader,
+		LastModifiedTimestamp:             time.Now().UTC().Format(time.RFC3339Nano),
+	}
+	if a.reg.WebhookEvents == nil {
+		a.reg.WebhookEvents = []string{}
+	}
+	writeJSON(w, http.StatusOK, a.reg)
+}
+
+// supports reports whether name is a supported event, in any letter case.
+func (a *API) supports(name string) bool {
+	for _, s := range a.supported {
+		if strings.EqualFold(string(s), name) {
+			return true
+		}
+	}
+	return false
+}
+
+// sendTestEvent answers the correlation ID at once and delivers the test event meanwhile.
+func (a *API) sendTestEvent(w http.ResponseWriter) {
+	a.mu.Lock()
+	reg := a.reg
+	if reg == nil {
+		a.mu.Unlock()
+		writeAPIError(w, http.StatusNotFound, 600008, "RegistrationNotFound", "The partner is not registered for webhooks.")
+		return
+	}
+	registered := false
+	for _, e := range reg.WebhookEvents {
+		registered = registered || strings.EqualFold(e, string(pcwebhook.EventTestCreated))
+	}
+	if !registered {
+		a.mu.Unlock()
+		writeAPIError(w, http.StatusBadRequest, "BadRequest", "TestEventNotRegistered", "The registration does not include test-created.")
+		return
+	}
+	id, err := guid.New()
+	if err != nil {
+		a.mu.Unlock()
+		writeAPIError(w, http.StatusInternalServerError, "InternalServerError", "InternalServerError", err.Error())
+		return
+	}
+	v := &apiValidation{CorrelationID: id, PartnerID: apiPartnerID, Status: "pending", CallbackURL: reg.WebhookURL, Results: []apiValidationResult{}}
+	a.validations[id] = v
+	a.wg.Add(1)
+	a.mu.Unlock()
+
+	body := EventSpec{
+		Name:        pcwebhook.EventTestCreated,
+		ResourceURI: "https://api.partnercenter.microsoft.com" + apiValidationEventsPath + "/" + id,
+	}.Body()
+	go a.deliver(v, reg.WebhookURL, reg.SignatureTokenToMsSignatureHeader, body)
+	writeJSON(w, http.StatusOK, map[string]string{"correlationId": id})
+}
+
+// deliver posts the signed test event and records the answer.
+func (a *API) deliver(v *apiValidation, url string, msHeader bool, body []byte) {
+	defer a.wg.Done()
+	res := apiValidationResult{}
+	status, err := a.post(url, msHeader, body)
+	res.DateTimeUTC = time.Now().UTC().Format("2006-01-02T15:04:05.0000000")
+	if err != nil {
+		res.ResponseCode, res.SystemError, res.ResponseMessage = "", true, "the endpoint could not be reached"
+	} else {
+		res.ResponseCode = strings.ReplaceAll(http.StatusText(status), " ", "") // .NET HttpStatusCode names
+		if res.ResponseCode == "" {
+			res.ResponseCode = fmt.Sprint(status)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	v.Results = append(v.Results, res)
+	v.Status = "completed"
+	if err != nil {
+		v.Status = "failed"
+	}
+}
+
+// post sends body to url signed by the sender in the given header mode.
+func (a *API) post(url string, msHeader bool, body []byte) (int, error) {
+	signer := a.sender.signer()
+	signer.MSSignatureHeader = msHeader
+	h, err := signer.Sign(body)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header = h
+	resp, err := a.sender.sendClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, nil
+}
+
+func (a *API) validationStatus(w http.ResponseWriter, id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	v, ok := a.validations[id]
+	if !ok {
+		writeAPIError(w, http.StatusNotFound, "NotFound", "ValidationEventNotFound", "No test event has this correlation ID.")
+		return
+	}
+	writeJSON(w, http.StatusOK, v) // under the lock: deliver appends to v
+}
+
+func writeAPIError(w http.ResponseWriter, status int, code any, name, description string) {
+	writeJSON(w, status, apiError{Code: code, Description: description, ErrorName: name, IsRetryable: status >= 500})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

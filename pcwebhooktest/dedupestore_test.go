@@ -1,0 +1,186 @@
+package pcwebhooktest_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
+)
+
+// The default store of the Handler passes the contract.
+func TestDedupeStoreMemory(t *testing.T) {
+	pcwebhooktest.TestDedupeStore(t, func(t *testing.T, cfg pcwebhooktest.DedupeStoreConfig) pcwebhook.DedupeStore {
+		return pcwebhook.NewMemoryDedupeStoreWithOptions(pcwebhook.MemoryDedupeOptions{Lease: cfg.Lease, Retention: cfg.Retention})
+	})
+}
+
+// TestDedupeStoreCatchesBrokenStores runs the kit, in a child process, against a small map store
+// with one defect at a time and checks that the subtest meant to catch it fails; the same store
+// without a defect passes the whole kit.
+func TestDedupeStoreCatchesBrokenStores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the kit in child processes")
+	}
+	for _, tc := range []struct{ defect, subtest string }{
+		{"", ""},
+		{"racy-begin", "ConcurrentBegin"},
+		{"constant-token", "DistinctTokens"},
+		{"release-ignores-owner", "ForeignClaim"},
+		{"done-ignores-owner", "LateOwnerAfterTakeover"},
+		{"release-forgets-done", "DoneIsRemembered"},
+		{"lease-never-ends", "LeaseExpiry"},
+		{"done-needs-live-lease", "DoneAfterLeaseWithoutTakeover"},
+		{"keeps-done-forever", "Retention"},
+	} {
+		t.Run("defect="+tc.defect, func(t *testing.T) {
+			t.Parallel()
+			run := "^TestDedupeStoreChild$"
+			if tc.subtest != "" {
+				run += "/^" + tc.subtest + "$"
+			}
+			cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.v", "-test.count=1")
+			cmd.Env = append(os.Environ(), "PCWEBHOOKTEST_DEFECT="+tc.defect, "PCWEBHOOKTEST_CHILD=1")
+			out, err := cmd.CombinedOutput()
+			if tc.defect == "" {
+				if err != nil {
+					t.Fatalf("the store without a defect fails the kit: %v\n%s", err, out)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("the kit passed a store with the defect %s:\n%s", tc.defect, out)
+			}
+			if want := "--- FAIL: TestDedupeStoreChild/" + tc.subtest; !strings.Contains(string(out), want) {
+				t.Fatalf("want %q in the child's output:\n%s", want, out)
+			}
+		})
+	}
+}
+
+// TestDedupeStoreChild is the child of TestDedupeStoreCatchesBrokenStores.
+func TestDedupeStoreChild(t *testing.T) {
+	if os.Getenv("PCWEBHOOKTEST_CHILD") != "1" {
+		t.Skip("run by TestDedupeStoreCatchesBrokenStores")
+	}
+	defect := os.Getenv("PCWEBHOOKTEST_DEFECT")
+	pcwebhooktest.TestDedupeStore(t, func(t *testing.T, cfg pcwebhooktest.DedupeStoreConfig) pcwebhook.DedupeStore {
+		return &mapStore{cfg: cfg, defect: defect, m: map[string]*mapEntry{}}
+	})
+}
+
+// mapStore is the least store that passes the kit, with an optional defect.
+type mapStore struct {
+	cfg    pcwebhooktest.DedupeStoreConfig
+	defect string
+	mu     sync.Mutex
+	last   int
+	m      map[string]*mapEntry
+}
+
+type mapEntry struct {
+	token   string
+	done    bool
+	expires time.Time
+}
+
+// get returns key's live entry.
+func (s *mapStore) get(key string) *mapEntry {
+	e := s.m[key]
+	if e != nil && time.Now().After(e.expires) {
+		delete(s.m, key)
+		return nil
+	}
+	return e
+}
+
+func (s *mapStore) Begin(_ context.Context, key string) (pcwebhook.Claim, error) {
+	if s.defect == "racy-begin" {
+		s.mu.Lock()
+		e := s.get(key)
+		s.mu.Unlock()
+		time.Sleep(time.Millisecond) // check, then act
+		if e != nil {
+			return pcwebhook.Claim{Key: key, State: stateOf(e)}, nil
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.get(key); e != nil && s.defect != "racy-begin" {
+		return pcwebhook.Claim{Key: key, State: stateOf(e)}, nil
+	}
+	s.last++
+	token := strconv.Itoa(s.last)
+	if s.defect == "constant-token" {
+		token = "t"
+	}
+	lease := s.cfg.Lease
+	if s.defect == "lease-never-ends" {
+		lease = time.Hour
+	}
+	s.m[key] = &mapEntry{token: token, expires: time.Now().Add(lease)}
+	return pcwebhook.Claim{Key: key, State: pcwebhook.DeliveryNew, Token: token, Expires: time.Now().Add(lease)}, nil
+}
+
+func stateOf(e *mapEntry) pcwebhook.DeliveryState {
+	if e.done {
+		return pcwebhook.DeliveryDone
+	}
+	return pcwebhook.DeliveryInProgress
+}
+
+func (s *mapStore) Done(_ context.Context, c pcwebhook.Claim) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.get(c.Key)
+	switch {
+	case c.Token == "":
+		return pcwebhook.ErrClaimLost
+	case e == nil && s.defect == "done-needs-live-lease":
+		return pcwebhook.ErrClaimLost
+	case e != nil && (e.done || e.token != c.Token) && s.defect != "done-ignores-owner":
+		return pcwebhook.ErrClaimLost
+	}
+	retention := s.cfg.Retention
+	if s.defect == "keeps-done-forever" {
+		retention = time.Hour
+	}
+	s.m[c.Key] = &mapEntry{done: true, expires: time.Now().Add(retention)}
+	return nil
+}
+
+func (s *mapStore) Release(_ context.Context, c pcwebhook.Claim) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.get(c.Key)
+	switch {
+	case e == nil:
+		return pcwebhook.ErrClaimLost
+	case e.done && s.defect == "release-forgets-done":
+	case e.done:
+		return pcwebhook.ErrClaimLost
+	case c.Token == "" || e.token != c.Token:
+		if s.defect != "release-ignores-owner" {
+			return pcwebhook.ErrClaimLost
+		}
+	}
+	delete(s.m, c.Key)
+	return nil
+}
+
+// The test of a store of your own runs the whole contract with one call; here, the Handler's
+// in-memory store.
+func ExampleTestDedupeStore() {
+	testMyStore := func(t *testing.T) {
+		pcwebhooktest.TestDedupeStore(t, func(t *testing.T, cfg pcwebhooktest.DedupeStoreConfig) pcwebhook.DedupeStore {
+			return pcwebhook.NewMemoryDedupeStoreWithOptions(pcwebhook.MemoryDedupeOptions{Lease: cfg.Lease, Retention: cfg.Retention})
+		})
+	}
+	_ = testMyStore // func TestMyStore(t *testing.T) { testMyStore(t) }
+}

@@ -1,0 +1,93 @@
+package pcwebhooktest_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/testpki"
+	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
+)
+
+// exampleDevCA stands in for "pcwebhook trigger", which creates the development CA on first use
+// and prints its directory.
+func exampleDevCA() (dir string, cleanup func()) {
+	base, err := os.MkdirTemp("", "pcwebhook-example-")
+	if err != nil {
+		panic(err)
+	}
+	dir = filepath.Join(base, "dev")
+	files, err := testpki.NewDevCAFiles(time.Now())
+	if err != nil {
+		panic(err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		panic(err)
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			panic(err)
+		}
+	}
+	return dir, func() { os.RemoveAll(base) }
+}
+
+// An application accepts what "pcwebhook trigger" and "pcwebhook listen --forward" send with
+// one line of development configuration naming the CLI's development CA directory.
+func ExampleDevelopmentVerifier() {
+	devDir, cleanup := exampleDevCA() // e.g. /home/you/.config/pcwebhook/dev
+	defer cleanup()
+
+	v, err := pcwebhooktest.DevelopmentVerifier(devDir) // local development only
+	if err != nil {
+		panic(err)
+	}
+	h := pcwebhook.NewHandler(pcwebhook.WithVerifier(v))
+	h.OnSubscriptionUpdated(func(_ context.Context, e *pcwebhook.SubscriptionEvent) error {
+		fmt.Println("subscription", e.SubscriptionID)
+		return nil
+	})
+
+	// What "pcwebhook trigger subscription-updated --url ..." posts.
+	ca, err := testpki.LoadDevCA(devDir)
+	if err != nil {
+		panic(err)
+	}
+	body := pcwebhooktest.EventSpec{Name: pcwebhook.EventSubscriptionUpdated, IDs: []string{"", "sub-1"}}.Body()
+	header, err := ca.Signer(false).Sign(body)
+	if err != nil {
+		panic(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/webhooks", strings.NewReader(string(body)))
+	req.Header = header
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, req.Header.Get("X-MS-Certificate-Url") == pcwebhooktest.DevelopmentCertificateURL)
+	// Output:
+	// subscription sub-1
+	// 200 true
+}
+
+// The options form, to combine with other verifier options.
+func ExampleDevelopmentVerifierOptions() {
+	devDir, cleanup := exampleDevCA()
+	defer cleanup()
+	opts, err := pcwebhooktest.DevelopmentVerifierOptions(devDir)
+	if err != nil {
+		panic(err)
+	}
+	v, err := pcwebhook.NewVerifier(append(opts, pcwebhook.WithCacheSize(8))...)
+	fmt.Println(v != nil, err)
+
+	_, err = pcwebhooktest.DevelopmentVerifierOptions("")
+	fmt.Println(err)
+	// Output:
+	// true <nil>
+	// pcwebhooktest: DevelopmentVerifierOptions: no development CA directory given
+}

@@ -1,0 +1,239 @@
+package redisdedupe_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
+	"github.com/partnercenter-go/pcwebhook/redisdedupe"
+	"github.com/partnercenter-go/pcwebhook/redisdedupe/internal/redisserver"
+)
+
+// The benchmarks compare, in one run, the Handler with the in-memory store, the Handler with
+// redisdedupe on a loopback redis-server, and the RSA floor (the signature check alone), on the
+// same unique signed bodies:
+//
+//	go test -run '^$' -bench . -benchmem -benchtime 2000x -count 5
+
+const benchPool = 512
+
+type benchState struct {
+	sender   *pcwebhooktest.Sender
+	verifier *pcwebhook.Verifier
+	bodies   [][]byte
+	headers  []http.Header
+	sigs     [][]byte
+	pub      *rsa.PublicKey
+}
+
+var benchSetup = sync.OnceValues(func() (*benchState, error) {
+	s, err := pcwebhooktest.NewSender()
+	if err != nil {
+		return nil, err
+	}
+	st := &benchState{sender: s, verifier: s.Verifier(), pub: s.Leaf().PublicKey.(*rsa.PublicKey)}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < benchPool; i++ {
+		body := eventAt(base, i)
+		sig, err := base64.StdEncoding.DecodeString(s.Signature(body))
+		if err != nil {
+			return nil, err
+		}
+		st.bodies = append(st.bodies, body)
+		st.headers = append(st.headers, s.Sign(body))
+		st.sigs = append(st.sigs, sig)
+	}
+	return st, st.verifier.Verify(context.Background(), st.headers[0], st.bodies[0]) // warm the cache
+})
+
+func setupBench(b *testing.B) *benchState {
+	st, err := benchSetup()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+// discardWriter is a minimal ResponseWriter, so the benchmark measures the Handler.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) WriteHeader(code int)        { d.code = code }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// benchHandler serves every body of the pool once per round, each a new delivery: verify,
+// decode, Begin, callback, Done, log line. newStore gives the store of each round (every body is
+// new again).
+func benchHandler(b *testing.B, st *benchState, newStore func() pcwebhook.DedupeStore) {
+	newHandler := func() *pcwebhook.Handler {
+		h := pcwebhook.NewHandler(pcwebhook.WithVerifier(st.verifier), pcwebhook.WithDedupeStore(newStore()),
+			pcwebhook.WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
+		h.OnSubscriptionUpdated(func(context.Context, *pcwebhook.SubscriptionEvent) error { return nil })
+		return h
+	}
+	reqs := make([]*http.Request, benchPool)
+	var h *pcwebhook.Handler
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := i % benchPool
+		if j == 0 {
+			b.StopTimer()
+			h = newHandler()
+			for k := range reqs {
+				reqs[k] = httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(st.bodies[k]))
+				reqs[k].Header = st.headers[k].Clone()
+			}
+			b.StartTimer()
+		}
+		w := discardWriter{h: http.Header{}}
+		h.ServeHTTP(&w, reqs[j])
+		if w.code != http.StatusOK {
+			b.Fatalf("status %d", w.code)
+		}
+	}
+}
+
+// BenchmarkRSAFloor is the least any receiver must do per delivery: SHA-256 of the body and
+// crypto/rsa.VerifyPKCS1v15 with the 2048-bit key (as the root module's BenchmarkRSAFloor).
+func BenchmarkRSAFloor(b *testing.B) {
+	st := setupBench(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := i % benchPool
+		sum := sha256.Sum256(st.bodies[j])
+		if err := rsa.VerifyPKCS1v15(st.pub, crypto.SHA256, sum[:], st.sigs[j]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHandlerMemory is a new delivery through the Handler with its default in-memory store.
+func BenchmarkHandlerMemory(b *testing.B) {
+	st := setupBench(b)
+	benchHandler(b, st, func() pcwebhook.DedupeStore { return pcwebhook.NewMemoryDedupeStore(0, 0) })
+}
+
+// BenchmarkHandlerRedis is a new delivery through the Handler with redisdedupe on a loopback
+// redis-server; roundtrips/op counts the Redis commands sent per delivery (target 2: Begin and
+// Done).
+func BenchmarkHandlerRedis(b *testing.B) {
+	st := setupBench(b)
+	srv := redisserver.Start(b)
+	rdb, counter := newClient(b, srv)
+	ctx := context.Background()
+	warm := redisdedupe.New(rdb, redisdedupe.WithKeyPrefix(uniquePrefix(b)))
+	c, err := warm.Begin(ctx, "warm") // loads the scripts and opens the connection
+	if err == nil {
+		err = warm.Done(ctx, c)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	counter.n.Store(0)
+	benchHandler(b, st, func() pcwebhook.DedupeStore {
+		return redisdedupe.New(rdb, redisdedupe.WithKeyPrefix(uniquePrefix(b)))
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(counter.n.Load())/float64(b.N), "roundtrips/op")
+}
+
+// roundKey carries a per-delivery key suffix through the request's context, so the parallel
+// benchmarks can send the same signed bodies again and again as new deliveries.
+type roundKey struct{}
+
+// roundStore makes every delivery of the parallel benchmarks new: the key of Begin gets the
+// round from the request's context.
+type roundStore struct{ pcwebhook.DedupeStore }
+
+func (s roundStore) Begin(ctx context.Context, key string) (pcwebhook.Claim, error) {
+	return s.DedupeStore.Begin(ctx, key+ctx.Value(roundKey{}).(string))
+}
+
+// benchParallel is benchHandler from 8 goroutines per CPU, the way a server handles concurrent
+// deliveries: with Redis, round trips of different deliveries overlap.
+func benchParallel(b *testing.B, st *benchState, store pcwebhook.DedupeStore) {
+	h := pcwebhook.NewHandler(pcwebhook.WithVerifier(st.verifier), pcwebhook.WithDedupeStore(roundStore{store}),
+		pcwebhook.WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	h.OnSubscriptionUpdated(func(context.Context, *pcwebhook.SubscriptionEvent) error { return nil })
+	var n atomic.Int64
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			j := int(i % benchPool)
+			ctx := context.WithValue(context.Background(), roundKey{}, ":"+strconv.FormatInt(i/benchPool, 10))
+			r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(st.bodies[j])).WithContext(ctx)
+			r.Header = st.headers[j].Clone()
+			w := discardWriter{h: http.Header{}}
+			h.ServeHTTP(&w, r)
+			if w.code != http.StatusOK {
+				b.Errorf("status %d", w.code)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkHandlerMemoryParallel is BenchmarkHandlerMemory with concurrent deliveries.
+func BenchmarkHandlerMemoryParallel(b *testing.B) {
+	benchParallel(b, setupBench(b), pcwebhook.NewMemoryDedupeStore(0, 0))
+}
+
+// BenchmarkHandlerRedisParallel is BenchmarkHandlerRedis with concurrent deliveries.
+func BenchmarkHandlerRedisParallel(b *testing.B) {
+	st := setupBench(b)
+	srv := redisserver.Start(b)
+	rdb, counter := newClient(b, srv)
+	store := redisdedupe.New(rdb, redisdedupe.WithKeyPrefix(uniquePrefix(b)))
+	ctx := context.Background()
+	c, err := store.Begin(ctx, "warm")
+	if err == nil {
+		err = store.Done(ctx, c)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	counter.n.Store(0)
+	benchParallel(b, st, store)
+	b.StopTimer()
+	b.ReportMetric(float64(counter.n.Load())/float64(b.N), "roundtrips/op")
+}
+
+// BenchmarkRedisPing is one bare round trip to the same loopback redis-server (PING): what
+// BenchmarkHandlerRedis pays twice on top of BenchmarkHandlerMemory.
+func BenchmarkRedisPing(b *testing.B) {
+	srv := redisserver.Start(b)
+	rdb, _ := newClient(b, srv)
+	ctx := context.Background()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
