@@ -27,15 +27,22 @@ import (
 //     before this check passes;
 //  4. the signature is well-formed base64;
 //  5. the certificate is taken from the cache, or else downloaded (https, no redirects, a
-//     timeout, a size cap; one download per URL however many requests wait for it), parsed (DER
-//     or PEM; extra PEM certificates are intermediates), and checked: Subject Organization
-//     exactly "Microsoft Corporation", an RSA key of at least 2048 bits, not a CA, and a chain
-//     to the trusted roots at the clock's time, downloading a missing issuer from the
-//     certificate's AIA URL only when that URL is inside the issuer allow-list;
-//  6. the RSA PKCS#1 v1.5 SHA-256 signature matches the raw body bytes.
+//     timeout, a size cap; one download per URL however many requests wait for it; a bounded
+//     queue for download slots, in which URLs that verified before go first), parsed (DER or
+//     PEM; extra PEM certificates are intermediates), and checked: Subject Organization exactly
+//     "Microsoft Corporation", an RSA key of at least 2048 bits, not a CA, digitalSignature in
+//     its KeyUsage when that is present, and a chain to the trusted roots at the clock's time,
+//     downloading a missing issuer from the certificate's AIA URL only when that URL is inside
+//     the issuer allow-list;
+//  6. the RSA PKCS#1 v1.5 SHA-256 signature matches the raw body bytes. When it does not match a
+//     cached key, the certificate is downloaded again (at most once per URL per rotation
+//     interval) and the signature checked against the fresh key, so that a certificate replaced
+//     at the same URL is picked up on the first delivery signed with it.
 //
 // Cached certificates are used only while the clock is inside the validity of their whole chain
-// and for at most the maximum age; failures are cached briefly.
+// and for at most the maximum age; failures are cached briefly; issuer certificates are cached
+// only once they completed a valid chain. See [VerificationError.Transient] for which failures
+// are the sender's (401) and which the receiver's (503, retried).
 type Verifier struct {
 	once sync.Once
 	st   *verifierState

@@ -34,8 +34,8 @@ var (
 	// canonical form. It was never fetched.
 	ErrUntrustedCertificateURL = errors.New("pcwebhook: untrusted certificate URL")
 	// ErrCertificateUnavailable: the certificate (or a missing issuer certificate) could not be
-	// downloaded now: network error, timeout, non-200 answer, redirect, or too large. Transient;
-	// retry later.
+	// downloaded now: network error, timeout, non-200 answer, redirect, too large, or too many
+	// downloads already waiting. Also a nil or unusable Verifier. Transient; retry later.
 	ErrCertificateUnavailable = errors.New("pcwebhook: certificate unavailable")
 	// ErrUntrustedCertificate: the certificate downloaded from an allow-listed URL (or pinned)
 	// could not be parsed, does not chain to a trusted root at the verifier's time, is not valid
