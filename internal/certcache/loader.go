@@ -148,7 +148,10 @@ func (l *Loader[V]) run(ctx context.Context, key string, load LoadFunc[V], force
 		}
 	}
 	v, notBefore, expires, err := load(ctx)
-	l.recent.Add(key, struct{}{}, time.Time{}, now.Add(l.opts.RefreshInterval))
+	if err == nil || force {
+		// Only keys with a value are reloaded; failures of other keys must not evict their record.
+		l.recent.Add(key, struct{}{}, time.Time{}, now.Add(l.opts.RefreshInterval))
+	}
 	if err != nil {
 		abandoned := ctx.Err() != nil
 		if !force && !abandoned && (l.opts.Cacheable == nil || l.opts.Cacheable(err)) {
