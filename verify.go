@@ -183,11 +183,14 @@ func emptyPool(pool *x509.CertPool) bool { return pool.Equal(x509.NewCertPool())
 
 // state returns the configured state, building the production policy for a zero Verifier. When
 // that fails (no trusted roots), every Verify answers the configuration error, transient.
-func (v *Verifier) state() *verifierState {
+func (v *Verifier) state() *verifierState { return v.stateFrom(defaultConfig) }
+
+// stateFrom is state with the configuration a zero Verifier uses; tests replace it.
+func (v *Verifier) stateFrom(config func() verifierConfig) *verifierState {
 	v.once.Do(func() {
-		st, err := newVerifierState(defaultConfig())
+		st, err := newVerifierState(config())
 		if err != nil {
-			cfg := defaultConfig()
+			cfg := config()
 			cfg.roots = x509.NewCertPool()
 			st = &verifierState{
 				cfg:    cfg,

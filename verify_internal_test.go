@@ -1,6 +1,7 @@
 package pcwebhook
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -120,4 +121,23 @@ func TestNewVerifierRefusesMissingRoots(t *testing.T) {
 	cfg.roots = one
 	_, err = newVerifier(cfg)
 	require.NoError(t, err)
+}
+
+// TestZeroVerifierWithoutRoots: a zero Verifier on a host without trust roots does not panic; it
+// answers every request with a transient configuration error that says why.
+func TestZeroVerifierWithoutRoots(t *testing.T) {
+	var v Verifier
+	v.stateFrom(func() verifierConfig {
+		cfg := defaultConfig()
+		cfg.systemRoots = func() (*x509.CertPool, error) { return x509.NewCertPool(), nil }
+		return cfg
+	})
+	err := v.Verify(context.Background(), nil, nil)
+	var ve *VerificationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, StepConfiguration, ve.Step)
+	assert.True(t, ve.Transient())
+	assert.ErrorIs(t, err, ErrNoTrustedRoots)
+	assert.ErrorIs(t, v.Prefetch(context.Background()), ErrNoTrustedRoots)
+	assert.Equal(t, int64(1), v.Stats().Rejected)
 }
