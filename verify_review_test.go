@@ -283,7 +283,9 @@ func TestReviewFreshNameFloodDoesNotStarveTheGenuineCertificate(t *testing.T) {
 	// for the 16 queued ahead of it (8 s).
 	gctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
+	gstart := time.Now()
 	require.NoError(t, v.Verify(gctx, genuine, testBody), "the genuine certificate starved")
+	t.Logf("genuine refresh during the flood took %s", time.Since(gstart).Round(time.Millisecond))
 	assert.Equal(t, int64(2), fs.genuine.Load())
 
 	stopFlood()
@@ -294,6 +296,7 @@ func TestReviewFreshNameFloodDoesNotStarveTheGenuineCertificate(t *testing.T) {
 	assert.Zero(t, slowRefusals.Load(), "a full queue is answered at once, not after waiting")
 	// Downloads made for the flood are bounded by the slots and the queue, not by its size.
 	assert.Less(t, fs.flooded.Load(), st.QueueFull+int64(pcwebhook.DefaultMaxQueuedDownloads)+2+1)
+	t.Logf("flood: %d refused at once, %d downloads made", st.QueueFull, fs.flooded.Load())
 }
 
 // TestReviewAbandonedVerifyCallsLeaveNothingBehind (finding b): thousands of Verify calls whose
@@ -335,6 +338,7 @@ func TestReviewAbandonedVerifyCallsLeaveNothingBehind(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	assert.LessOrEqual(t, runtime.NumGoroutine(), limit, "goroutines left behind by abandoned calls (base %d)", base)
+	t.Logf("goroutines: %d before, %d after %d abandoned calls; %d downloads started", base, runtime.NumGoroutine(), calls, fs.flooded.Load())
 	assert.LessOrEqual(t, fs.flooded.Load(), int64(pcwebhook.DefaultMaxConcurrentDownloads), "downloads started for abandoned calls")
 
 	// The verifier still works for a genuine delivery, without waiting for the hung downloads.
