@@ -301,6 +301,9 @@ func FuzzCertificateURL(f *testing.F) {
 		"https://evil@3psostorageacct.blob.core.windows.net/cert/x.cer",
 		"https://3psostorageacct.blob.core.windows.net/cert/%2e%2e/x",
 		"https://3psostorageacct.blob.core.windows.net/cert/..;/x",
+		"https://3psostorageacct.blob.core.windows.net/cert/.;x/y",
+		"https://3psostorageacct.blob.core.windows.net/cert/%2e%2e;/x",
+		"https://3psostorageacct.blob.core.windows.net/cert/;/x",
 		"https://3psostorageacct.blob.core.windows.net/cert/x?y#z",
 		"https://3psostorageacct.blob.core.windows.net:8443/cert/x",
 		"https://3psostorageacct.blob.core.windows.net/cert/a!$&'()*+,;=:b",
@@ -325,6 +328,9 @@ func FuzzCertificateURL(f *testing.F) {
 			t.Fatalf("accepted %q, which net/url reads as %#v", s, p)
 		}
 		for _, seg := range strings.Split(p.Path, "/") {
+			if i := strings.IndexByte(seg, ';'); i >= 0 {
+				seg = seg[:i] // what a server that strips path parameters (Tomcat: "..;") sees
+			}
 			if seg == "." || seg == ".." {
 				t.Fatalf("accepted %q with a dot segment", s)
 			}

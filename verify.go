@@ -27,15 +27,22 @@ import (
 //     before this check passes;
 //  4. the signature is well-formed base64;
 //  5. the certificate is taken from the cache, or else downloaded (https, no redirects, a
-//     timeout, a size cap; one download per URL however many requests wait for it), parsed (DER
-//     or PEM; extra PEM certificates are intermediates), and checked: Subject Organization
-//     exactly "Microsoft Corporation", an RSA key of at least 2048 bits, not a CA, and a chain
-//     to the trusted roots at the clock's time, downloading a missing issuer from the
-//     certificate's AIA URL only when that URL is inside the issuer allow-list;
-//  6. the RSA PKCS#1 v1.5 SHA-256 signature matches the raw body bytes.
+//     timeout, a size cap; one download per URL however many requests wait for it; a bounded
+//     queue for download slots, in which URLs that verified before go first), parsed (DER or
+//     PEM; extra PEM certificates are intermediates), and checked: Subject Organization exactly
+//     "Microsoft Corporation", an RSA key of at least 2048 bits, not a CA, digitalSignature in
+//     its KeyUsage when that is present, and a chain to the trusted roots at the clock's time,
+//     downloading a missing issuer from the certificate's AIA URL only when that URL is inside
+//     the issuer allow-list;
+//  6. the RSA PKCS#1 v1.5 SHA-256 signature matches the raw body bytes. When it does not match a
+//     cached key, the certificate is downloaded again (at most once per URL per rotation
+//     interval) and the signature checked against the fresh key, so that a certificate replaced
+//     at the same URL is picked up on the first delivery signed with it.
 //
 // Cached certificates are used only while the clock is inside the validity of their whole chain
-// and for at most the maximum age; failures are cached briefly.
+// and for at most the maximum age; failures are cached briefly; issuer certificates are cached
+// only once they completed a valid chain. See [VerificationError.Transient] for which failures
+// are the sender's (401) and which the receiver's (503, retried).
 type Verifier struct {
 	once sync.Once
 	st   *verifierState
@@ -43,17 +50,14 @@ type Verifier struct {
 
 // verifierState is the configured verifier; it is built once and never changes.
 type verifierState struct {
-	cfg       verifierConfig
-	client    *http.Client // cfg.client copied, redirects disabled
-	pinned    map[string][]*x509.Certificate
-	downloads chan struct{} // semaphore of cfg.maxDownloads slots
+	cfg    verifierConfig
+	client *http.Client // cfg.client copied, redirects disabled
+	pinned map[string][]*x509.Certificate
+	broken *VerificationError // a zero Verifier whose production policy failed (no roots)
+	gate   *certcache.Gate    // download slots and the bounded queue for them
 
-	keys          *certcache.LRU[*rsa.PublicKey]
-	keyFailures   *certcache.LRU[*VerificationError]
-	keyFlights    certcache.Group[*rsa.PublicKey]
-	issuers       *certcache.LRU[[]*x509.Certificate]
-	issuerFailure *certcache.LRU[*VerificationError]
-	issuerFlights certcache.Group[[]*x509.Certificate]
+	keys    *certcache.Loader[*rsa.PublicKey]      // per certificate URL
+	issuers *certcache.Loader[[]*x509.Certificate] // per issuer (AIA) URL
 
 	stats verifierCounters
 }
@@ -62,7 +66,7 @@ type verifierState struct {
 type verifierCounters struct {
 	verified, rejected, cacheHits, failureCacheHits  atomic.Int64
 	certDownloads, issuerDownloads, downloadFailures atomic.Int64
-	bytesDownloaded                                  atomic.Int64
+	bytesDownloaded, queueFull, rotationChecks       atomic.Int64
 }
 
 // VerifierStats is a snapshot of a Verifier's counters, for metrics and tests.
@@ -84,6 +88,12 @@ type VerifierStats struct {
 	DownloadFailures int64
 	// BytesDownloaded counts the body bytes read by all downloads.
 	BytesDownloaded int64
+	// QueueFull counts downloads refused at once because every slot was taken and the queue of
+	// their class was full (see [WithMaxQueuedDownloads]).
+	QueueFull int64
+	// RotationChecks counts certificate downloads made because a signature did not match a cached
+	// key (see [WithRotationCheckInterval]).
+	RotationChecks int64
 	// CachedCertificates is the number of certificate keys in the cache now, including any that
 	// expired but were not looked up since.
 	CachedCertificates int
@@ -92,7 +102,10 @@ type VerifierStats struct {
 // NewVerifier returns a Verifier. With no options it applies the production policy: certificate
 // URLs from [DefaultCertificateURLPrefixes], issuers from [DefaultIssuerURLPrefixes], the system
 // roots, and the Default* limits. It fails when an option is given an empty or invalid value,
-// or when a pinned URL is outside the certificate URL allow-list.
+// when a pinned URL is outside the certificate URL allow-list, and when there is no trusted root
+// at all ([ErrNoTrustedRoots]: the system has no CA bundle, or WithRootCAs got an empty pool); the
+// error then names the fixes. To also check the network and the clock at start-up, call
+// [Verifier.Prefetch].
 func NewVerifier(opts ...VerifierOption) (*Verifier, error) {
 	cfg := defaultConfig()
 	for i, opt := range opts {
@@ -103,6 +116,12 @@ func NewVerifier(opts ...VerifierOption) (*Verifier, error) {
 			return nil, fmt.Errorf("pcwebhook: NewVerifier: %w", err)
 		}
 	}
+	return newVerifier(cfg)
+}
+
+// newVerifier builds a Verifier from a configuration; tests use it to replace the system root
+// loader.
+func newVerifier(cfg verifierConfig) (*Verifier, error) {
 	st, err := newVerifierState(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pcwebhook: NewVerifier: %w", err)
@@ -113,15 +132,18 @@ func NewVerifier(opts ...VerifierOption) (*Verifier, error) {
 }
 
 func newVerifierState(cfg verifierConfig) (*verifierState, error) {
+	roots, err := trustedRoots(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.roots = roots
 	st := &verifierState{
-		cfg:           cfg,
-		client:        downloadClient(cfg.client),
-		pinned:        make(map[string][]*x509.Certificate, len(cfg.pins)),
-		downloads:     make(chan struct{}, cfg.maxDownloads),
-		keys:          certcache.NewLRU[*rsa.PublicKey](cfg.cacheSize),
-		keyFailures:   certcache.NewLRU[*VerificationError](cfg.cacheSize),
-		issuers:       certcache.NewLRU[[]*x509.Certificate](cfg.cacheSize),
-		issuerFailure: certcache.NewLRU[*VerificationError](cfg.cacheSize),
+		cfg:     cfg,
+		client:  downloadClient(cfg.client),
+		pinned:  make(map[string][]*x509.Certificate, len(cfg.pins)),
+		gate:    certcache.NewGate(cfg.maxDownloads, cfg.maxQueued),
+		keys:    newKeyLoader(&cfg),
+		issuers: newIssuerLoader(&cfg),
 	}
 	for _, p := range cfg.pins {
 		u, reason := matchAllowList(p.url, cfg.certPrefixes, false)
@@ -136,12 +158,45 @@ func newVerifierState(cfg verifierConfig) (*verifierState, error) {
 	return st, nil
 }
 
-// state returns the configured state, building the production policy for a zero Verifier.
-func (v *Verifier) state() *verifierState {
+// trustedRoots returns the root pool of cfg (WithRootCAs, or else the system roots), or an error
+// wrapping ErrNoTrustedRoots, naming the fixes, when it holds no certificate.
+func trustedRoots(cfg *verifierConfig) (*x509.CertPool, error) {
+	if cfg.roots != nil {
+		if emptyPool(cfg.roots) {
+			return nil, fmt.Errorf("%w: WithRootCAs was given an empty pool: add the roots to trust (or leave WithRootCAs out to use the system's)", ErrNoTrustedRoots)
+		}
+		return cfg.roots, nil
+	}
+	pool, err := cfg.systemRoots()
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: the system roots cannot be loaded (%v): %s", ErrNoTrustedRoots, err, noRootsFix)
+	case pool == nil || emptyPool(pool):
+		return nil, fmt.Errorf("%w: this system has no CA certificates (a slim image such as scratch or distroless?): %s", ErrNoTrustedRoots, noRootsFix)
+	}
+	return pool, nil
+}
+
+// emptyPool reports whether pool holds no certificate. A platform pool (macOS, Windows: verified
+// by the operating system) is never empty.
+func emptyPool(pool *x509.CertPool) bool { return pool.Equal(x509.NewCertPool()) }
+
+// state returns the configured state, building the production policy for a zero Verifier. When
+// that fails (no trusted roots), every Verify answers the configuration error, transient.
+func (v *Verifier) state() *verifierState { return v.stateFrom(defaultConfig) }
+
+// stateFrom is state with the configuration a zero Verifier uses; tests replace it.
+func (v *Verifier) stateFrom(config func() verifierConfig) *verifierState {
 	v.once.Do(func() {
-		st, err := newVerifierState(defaultConfig())
-		if err != nil { // the production policy has no pins: cannot happen
-			panic("pcwebhook: production policy: " + err.Error())
+		st, err := newVerifierState(config())
+		if err != nil {
+			cfg := config()
+			cfg.roots = x509.NewCertPool()
+			st = &verifierState{
+				cfg:    cfg,
+				broken: &VerificationError{Step: StepConfiguration, Reason: "zero Verifier: production policy unusable", Err: ErrCertificateUnavailable, Cause: err},
+				keys:   newKeyLoader(&cfg),
+			}
 		}
 		v.st = st
 	})
@@ -163,6 +218,10 @@ func (v *Verifier) Verify(ctx context.Context, header http.Header, body []byte) 
 		ctx = context.Background()
 	}
 	st := v.state()
+	if st.broken != nil {
+		st.stats.rejected.Add(1)
+		return st.broken.clone()
+	}
 	if err := st.verify(ctx, header, body); err != nil {
 		st.stats.rejected.Add(1)
 		return err
@@ -174,15 +233,16 @@ func (v *Verifier) Verify(ctx context.Context, header http.Header, body []byte) 
 // verify is Verify without the bookkeeping. The success path does not allocate beyond what the
 // RSA verification itself needs.
 func (st *verifierState) verify(ctx context.Context, header http.Header, body []byte) error {
-	tok, reason := signatureToken(header)
+	spellings := otherSpellings(header)
+	tok, reason := signatureToken(header, spellings)
 	if reason != "" {
 		return verificationError(ErrMissingSignature, StepSignatureHeader, reason)
 	}
-	method, reason := signingMethod(header)
+	method, reason := signingMethod(header, spellings)
 	if reason != "" {
 		return verificationError(ErrUnsupportedAlgorithm, StepAlgorithm, reason)
 	}
-	rawURL, reason := certificateURLHeader(header)
+	rawURL, reason := certificateURLHeader(header, spellings)
 	if reason != "" {
 		return verificationError(ErrMissingCertificateURL, StepCertificateURL, reason)
 	}
@@ -203,13 +263,69 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 	if err != nil {
 		return err
 	}
+	if len(sig) == key.Size() && method.Verify(string(body), sig, key) == nil {
+		return nil
+	}
+	// The certificate may have been replaced at the same URL: check once against a fresh
+	// download (at most one per URL per rotation interval) before refusing.
+	fresh, verr := st.rotatedKey(ctx, &u, key)
+	if verr != nil {
+		return verr
+	}
+	if fresh != nil {
+		key = fresh
+		if len(sig) == key.Size() && method.Verify(string(body), sig, key) == nil {
+			return nil
+		}
+	}
 	if len(sig) != key.Size() {
 		return verificationError(ErrBadSignature, StepSignatureFormat, "signature length does not match the key size")
 	}
-	if err := method.Verify(string(body), sig, key); err != nil {
-		return verificationError(ErrBadSignature, StepSignature, "signature does not match the body")
+	return verificationError(ErrBadSignature, StepSignature, "signature does not match the body")
+}
+
+// Prefetch downloads and checks certificates now (with no arguments: [DefaultCertificateURL],
+// under a Verifier whose allow-list admits it), so that a start-up check finds missing trust
+// roots, a blocked network or a wrong clock before Partner Center's first delivery does. It runs
+// every check of [Verifier.Verify] but the signature; keys that pass are cached as by Verify, and
+// their URLs count as known (their refreshes go ahead of unknown URLs' downloads). A URL already
+// in the cache is not downloaded again.
+//
+// It returns nil when every URL passed, otherwise the [*VerificationError] of the first URL that
+// failed, whose [VerificationError.Fix] says what to do. A server should log it and keep serving:
+// deliveries meanwhile are answered 503 and retried by Partner Center.
+func (v *Verifier) Prefetch(ctx context.Context, certificateURLs ...string) error {
+	if v == nil {
+		return &VerificationError{Step: StepConfiguration, Reason: "nil *Verifier", Err: ErrCertificateUnavailable}
 	}
-	return nil
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	st := v.state()
+	if st.broken != nil {
+		return st.broken.clone()
+	}
+	if len(certificateURLs) == 0 {
+		certificateURLs = []string{DefaultCertificateURL}
+	}
+	var first error
+	for _, raw := range certificateURLs {
+		u, reason := matchAllowList(raw, st.cfg.certPrefixes, false)
+		var err error
+		if reason != "" {
+			e := verificationError(ErrUntrustedCertificateURL, StepCertificateURL, reason)
+			if u.host != "" {
+				e.Host = u.authority()
+			}
+			err = e
+		} else if _, err = st.leafKey(ctx, &u); err == nil {
+			continue
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // Stats returns a snapshot of the verifier's counters. A nil Verifier returns zero stats.
@@ -227,6 +343,8 @@ func (v *Verifier) Stats() VerifierStats {
 		IssuerDownloads:      st.stats.issuerDownloads.Load(),
 		DownloadFailures:     st.stats.downloadFailures.Load(),
 		BytesDownloaded:      st.stats.bytesDownloaded.Load(),
+		QueueFull:            st.stats.queueFull.Load(),
+		RotationChecks:       st.stats.rotationChecks.Load(),
 		CachedCertificates:   st.keys.Len(),
 	}
 }

@@ -4,73 +4,123 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
 	"time"
+
+	"github.com/partnercenter-go/pcwebhook/internal/certcache"
 )
+
+// Both certificate paths use one certcache.Loader: positive cache with per-entry windows, failure
+// cache, single flight, forced reloads at most once per interval. What differs is a parameter:
+//
+//   - leaf keys are stored when the whole check passed, and may be reloaded when a signature
+//     fails with a cached key (key rotation in place);
+//   - issuer files are Deferred: stored only once they built a valid chain (issuerCommit), and a
+//     chain that fails with them is remembered as their failure.
+//
+// Conditions of the moment (the download queue full, every caller gone) are never remembered.
+
+// newKeyLoader returns the loader of signing keys, per certificate URL.
+func newKeyLoader(cfg *verifierConfig) *certcache.Loader[*rsa.PublicKey] {
+	return certcache.NewLoader[*rsa.PublicKey](certcache.LoaderOptions{
+		Size: cfg.cacheSize, Now: cfg.now, FailureTTL: cfg.failureTTL, Cacheable: cacheableFailure,
+		RefreshInterval: cfg.rotationInterval,
+	})
+}
+
+// newIssuerLoader returns the loader of issuer certificates, per AIA URL.
+func newIssuerLoader(cfg *verifierConfig) *certcache.Loader[[]*x509.Certificate] {
+	return certcache.NewLoader[[]*x509.Certificate](certcache.LoaderOptions{
+		Size: cfg.cacheSize, Now: cfg.now, FailureTTL: cfg.failureTTL, Cacheable: cacheableFailure,
+		Deferred: true, RefreshInterval: cfg.rotationInterval,
+	})
+}
+
+// cacheableFailure says whether a load's failure is about the URL (remembered for the failure
+// TTL) rather than about the moment: a full download queue, a wait for a slot that timed out, or
+// nobody waiting any more.
+func cacheableFailure(err error) bool {
+	var ve *VerificationError
+	if errors.As(err, &ve) {
+		switch ve.Reason {
+		case reasonQueueFull, reasonSlotWait, reasonAbandoned:
+			return false
+		}
+	}
+	return true
+}
 
 // leafKey returns the verified RSA key for the certificate URL u: from the cache when an entry
 // is valid at the clock's time, else from the failure cache, else by loading it once for all
-// concurrent callers. The caller waits at most until ctx ends.
+// concurrent callers. The caller waits at most until ctx ends. A URL that verified before gets
+// its download ahead of never-seen URLs.
 func (st *verifierState) leafKey(ctx context.Context, u *strictURL) (*rsa.PublicKey, error) {
 	now := st.cfg.now()
 	if key, ok := st.keys.Get(u.canonical, now); ok {
 		st.stats.cacheHits.Add(1)
 		return key, nil
 	}
-	if verr, ok := st.keyFailures.Get(u.canonical, now); ok {
+	if err, ok := st.keys.Failure(u.canonical, now); ok {
 		st.stats.failureCacheHits.Add(1)
-		return nil, verr.clone()
+		return nil, errorFromWait(err, StepDownload, u.authority())
 	}
-	loadCtx := context.WithoutCancel(ctx)
-	target := *u
-	call, _ := st.keyFlights.Do(u.canonical, func() (*rsa.PublicKey, error) {
-		key, verr := st.loadLeaf(loadCtx, &target)
-		if verr != nil {
-			return nil, verr
-		}
-		return key, nil
-	})
-	key, err := call.Wait(ctx)
+	key, err := st.keys.Load(ctx, u.canonical, st.leafLoad(u))
 	if err != nil {
 		return nil, errorFromWait(err, StepDownload, u.authority())
 	}
 	return key, nil
 }
 
-// loadLeaf gets, checks and caches the certificate of u. It runs inside the single flight of u;
-// it looks at the caches again first, because a flight that finished between the caller's cache
-// miss and its joining has already stored its result there.
-func (st *verifierState) loadLeaf(ctx context.Context, u *strictURL) (*rsa.PublicKey, *VerificationError) {
-	now := st.cfg.now()
-	if key, ok := st.keys.Get(u.canonical, now); ok {
-		return key, nil
+// rotatedKey is called when a signature does not match the cached key old of u. It downloads the
+// certificate again, unless that was done less than the rotation interval ago (then it returns
+// the key cached now, which another caller's reload may have replaced). It returns nil when there
+// is no other key to try.
+func (st *verifierState) rotatedKey(ctx context.Context, u *strictURL, old *rsa.PublicKey) (*rsa.PublicKey, error) {
+	load := st.leafLoad(u)
+	key, _, err := st.keys.Reload(ctx, u.canonical, func(ctx context.Context) (*rsa.PublicKey, time.Time, time.Time, error) {
+		st.stats.rotationChecks.Add(1)
+		return load(ctx)
+	})
+	if err != nil {
+		return nil, errorFromWait(err, StepDownload, u.authority())
 	}
-	if verr, ok := st.keyFailures.Get(u.canonical, now); ok {
-		return nil, verr
+	if key == nil || key.Equal(old) {
+		return nil, nil
 	}
-	key, notBefore, expires, verr := st.fetchAndCheckLeaf(ctx, u, now)
-	if verr != nil {
-		if verr.Host == "" {
-			verr.Host = u.authority()
-		}
-		// No lower bound: a failure applies to every caller until it expires.
-		st.keyFailures.Add(u.canonical, verr, time.Time{}, now.Add(st.cfg.failureTTL))
-		return nil, verr
-	}
-	st.keys.Add(u.canonical, key, notBefore, expires)
 	return key, nil
+}
+
+// leafLoad returns the load of u's certificate: download (or pin), parse, check, chain.
+func (st *verifierState) leafLoad(u *strictURL) certcache.LoadFunc[*rsa.PublicKey] {
+	target := *u
+	priority := st.keys.Known(u.canonical)
+	return func(ctx context.Context) (*rsa.PublicKey, time.Time, time.Time, error) {
+		now := st.cfg.now()
+		key, notBefore, expires, verr := st.fetchAndCheckLeaf(ctx, &target, now, priority)
+		if verr != nil {
+			if verr.Host == "" {
+				verr.Host = target.authority()
+			}
+			return nil, notBefore, expires, verr
+		}
+		return key, notBefore, expires, nil
+	}
 }
 
 // fetchAndCheckLeaf downloads (or takes the pinned) certificate of u and runs every certificate
 // check. It returns the key and the window in which it may be used from the cache: inside the
-// validity of every certificate of the chain and no longer than the maximum age.
-func (st *verifierState) fetchAndCheckLeaf(ctx context.Context, u *strictURL, now time.Time) (*rsa.PublicKey, time.Time, time.Time, *VerificationError) {
+// validity of every certificate of the chain and no longer than the maximum age. ctx ends when
+// nobody waits any more: it may stop a download from starting, never one in progress.
+func (st *verifierState) fetchAndCheckLeaf(ctx context.Context, u *strictURL, now time.Time, priority bool) (*rsa.PublicKey, time.Time, time.Time, *VerificationError) {
 	var zero time.Time
 	certs, pinned := st.pinned[u.canonical]
 	if !pinned {
-		data, verr := st.download(ctx, u, StepDownload, &st.stats.certDownloads)
+		data, verr := st.download(ctx, u, StepDownload, &st.stats.certDownloads, priority)
 		if verr != nil {
 			return nil, zero, zero, verr
 		}
+		// The download is done: what follows finishes for the cache even if nobody waits.
+		ctx = context.WithoutCancel(ctx)
 		if certs, verr = parseCertificates(data, StepParse); verr != nil {
 			return nil, zero, zero, verr
 		}
@@ -79,7 +129,7 @@ func (st *verifierState) fetchAndCheckLeaf(ctx context.Context, u *strictURL, no
 	if verr := checkLeaf(leaf); verr != nil {
 		return nil, zero, zero, verr
 	}
-	notBefore, notAfter, verr := st.verifyChain(ctx, leaf, certs[1:], now)
+	notBefore, notAfter, verr := st.verifyChain(ctx, leaf, certs[1:], now, priority)
 	if verr != nil {
 		return nil, zero, zero, verr
 	}
@@ -90,57 +140,60 @@ func (st *verifierState) fetchAndCheckLeaf(ctx context.Context, u *strictURL, no
 	return leaf.PublicKey.(*rsa.PublicKey), notBefore, expires, nil
 }
 
-// issuerCertificates returns the certificates found at the issuer URL u, cached like leaves:
-// until the earliest NotAfter among them or the maximum age, failures for the failure TTL.
-func (st *verifierState) issuerCertificates(ctx context.Context, u *strictURL) ([]*x509.Certificate, *VerificationError) {
+// issuerFetch is an issuer file downloaded (not taken from the cache) while building one chain.
+type issuerFetch struct {
+	key   string
+	certs []*x509.Certificate
+}
+
+// issuerCertificates returns the certificates found at the issuer URL u: from the cache (fresh is
+// false), else the remembered failure, else downloaded once for all concurrent callers (fresh is
+// true: the caller stores them with issuerCommit once they built a valid chain).
+func (st *verifierState) issuerCertificates(ctx context.Context, u *strictURL, priority bool) (certs []*x509.Certificate, fresh bool, _ *VerificationError) {
 	now := st.cfg.now()
 	if certs, ok := st.issuers.Get(u.canonical, now); ok {
-		return certs, nil
+		return certs, false, nil
 	}
-	if verr, ok := st.issuerFailure.Get(u.canonical, now); ok {
-		return nil, verr.clone()
+	if err, ok := st.issuers.Failure(u.canonical, now); ok {
+		return nil, false, errorFromWait(err, StepIssuerDownload, u.authority())
 	}
 	target := *u
-	call, _ := st.issuerFlights.Do(u.canonical, func() ([]*x509.Certificate, error) {
-		certs, verr := st.loadIssuer(ctx, &target)
+	certs, err := st.issuers.Load(ctx, u.canonical, func(ctx context.Context) ([]*x509.Certificate, time.Time, time.Time, error) {
+		certs, verr := st.fetchIssuer(ctx, &target, priority)
 		if verr != nil {
-			return nil, verr
+			verr.Host = target.authority()
+			return nil, time.Time{}, time.Time{}, verr
 		}
-		return certs, nil
+		return certs, time.Time{}, time.Time{}, nil
 	})
-	certs, err := call.Wait(ctx)
 	if err != nil {
-		return nil, errorFromWait(err, StepIssuerDownload, u.authority())
+		return nil, false, errorFromWait(err, StepIssuerDownload, u.authority())
 	}
-	return certs, nil
+	return certs, true, nil
 }
 
-// loadIssuer downloads and parses the issuer file at u and caches the outcome.
-func (st *verifierState) loadIssuer(ctx context.Context, u *strictURL) ([]*x509.Certificate, *VerificationError) {
-	now := st.cfg.now()
-	if certs, ok := st.issuers.Get(u.canonical, now); ok {
-		return certs, nil
+// issuerCommit stores the issuer files downloaded for a chain: until the earliest NotAfter among
+// each file's certificates or the maximum age when the chain verified (verr nil), or else as a
+// failure for the failure TTL.
+func (st *verifierState) issuerCommit(fetched []issuerFetch, now time.Time, verr *VerificationError) {
+	for _, f := range fetched {
+		if verr != nil {
+			if cacheableFailure(verr) {
+				st.issuers.Fail(f.key, verr.clone(), now)
+			}
+			continue
+		}
+		notBefore, notAfter := chainWindow(f.certs)
+		expires := now.Add(st.cfg.maxAge)
+		if notAfter.Before(expires) {
+			expires = notAfter
+		}
+		st.issuers.Add(f.key, f.certs, notBefore, expires)
 	}
-	if verr, ok := st.issuerFailure.Get(u.canonical, now); ok {
-		return nil, verr
-	}
-	certs, verr := st.fetchIssuer(ctx, u)
-	if verr != nil {
-		verr.Host = u.authority()
-		st.issuerFailure.Add(u.canonical, verr, time.Time{}, now.Add(st.cfg.failureTTL))
-		return nil, verr
-	}
-	notBefore, notAfter := chainWindow(certs)
-	expires := now.Add(st.cfg.maxAge)
-	if notAfter.Before(expires) {
-		expires = notAfter
-	}
-	st.issuers.Add(u.canonical, certs, notBefore, expires)
-	return certs, nil
 }
 
-func (st *verifierState) fetchIssuer(ctx context.Context, u *strictURL) ([]*x509.Certificate, *VerificationError) {
-	data, verr := st.download(ctx, u, StepIssuerDownload, &st.stats.issuerDownloads)
+func (st *verifierState) fetchIssuer(ctx context.Context, u *strictURL, priority bool) ([]*x509.Certificate, *VerificationError) {
+	data, verr := st.download(ctx, u, StepIssuerDownload, &st.stats.issuerDownloads, priority)
 	if verr != nil {
 		return nil, verr
 	}

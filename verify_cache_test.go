@@ -254,8 +254,10 @@ func TestIssuerCachedAcrossLeaves(t *testing.T) {
 	assert.Equal(t, int64(1), v.Stats().IssuerDownloads)
 }
 
-// TestCertificateRotation: once the cached entry ends, a new certificate at the same URL is
-// picked up.
+// TestCertificateRotation: a new certificate at the same URL is picked up on the first delivery
+// signed with it (a signature that fails with the cached key causes one fresh download), unless
+// the cached key was downloaded less than the rotation interval ago; and once the cached entry
+// ends in any case.
 func TestCertificateRotation(t *testing.T) {
 	f := newFixture(t)
 	var mu sync.Mutex
@@ -266,7 +268,7 @@ func TestCertificateRotation(t *testing.T) {
 		_, _ = w.Write(served.Raw)
 	})
 	clock := newTestClock(time.Now())
-	v := f.verifier(t, pcwebhook.WithClock(clock.now), pcwebhook.WithCertificateMaxAge(time.Minute))
+	v := f.verifier(t, pcwebhook.WithClock(clock.now), pcwebhook.WithCertificateMaxAge(time.Hour), pcwebhook.WithRotationCheckInterval(time.Minute))
 	url := f.cs.url("/cert/rotating.cer")
 	require.NoError(t, v.Verify(context.Background(), signedHeader(t, url, testBody), testBody))
 
@@ -280,8 +282,15 @@ func TestCertificateRotation(t *testing.T) {
 	newSig.Set("X-MS-Certificate-Url", url)
 	newSig.Set("X-MS-Signature-Algorithm", "rsa-sha256")
 
-	assert.ErrorIs(t, v.Verify(context.Background(), newSig, testBody), pcwebhook.ErrBadSignature, "old key still cached")
+	assert.ErrorIs(t, v.Verify(context.Background(), newSig, testBody), pcwebhook.ErrBadSignature, "the old key was downloaded less than the interval ago")
+	assert.Equal(t, int64(1), v.Stats().CertificateDownloads)
 	clock.add(2 * time.Minute)
-	require.NoError(t, v.Verify(context.Background(), newSig, testBody))
+	require.NoError(t, v.Verify(context.Background(), newSig, testBody), "rotation picked up on the first delivery")
+	assert.Equal(t, int64(2), v.Stats().CertificateDownloads)
+	assert.Equal(t, int64(1), v.Stats().RotationChecks)
 	assert.ErrorIs(t, v.Verify(context.Background(), signedHeader(t, url, testBody), testBody), pcwebhook.ErrBadSignature, "old key gone")
+	assert.Equal(t, int64(2), v.Stats().CertificateDownloads, "the new key is fresh: no further download")
+	clock.add(2 * time.Hour)
+	require.NoError(t, v.Verify(context.Background(), newSig, testBody))
+	assert.Equal(t, int64(3), v.Stats().CertificateDownloads, "the entry ended after the maximum age")
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"time"
@@ -68,7 +69,8 @@ func parseCertificates(data []byte, step VerificationStep) ([]*x509.Certificate,
 
 // checkLeaf applies the checks that need no network: exactly one Subject Organization equal to
 // RequiredOrganization (the published samples matched a substring of the issuer instead), an RSA
-// key of at least minRSABits, and not a CA certificate. It runs before chain building so that an
+// key of at least minRSABits, not a CA certificate, and, when the KeyUsage extension is present,
+// digitalSignature among its bits. It runs before chain building so that an
 // obviously wrong certificate causes no issuer download.
 func checkLeaf(leaf *x509.Certificate) *VerificationError {
 	org := leaf.Subject.Organization
@@ -85,14 +87,34 @@ func checkLeaf(leaf *x509.Certificate) *VerificationError {
 	if leaf.IsCA {
 		return &VerificationError{Step: StepPublicKey, Reason: "leaf is a CA certificate", Err: ErrUntrustedCertificate}
 	}
+	if hasExtension(leaf, oidKeyUsage) && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return &VerificationError{Step: StepPublicKey, Reason: "leaf KeyUsage does not include digitalSignature", Err: ErrUntrustedCertificate}
+	}
 	return nil
+}
+
+// oidKeyUsage is the X.509 KeyUsage extension (RFC 5280, 4.2.1.3).
+var oidKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 15}
+
+// hasExtension reports whether c carries the extension oid, whatever its value.
+func hasExtension(c *x509.Certificate, oid asn1.ObjectIdentifier) bool {
+	for _, e := range c.Extensions {
+		if e.Id.Equal(oid) {
+			return true
+		}
+	}
+	return false
 }
 
 // verifyChain verifies leaf to the trusted roots at now, using the given intermediates and, when
 // the issuer of the top of the known chain is missing, downloading it from that certificate's AIA
 // "CA Issuers" URL if the URL is inside the issuer allow-list. A downloaded certificate is only
-// ever an intermediate. It returns the validity window shared by every certificate of the chain.
-func (st *verifierState) verifyChain(ctx context.Context, leaf *x509.Certificate, inter []*x509.Certificate, now time.Time) (notBefore, notAfter time.Time, _ *VerificationError) {
+// ever an intermediate, and is cached only once the chain it completed verified (a chain that
+// fails with it is remembered briefly as its failure). It returns the validity window shared by
+// every certificate of the chain.
+func (st *verifierState) verifyChain(ctx context.Context, leaf *x509.Certificate, inter []*x509.Certificate, now time.Time, priority bool) (notBefore, notAfter time.Time, verr *VerificationError) {
+	var fetched []issuerFetch
+	defer func() { st.issuerCommit(fetched, now, verr) }()
 	pool := x509.NewCertPool()
 	known := append([]*x509.Certificate{leaf}, inter...)
 	for _, c := range inter {
@@ -104,7 +126,7 @@ func (st *verifierState) verifyChain(ctx context.Context, leaf *x509.Certificate
 		CurrentTime:   now,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	}
-	for fetched := 0; ; fetched++ {
+	for downloads := 0; ; downloads++ {
 		chains, err := leaf.Verify(opts)
 		if err == nil {
 			nb, na := chainWindow(chains[0])
@@ -115,25 +137,33 @@ func (st *verifierState) verifyChain(ctx context.Context, leaf *x509.Certificate
 			step := StepChain
 			var invalid x509.CertificateInvalidError
 			if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
-				step = StepValidity
+				step = StepCertificateTime
 			}
 			return notBefore, notAfter, &VerificationError{Step: step, Reason: "certificate chain is not valid", Err: ErrUntrustedCertificate, Cause: err}
 		}
 		top := topOfChain(leaf, known)
-		if bytes.Equal(top.RawSubject, top.RawIssuer) || fetched == maxIssuerDownloads {
+		if bytes.Equal(top.RawSubject, top.RawIssuer) || downloads == maxIssuerDownloads {
 			return notBefore, notAfter, &VerificationError{Step: StepChain, Reason: "certificate does not chain to a trusted root", Err: ErrUntrustedCertificate, Cause: err}
 		}
 		if len(st.cfg.issuerPrefixes) == 0 {
 			return notBefore, notAfter, &VerificationError{Step: StepChain, Reason: "issuer certificate not found, and issuer downloads are disabled", Err: ErrUntrustedCertificate, Cause: err}
+		}
+		if downloads > 0 && len(top.IssuingCertificateURL) == 0 {
+			// What was downloaded ends at an issuer that is neither known nor downloadable: the
+			// chain leads to a root this process does not trust.
+			return notBefore, notAfter, &VerificationError{Step: StepChain, Reason: "certificate does not chain to a trusted root", Err: ErrUntrustedCertificate, Cause: err}
 		}
 		u, verr := st.issuerURL(top)
 		if verr != nil {
 			verr.Cause = err
 			return notBefore, notAfter, verr
 		}
-		certs, verr := st.issuerCertificates(ctx, &u)
+		certs, fresh, verr := st.issuerCertificates(ctx, &u, priority)
 		if verr != nil {
 			return notBefore, notAfter, verr
+		}
+		if fresh {
+			fetched = append(fetched, issuerFetch{key: u.canonical, certs: certs})
 		}
 		for _, c := range certs {
 			pool.AddCert(c)

@@ -2,10 +2,13 @@ package pcwebhook
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/partnercenter-go/pcwebhook/internal/certcache"
 )
 
 // downloadClient returns the client used for downloads: a copy of the user's client (or a new
@@ -36,9 +39,12 @@ func defaultTransport() http.RoundTripper {
 
 // download fetches u (already checked against an allow-list) and returns its body. It refuses
 // redirects and any status but 200, reads at most cfg.maxBytes, and gives up after
-// cfg.downloadTimeout or when ctx ends. Every failure is ErrCertificateUnavailable, except a URL
-// that net/url reads differently from the strict parser (ErrUntrustedCertificateURL).
-func (st *verifierState) download(ctx context.Context, u *strictURL, step VerificationStep, counter *atomic.Int64) ([]byte, *VerificationError) {
+// cfg.downloadTimeout. It first takes a download slot: priority downloads (URLs that verified
+// before) are served before the others, and when the queue of its class is full it fails at once
+// (reasonQueueFull). ctx ending (nobody waits any more) stops the wait for a slot, never a
+// download in progress. Every failure is ErrCertificateUnavailable, except a URL that net/url
+// reads differently from the strict parser (ErrUntrustedCertificateURL).
+func (st *verifierState) download(ctx context.Context, u *strictURL, step VerificationStep, counter *atomic.Int64, priority bool) ([]byte, *VerificationError) {
 	host := u.authority()
 	fail := func(reason string, cause error) *VerificationError {
 		st.stats.downloadFailures.Add(1)
@@ -47,16 +53,23 @@ func (st *verifierState) download(ctx context.Context, u *strictURL, step Verifi
 	if err := u.crossCheck(); err != nil {
 		return nil, &VerificationError{Step: step, Reason: "URL is ambiguous", Host: host, Err: ErrUntrustedCertificateURL, Cause: err}
 	}
-	ctx, cancel := context.WithTimeout(ctx, st.cfg.downloadTimeout)
-	defer cancel()
 
-	select {
-	case st.downloads <- struct{}{}:
-		defer func() { <-st.downloads }()
-	case <-ctx.Done():
-		return nil, fail("too many downloads in progress", ctx.Err())
+	waitCtx, cancelWait := context.WithTimeout(ctx, st.cfg.downloadTimeout)
+	release, err := st.gate.Acquire(waitCtx, priority)
+	cancelWait()
+	switch {
+	case errors.Is(err, certcache.ErrQueueFull):
+		st.stats.queueFull.Add(1)
+		return nil, &VerificationError{Step: step, Reason: reasonQueueFull, Host: host, Err: ErrCertificateUnavailable}
+	case err != nil && ctx.Err() != nil:
+		return nil, &VerificationError{Step: step, Reason: reasonAbandoned, Host: host, Err: ErrCertificateUnavailable, Cause: err}
+	case err != nil:
+		return nil, &VerificationError{Step: step, Reason: reasonSlotWait, Host: host, Err: ErrCertificateUnavailable, Cause: err}
 	}
+	defer release()
 
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), st.cfg.downloadTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.canonical, nil)
 	if err != nil {
 		return nil, &VerificationError{Step: step, Reason: "URL is ambiguous", Host: host, Err: ErrUntrustedCertificateURL, Cause: err}

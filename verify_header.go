@@ -28,11 +28,13 @@ const signatureScheme = "Signature"
 const maxSignatureChars = 1368
 
 // headerValues returns the values of the header named by the canonical key. http.Header built by
-// net/http or with Set/Add always uses canonical keys; a map written by hand with other spellings
-// (such as "x-ms-signature") is searched case-insensitively, on that slower path only.
-func headerValues(h httpHeader, key string) []string {
-	if vs, ok := h[key]; ok {
-		return vs
+// net/http or with Set/Add always uses canonical keys, and then this is one map lookup. A map
+// written by hand may hold other spellings (such as "x-ms-signature"), even beside the canonical
+// one; when spellings says so, every key equal to key in any letter case contributes its values,
+// so that one header under two spellings counts as two values: ambiguous, and refused.
+func headerValues(h httpHeader, key string, spellings bool) []string {
+	if !spellings {
+		return h[key]
 	}
 	var out []string
 	for k, vs := range h {
@@ -43,11 +45,37 @@ func headerValues(h httpHeader, key string) []string {
 	return out
 }
 
+// otherSpellings reports whether h has a key that spells one of the signature headers other than
+// canonically. It is one pass over the keys comparing lengths, so that the common case (every key
+// canonical, as net/http makes them) keeps to plain map lookups.
+func otherSpellings(h httpHeader) bool {
+	for k := range h {
+		var canonical string
+		switch len(k) {
+		case len(HeaderAuthorization):
+			canonical = HeaderAuthorization
+		case len(HeaderMSSignature):
+			canonical = HeaderMSSignature
+		case len(HeaderCertificateURL):
+			canonical = HeaderCertificateURL
+		case len(HeaderSignatureAlgorithm):
+			canonical = HeaderSignatureAlgorithm
+		default:
+			continue
+		}
+		if k != canonical && strings.EqualFold(k, canonical) {
+			return true
+		}
+	}
+	return false
+}
+
 // signatureToken returns the base64 signature of the request: from Authorization when it uses
 // the Signature scheme (any letter case), otherwise from x-ms-signature, with or without the
-// scheme. More than one value of either header is refused, since it is ambiguous.
-func signatureToken(h httpHeader) (string, string) {
-	if vs := headerValues(h, HeaderAuthorization); len(vs) > 0 {
+// scheme. More than one value of either header is refused, since it is ambiguous (two keys that
+// differ only in letter case count as two values).
+func signatureToken(h httpHeader, spellings bool) (string, string) {
+	if vs := headerValues(h, HeaderAuthorization, spellings); len(vs) > 0 {
 		if len(vs) > 1 {
 			return "", "more than one Authorization header"
 		}
@@ -58,7 +86,7 @@ func signatureToken(h httpHeader) (string, string) {
 			return tok, ""
 		}
 	}
-	vs := headerValues(h, HeaderMSSignature)
+	vs := headerValues(h, HeaderMSSignature, spellings)
 	switch len(vs) {
 	case 0:
 		return "", "no Authorization Signature or x-ms-signature header"
@@ -102,8 +130,8 @@ type httpHeader = map[string][]string
 
 // signingMethod maps X-MS-Signature-Algorithm to a JWT RSA signing method. Only rsa-sha256 is
 // allowed; there is deliberately no fallback for unknown values.
-func signingMethod(h httpHeader) (*jwt.SigningMethodRSA, string) {
-	vs := headerValues(h, HeaderSignatureAlgorithm)
+func signingMethod(h httpHeader, spellings bool) (*jwt.SigningMethodRSA, string) {
+	vs := headerValues(h, HeaderSignatureAlgorithm, spellings)
 	switch len(vs) {
 	case 0:
 		return nil, "no X-MS-Signature-Algorithm header"
@@ -118,8 +146,8 @@ func signingMethod(h httpHeader) (*jwt.SigningMethodRSA, string) {
 }
 
 // certificateURLHeader returns the single X-MS-Certificate-Url value.
-func certificateURLHeader(h httpHeader) (string, string) {
-	vs := headerValues(h, HeaderCertificateURL)
+func certificateURLHeader(h httpHeader, spellings bool) (string, string) {
+	vs := headerValues(h, HeaderCertificateURL, spellings)
 	switch len(vs) {
 	case 0:
 		return "", "no X-MS-Certificate-Url header"

@@ -1,6 +1,13 @@
 package pcwebhook
 
 import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
 	"testing"
 	"time"
 
@@ -27,4 +34,110 @@ func TestVerificationErrorText(t *testing.T) {
 	assert.True(t, e.Transient())
 	assert.ErrorIs(t, e, ErrCertificateUnavailable)
 	assert.False(t, (&VerificationError{Err: ErrBadSignature}).Transient())
+}
+
+// TestVerificationErrorTransientAndFix: the receiver's conditions are transient and name their
+// fix; the sender's are not and have none.
+func TestVerificationErrorTransientAndFix(t *testing.T) {
+	for _, tc := range []struct {
+		err       *VerificationError
+		transient bool
+		fix       []string
+	}{
+		{&VerificationError{Step: StepDownload, Host: "h.example", Err: ErrCertificateUnavailable}, true, []string{"h.example", "HTTPS_PROXY"}},
+		{&VerificationError{Step: StepDownload, Reason: reasonQueueFull, Err: ErrCertificateUnavailable}, true, []string{"Partner Center retries"}},
+		{&VerificationError{Step: StepConfiguration, Err: ErrCertificateUnavailable}, true, []string{"NewVerifier"}},
+		{&VerificationError{Step: StepChain, Err: ErrUntrustedCertificate}, true, []string{"ca-certificates", "WithRootCAs", "golang.org/x/crypto/x509roots/fallback"}},
+		{&VerificationError{Step: StepCertificateTime, Err: ErrUntrustedCertificate}, true, []string{"clock", "WithPinnedCertificate"}},
+		{&VerificationError{Step: StepIssuerDownload, Err: ErrUntrustedCertificate}, true, []string{"WithIssuerURLPrefixes"}},
+		{&VerificationError{Step: StepOrganization, Err: ErrUntrustedCertificate}, true, []string{"WithPinnedCertificate"}},
+		{&VerificationError{Step: StepParse, Err: ErrUntrustedCertificate}, true, []string{"WithPinnedCertificate"}},
+		{&VerificationError{Step: StepSignature, Err: ErrBadSignature}, false, nil},
+		{&VerificationError{Step: StepCertificateURL, Err: ErrUntrustedCertificateURL}, false, nil},
+		{&VerificationError{Step: StepCertificateURL, Err: ErrMissingCertificateURL}, false, nil},
+		{&VerificationError{Step: StepAlgorithm, Err: ErrUnsupportedAlgorithm}, false, nil},
+		{&VerificationError{Step: StepSignatureHeader, Err: ErrMissingSignature}, false, nil},
+	} {
+		assert.Equal(t, tc.transient, tc.err.Transient(), "%v", tc.err)
+		if !tc.transient {
+			assert.Empty(t, tc.err.Fix(), "%v", tc.err)
+		}
+		for _, w := range tc.fix {
+			assert.Contains(t, tc.err.Fix(), w, "%v", tc.err)
+		}
+	}
+	var nilErr *VerificationError
+	assert.False(t, nilErr.Transient())
+	assert.Empty(t, nilErr.Fix())
+	assert.Equal(t, StepValidity, StepCertificateTime, "the deprecated name keeps its value")
+}
+
+// TestNewVerifierRefusesMissingRoots: no system roots (the loader fails, or finds none), or an
+// empty WithRootCAs, makes NewVerifier fail with ErrNoTrustedRoots and the three fixes. The
+// system loader is replaced, so the test does not depend on this machine's CA bundle.
+func TestNewVerifierRefusesMissingRoots(t *testing.T) {
+	fixes := []string{"ca-certificates", "WithRootCAs", "golang.org/x/crypto/x509roots/fallback"}
+	for name, loader := range map[string]func() (*x509.CertPool, error){
+		"loader fails": func() (*x509.CertPool, error) {
+			return nil, errors.New("open /etc/ssl/certs: no such file or directory")
+		},
+		"empty pool":         func() (*x509.CertPool, error) { return x509.NewCertPool(), nil },
+		"nil pool, no error": func() (*x509.CertPool, error) { return nil, nil },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := defaultConfig()
+			cfg.systemRoots = loader
+			v, err := newVerifier(cfg)
+			require.ErrorIs(t, err, ErrNoTrustedRoots)
+			assert.Nil(t, v)
+			for _, fix := range fixes {
+				assert.Contains(t, err.Error(), fix)
+			}
+		})
+	}
+
+	_, err := NewVerifier(WithRootCAs(x509.NewCertPool()))
+	require.ErrorIs(t, err, ErrNoTrustedRoots)
+	assert.Contains(t, err.Error(), "WithRootCAs was given an empty pool")
+
+	// A loader that finds a root is used as the root pool, and the loader is not consulted at all
+	// when WithRootCAs gives roots.
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "root"}, IsCA: true, BasicConstraintsValid: true,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	root, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	one := x509.NewCertPool()
+	one.AddCert(root)
+	cfg := defaultConfig()
+	cfg.systemRoots = func() (*x509.CertPool, error) { return one, nil }
+	v, err := newVerifier(cfg)
+	require.NoError(t, err)
+	assert.True(t, v.state().cfg.roots.Equal(one))
+	cfg.systemRoots = func() (*x509.CertPool, error) { t.Fatal("system roots loaded"); return nil, nil }
+	cfg.roots = one
+	_, err = newVerifier(cfg)
+	require.NoError(t, err)
+}
+
+// TestZeroVerifierWithoutRoots: a zero Verifier on a host without trust roots does not panic; it
+// answers every request with a transient configuration error that says why.
+func TestZeroVerifierWithoutRoots(t *testing.T) {
+	var v Verifier
+	v.stateFrom(func() verifierConfig {
+		cfg := defaultConfig()
+		cfg.systemRoots = func() (*x509.CertPool, error) { return x509.NewCertPool(), nil }
+		return cfg
+	})
+	err := v.Verify(context.Background(), nil, nil)
+	var ve *VerificationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, StepConfiguration, ve.Step)
+	assert.True(t, ve.Transient())
+	assert.ErrorIs(t, err, ErrNoTrustedRoots)
+	assert.ErrorIs(t, v.Prefetch(context.Background()), ErrNoTrustedRoots)
+	assert.Equal(t, int64(1), v.Stats().Rejected)
 }

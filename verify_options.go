@@ -26,7 +26,18 @@ const (
 	DefaultFailureCacheTTL = 10 * time.Second
 	// DefaultMaxConcurrentDownloads bounds the downloads in progress at any time.
 	DefaultMaxConcurrentDownloads = 4
+	// DefaultMaxQueuedDownloads bounds the downloads waiting for a slot, separately for URLs that
+	// verified before and for never-seen URLs; past it a download is refused at once.
+	DefaultMaxQueuedDownloads = 16
+	// DefaultRotationCheckInterval is the least time between two downloads of a cached
+	// certificate made because a signature did not match its key.
+	DefaultRotationCheckInterval = time.Minute
 )
+
+// DefaultCertificateURL is where Partner Center has published its signing certificate since
+// 2019; [Verifier.Prefetch] checks it when given no URL. It is inside
+// [DefaultCertificateURLPrefixes].
+const DefaultCertificateURL = "https://3psostorageacct.blob.core.windows.net/cert/pcnotifications-dispatch.microsoft.com.cer"
 
 // RequiredOrganization is the only accepted Subject Organization (O) of the signing
 // certificate: exactly one O attribute with exactly this value. It cannot be changed.
@@ -58,18 +69,21 @@ type VerifierOption func(*verifierConfig) error
 
 // verifierConfig is what the options set.
 type verifierConfig struct {
-	certPrefixes    []urlPrefix
-	issuerPrefixes  []urlPrefix
-	roots           *x509.CertPool // nil: the system roots
-	client          *http.Client
-	now             func() time.Time
-	maxAge          time.Duration
-	downloadTimeout time.Duration
-	maxBytes        int64
-	cacheSize       int
-	failureTTL      time.Duration
-	maxDownloads    int
-	pins            []pin
+	certPrefixes     []urlPrefix
+	issuerPrefixes   []urlPrefix
+	roots            *x509.CertPool // nil: the system roots, loaded by systemRoots
+	systemRoots      func() (*x509.CertPool, error)
+	client           *http.Client
+	now              func() time.Time
+	maxAge           time.Duration
+	downloadTimeout  time.Duration
+	maxBytes         int64
+	cacheSize        int
+	failureTTL       time.Duration
+	maxDownloads     int
+	maxQueued        int
+	rotationInterval time.Duration
+	pins             []pin
 }
 
 // pin is one WithPinnedCertificate.
@@ -81,13 +95,16 @@ type pin struct {
 // defaultConfig is the production policy.
 func defaultConfig() verifierConfig {
 	cfg := verifierConfig{
-		now:             time.Now,
-		maxAge:          DefaultCertificateMaxAge,
-		downloadTimeout: DefaultDownloadTimeout,
-		maxBytes:        DefaultMaxCertificateBytes,
-		cacheSize:       DefaultCacheSize,
-		failureTTL:      DefaultFailureCacheTTL,
-		maxDownloads:    DefaultMaxConcurrentDownloads,
+		now:              time.Now,
+		systemRoots:      x509.SystemCertPool,
+		maxAge:           DefaultCertificateMaxAge,
+		downloadTimeout:  DefaultDownloadTimeout,
+		maxBytes:         DefaultMaxCertificateBytes,
+		cacheSize:        DefaultCacheSize,
+		failureTTL:       DefaultFailureCacheTTL,
+		maxDownloads:     DefaultMaxConcurrentDownloads,
+		maxQueued:        DefaultMaxQueuedDownloads,
+		rotationInterval: DefaultRotationCheckInterval,
 	}
 	for _, p := range DefaultCertificateURLPrefixes() {
 		cfg.certPrefixes = append(cfg.certPrefixes, mustPrefix(p, false))
@@ -168,7 +185,8 @@ func WithoutIssuerDownloads() VerifierOption {
 	}
 }
 
-// WithRootCAs sets the trusted roots (default: the system roots). A nil pool is refused.
+// WithRootCAs sets the trusted roots (default: the system roots). A nil pool is refused, and
+// [NewVerifier] refuses an empty one ([ErrNoTrustedRoots]): nothing would ever verify.
 func WithRootCAs(pool *x509.CertPool) VerifierOption {
 	return func(c *verifierConfig) error {
 		if pool == nil {
@@ -267,13 +285,45 @@ func WithFailureCacheTTL(d time.Duration) VerifierOption {
 }
 
 // WithMaxConcurrentDownloads bounds the downloads in progress at once, across all URLs (default
-// [DefaultMaxConcurrentDownloads]). A download waits for a free slot within its timeout.
+// [DefaultMaxConcurrentDownloads]). A download waits for a free slot within its timeout, in a
+// bounded queue (see [WithMaxQueuedDownloads]).
 func WithMaxConcurrentDownloads(n int) VerifierOption {
 	return func(c *verifierConfig) error {
 		if n < 1 {
 			return errors.New("WithMaxConcurrentDownloads: must be at least 1")
 		}
 		c.maxDownloads = n
+		return nil
+	}
+}
+
+// WithMaxQueuedDownloads bounds the downloads waiting for a free slot (default
+// [DefaultMaxQueuedDownloads]), separately for two classes: URLs whose certificate verified
+// before, which are served first, and never-seen URLs. When its class's queue is full a download
+// is refused at once with [ErrCertificateUnavailable] (the request is answered 503 and retried),
+// so that a flood of requests naming fresh file names under the allowed prefix neither piles up
+// waiting goroutines nor delays the genuine certificate's refresh. 0 means no waiting at all.
+func WithMaxQueuedDownloads(n int) VerifierOption {
+	return func(c *verifierConfig) error {
+		if n < 0 {
+			return errors.New("WithMaxQueuedDownloads: must not be negative")
+		}
+		c.maxQueued = n
+		return nil
+	}
+}
+
+// WithRotationCheckInterval sets the least time between two downloads of a cached certificate
+// made because a signature did not match its key (default [DefaultRotationCheckInterval]). Such
+// a download picks up a certificate replaced at the same URL on the first delivery signed with
+// it; the interval bounds what a flood of forged signatures costs: one download per URL per
+// interval.
+func WithRotationCheckInterval(d time.Duration) VerifierOption {
+	return func(c *verifierConfig) error {
+		if d <= 0 {
+			return errors.New("WithRotationCheckInterval: duration must be positive")
+		}
+		c.rotationInterval = d
 		return nil
 	}
 }

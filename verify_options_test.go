@@ -31,6 +31,7 @@ func TestNewVerifierRefusesEmptyOrInvalidOptions(t *testing.T) {
 		"issuer prefix with encoding":       {pcwebhook.WithIssuerURLPrefixes("http://host.example/%2e/")},
 		"issuer prefix ftp":                 {pcwebhook.WithIssuerURLPrefixes("ftp://host.example/")},
 		"nil roots":                         {pcwebhook.WithRootCAs(nil)},
+		"empty roots":                       {pcwebhook.WithRootCAs(x509.NewCertPool())},
 		"nil client":                        {pcwebhook.WithHTTPClient(nil)},
 		"nil clock":                         {pcwebhook.WithClock(nil)},
 		"zero max age":                      {pcwebhook.WithCertificateMaxAge(0)},
@@ -59,7 +60,7 @@ func TestNewVerifierAcceptsValidOptions(t *testing.T) {
 	v, err := pcwebhook.NewVerifier(
 		pcwebhook.WithCertificateURLPrefixes("https://mirror.example/cert/", "https://mirror.example:8443/exact.cer"),
 		pcwebhook.WithIssuerURLPrefixes("http://pki.example/certs/"),
-		pcwebhook.WithRootCAs(x509.NewCertPool()),
+		pcwebhook.WithRootCAs(newTestPKI(t).pool),
 		pcwebhook.WithHTTPClient(&http.Client{}),
 		pcwebhook.WithClock(time.Now),
 		pcwebhook.WithCertificateMaxAge(time.Hour),

@@ -156,7 +156,10 @@ func TestVerifyRejects(t *testing.T) {
 				assert.Equal(t, c.step, ve.Step)
 			}
 			assert.NotEmpty(t, ve.Reason)
-			assert.Equal(t, errors.Is(c.want, pcwebhook.ErrCertificateUnavailable), ve.Transient())
+			// The receiver's conditions are transient (503, retried); the sender's are not (401).
+			transient := errors.Is(c.want, pcwebhook.ErrCertificateUnavailable) || errors.Is(c.want, pcwebhook.ErrUntrustedCertificate)
+			assert.Equal(t, transient, ve.Transient())
+			assert.Equal(t, transient, ve.Fix() != "", "a transient failure says how to fix it: %q", ve.Fix())
 			// No signature, no body, in the message.
 			msg := err.Error()
 			for _, vs := range c.header {
@@ -410,7 +413,7 @@ func hostileCases(t *testing.T, f *fixture) []hostileCase {
 		{name: "expired intermediate", header: signedFor(serveAt(underExpired.Raw)), want: pcwebhook.ErrUntrustedCertificate},
 		{name: "AIA serves an impostor with the issuer's name", header: signedFor(leafWith(certSpec{aia: []string{wrongInterURL}})), want: pcwebhook.ErrUntrustedCertificate},
 		{name: "expired leaf", header: signedFor(leafURL), opts: []pcwebhook.VerifierOption{pcwebhook.WithClock(func() time.Time { return f.leaf.NotAfter.Add(time.Second) })},
-			want: pcwebhook.ErrUntrustedCertificate, step: pcwebhook.StepValidity},
+			want: pcwebhook.ErrUntrustedCertificate, step: pcwebhook.StepCertificateTime},
 		{name: "leaf not yet valid", header: signedFor(leafURL), opts: []pcwebhook.VerifierOption{pcwebhook.WithClock(func() time.Time { return f.leaf.NotBefore.Add(-time.Second) })},
 			want: pcwebhook.ErrUntrustedCertificate},
 		{name: "ECDSA leaf", header: signedFor(serveAt(ecLeaf.Raw)), want: pcwebhook.ErrUntrustedCertificate, step: pcwebhook.StepPublicKey},

@@ -55,10 +55,11 @@ func defaultPort(https bool) string {
 // printable ASCII, the http or https scheme, a host made of letters, digits, '-' and '.' (or a
 // bracketed IPv6 literal), an optional decimal port without leading zeros, and a path of
 // unreserved characters and sub-delimiters. It rejects userinfo, a query (even a bare '?'), a
-// fragment, backslashes, '@', empty segments ("//"), "." and ".." segments, and percent-encoding.
-// When allowEscapes is true (issuer URLs: Microsoft's AIA URLs contain "%20"), an escape is
-// accepted if it encodes a printable character other than '/', '\', '.', '%', '?' and '#', so
-// that no escape can change how the path splits into segments.
+// fragment, backslashes, '@', empty segments ("//"), "." and ".." segments, the same behind path
+// parameters ("..;x", ".;", ";x" as a whole segment), and percent-encoding. When allowEscapes is
+// true (issuer URLs: Microsoft's AIA URLs contain "%20"), an escape is accepted if it encodes a
+// printable character other than '/', '\', '.', '%', '?', '#' and ';', so that no escape can
+// change how the path splits into segments.
 //
 // On failure it returns a short reason, safe to log.
 func parseStrictURL(s string, allowEscapes bool) (strictURL, string) {
@@ -187,7 +188,7 @@ func checkPath(p string, allowEscapes bool) string {
 					return "malformed percent-encoding"
 				}
 				d := unhex(p[i+1])<<4 | unhex(p[i+2])
-				if d < ' ' || d >= 0x7f || strings.IndexByte(`/\.%?#`, d) >= 0 {
+				if d < ' ' || d >= 0x7f || strings.IndexByte(`/\.%?#;`, d) >= 0 {
 					return "percent-encoded character not allowed"
 				}
 				i += 2
@@ -203,6 +204,17 @@ func checkPath(p string, allowEscapes bool) string {
 		}
 		if seg == "." || seg == ".." {
 			return "dot segment in path"
+		}
+		// Servers that take ";" as the start of path parameters (Tomcat, Jetty, some proxies)
+		// read "..;x" as "..": a dot segment in disguise. An empty name before ";" is an empty
+		// segment in disguise.
+		if semi := strings.IndexByte(seg, ';'); semi >= 0 {
+			switch seg[:semi] {
+			case ".", "..":
+				return "dot segment with path parameters (\";\") in path"
+			case "":
+				return "empty path segment with path parameters (\";\") in path"
+			}
 		}
 		segStart = i + 1
 	}

@@ -219,7 +219,7 @@ func diagnoseCertificate(ve *pcwebhook.VerificationError, in diagnoseInput) diag
 			details: []string{"Partner Center signs with an RSA key of at least 2048 bits held by an end-entity " +
 				"certificate. This is not Partner Center's certificate."},
 		}
-	case pcwebhook.StepValidity:
+	case pcwebhook.StepCertificateTime:
 		d := diagnosis{summary: "the signing certificate is expired or not yet valid at the verifier's time" + cause}
 		when := "now (" + time.Now().UTC().Format(time.RFC3339) + ")"
 		if !in.at.IsZero() {

@@ -22,6 +22,7 @@
 //	trigger   EVENT [--url URL] [--count N]     sign a sample event with the development CA and post it
 //	verify    --headers FILE --body FILE [--cert FILE]
 //	                                           verify a captured delivery and explain what is wrong
+//	check     [--url URL] [--roots FILE]        check trust roots, network, certificate and clock
 //	version                                    the version of pcwebhook
 //
 // Every command has --help. The API commands (events, register, show, update, test) need an
@@ -123,6 +124,7 @@ func commands() []command {
 		{"listen", "receive webhooks locally and print each verified event", runListen},
 		{"trigger", "sign a sample event with the local development CA and post it", runTrigger},
 		{"verify", "verify a captured delivery and explain what is wrong", runVerify},
+		{"check", "check that this host can verify deliveries: trust roots, network, certificate, clock", runCheck},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -40,6 +40,9 @@ func main() {
 func run(addr string, maxAge time.Duration, logger *slog.Logger) error {
 	// The production policy: Partner Center's certificate host only, chain to the system roots,
 	// O=Microsoft Corporation, rsa-sha256 over the raw body.
+	// NewVerifier fails here, at start-up, when this system has no CA certificates (a slim image):
+	// install ca-certificates, pass WithRootCAs, or blank-import
+	// golang.org/x/crypto/x509roots/fallback.
 	verifier, err := pcwebhook.NewVerifier()
 	if err != nil {
 		return err
@@ -61,7 +64,30 @@ func run(addr string, maxAge time.Duration, logger *slog.Logger) error {
 		return err
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "webhook", "POST /webhooks/partner-center")
+	// Check the certificate now, in the background: the server serves meanwhile, and whatever
+	// fails is logged with its fix (deliveries are answered 503 until then: Partner Center retries).
+	go startupCheck(ctx, verifier, logger)
 	return serve(ctx, srv, ln, logger)
+}
+
+// startupCheck downloads and checks Partner Center's signing certificate (by default
+// pcwebhook.DefaultCertificateURL) so that missing trust roots, a blocked network or a wrong clock
+// show in the log at start-up rather than at the first delivery. It reports whether it passed.
+func startupCheck(ctx context.Context, verifier *pcwebhook.Verifier, logger *slog.Logger, certificateURLs ...string) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err := verifier.Prefetch(ctx, certificateURLs...)
+	if err == nil {
+		logger.Info("start-up check passed: Partner Center's signing certificate is reachable and trusted")
+		return true
+	}
+	attrs := []any{"error", err}
+	var ve *pcwebhook.VerificationError
+	if errors.As(err, &ve) && ve.Fix() != "" {
+		attrs = append(attrs, "fix", ve.Fix())
+	}
+	logger.Error("start-up check failed: deliveries will be answered 503 (Partner Center retries) until this is fixed", attrs...)
+	return false
 }
 
 // newMux is the application's mux with the Partner Center webhook mounted beside its routes.

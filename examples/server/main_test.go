@@ -81,3 +81,32 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestStartupCheck: the start-up check logs success, or the failure with its fix, and never stops
+// the server.
+func TestStartupCheck(t *testing.T) {
+	sender, err := pcwebhooktest.NewSender()
+	require.NoError(t, err)
+	defer sender.Close()
+
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	v := sender.Verifier()
+	assert.True(t, startupCheck(context.Background(), v, logger, sender.CertificateURL()))
+	assert.Contains(t, logs.String(), "start-up check passed")
+	assert.Equal(t, 1, v.Stats().CachedCertificates, "the first delivery needs no download")
+
+	// Roots that do not include the sender's: the chain fails, the log says how to fix it.
+	other, err := pcwebhooktest.NewSender()
+	require.NoError(t, err)
+	defer other.Close()
+	logs = &lockedBuffer{}
+	logger = slog.New(slog.NewJSONHandler(logs, nil))
+	v = sender.Verifier(pcwebhook.WithRootCAs(other.RootCAs()))
+	assert.False(t, startupCheck(context.Background(), v, logger, sender.CertificateURL()))
+	out := logs.String()
+	assert.Contains(t, out, `"level":"ERROR"`)
+	assert.Contains(t, out, "start-up check failed")
+	assert.Contains(t, out, `"fix":"the certificate does not chain to a root this process trusts`)
+	assert.Contains(t, out, "ca-certificates")
+}

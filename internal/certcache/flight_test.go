@@ -16,7 +16,7 @@ func TestGroupSharesOneCall(t *testing.T) {
 	var g Group[int]
 	var runs atomic.Int32
 	release := make(chan struct{})
-	fn := func() (int, error) {
+	fn := func(context.Context) (int, error) {
 		runs.Add(1)
 		<-release
 		return 42, nil
@@ -57,8 +57,8 @@ func TestGroupSharesOneCall(t *testing.T) {
 
 func TestGroupKeysAreIndependentAndForgotten(t *testing.T) {
 	var g Group[string]
-	a, _ := g.Do("a", func() (string, error) { return "A", nil })
-	b, _ := g.Do("b", func() (string, error) { return "", errors.New("boom") })
+	a, _ := g.Do("a", func(context.Context) (string, error) { return "A", nil })
+	b, _ := g.Do("b", func(context.Context) (string, error) { return "", errors.New("boom") })
 	va, erra := a.Wait(context.Background())
 	_, errb := b.Wait(context.Background())
 	assert.Equal(t, "A", va)
@@ -66,7 +66,7 @@ func TestGroupKeysAreIndependentAndForgotten(t *testing.T) {
 	assert.EqualError(t, errb, "boom")
 
 	// After the call finished the key is forgotten: a new Do runs fn again.
-	c, started := g.Do("a", func() (string, error) { return "A2", nil })
+	c, started := g.Do("a", func(context.Context) (string, error) { return "A2", nil })
 	assert.True(t, started)
 	v, _ := c.Wait(context.Background())
 	assert.Equal(t, "A2", v)
@@ -75,7 +75,7 @@ func TestGroupKeysAreIndependentAndForgotten(t *testing.T) {
 func TestGroupWaitHonoursContextAndCallContinues(t *testing.T) {
 	var g Group[int]
 	release := make(chan struct{})
-	c, _ := g.Do("k", func() (int, error) { <-release; return 1, nil })
+	c, _ := g.Do("k", func(context.Context) (int, error) { <-release; return 1, nil })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -85,7 +85,7 @@ func TestGroupWaitHonoursContextAndCallContinues(t *testing.T) {
 	assert.Less(t, time.Since(start), 5*time.Second)
 
 	// A second caller joins the same, still running, call and gets its result.
-	c2, started := g.Do("k", func() (int, error) { return 2, nil })
+	c2, started := g.Do("k", func(context.Context) (int, error) { return 2, nil })
 	assert.False(t, started)
 	close(release)
 	v, err := c2.Wait(context.Background())
@@ -96,7 +96,7 @@ func TestGroupWaitHonoursContextAndCallContinues(t *testing.T) {
 
 func TestGroupRecoversPanic(t *testing.T) {
 	var g Group[int]
-	c, _ := g.Do("k", func() (int, error) { panic("bad") })
+	c, _ := g.Do("k", func(context.Context) (int, error) { panic("bad") })
 	_, err := c.Wait(context.Background())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "panicked")

@@ -1,0 +1,198 @@
+package certcache
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeClock is a settable clock.
+type fakeClock struct{ ns atomic.Int64 }
+
+func (c *fakeClock) now() time.Time      { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) add(d time.Duration) { c.ns.Add(int64(d)) }
+
+func newLoaderForTest(o LoaderOptions) (*Loader[int], *fakeClock) {
+	c := &fakeClock{}
+	c.ns.Store(t0.UnixNano())
+	o.Now = c.now
+	if o.Size == 0 {
+		o.Size = 8
+	}
+	return NewLoader[int](o), c
+}
+
+func TestLoaderCachesValuesAndFailures(t *testing.T) {
+	l, clock := newLoaderForTest(LoaderOptions{FailureTTL: 10 * time.Second, RefreshInterval: time.Minute})
+	var loads atomic.Int32
+	ok := func(context.Context) (int, time.Time, time.Time, error) {
+		loads.Add(1)
+		return 7, t0, t0.Add(time.Hour), nil
+	}
+	v, err := l.Load(context.Background(), "a", ok)
+	require.NoError(t, err)
+	assert.Equal(t, 7, v)
+	v, hit := l.Get("a", clock.now())
+	assert.True(t, hit)
+	assert.Equal(t, 7, v)
+	assert.True(t, l.Known("a"))
+	assert.False(t, l.Known("b"))
+
+	boom := errors.New("boom")
+	bad := func(context.Context) (int, time.Time, time.Time, error) {
+		loads.Add(1)
+		return 0, time.Time{}, time.Time{}, boom
+	}
+	_, err = l.Load(context.Background(), "b", bad)
+	assert.ErrorIs(t, err, boom)
+	_, err = l.Load(context.Background(), "b", bad)
+	assert.ErrorIs(t, err, boom)
+	assert.Equal(t, int32(2), loads.Load(), "the failure is remembered")
+	clock.add(11 * time.Second)
+	_, err = l.Load(context.Background(), "b", bad)
+	assert.ErrorIs(t, err, boom)
+	assert.Equal(t, int32(3), loads.Load(), "and forgotten after the TTL")
+	assert.False(t, l.Known("b"))
+}
+
+func TestLoaderUncacheableFailureAndDeferred(t *testing.T) {
+	busy := errors.New("busy")
+	l, clock := newLoaderForTest(LoaderOptions{FailureTTL: time.Hour, Cacheable: func(err error) bool { return !errors.Is(err, busy) }, Deferred: true})
+	var loads atomic.Int32
+	fail := func(context.Context) (int, time.Time, time.Time, error) {
+		loads.Add(1)
+		return 0, time.Time{}, time.Time{}, busy
+	}
+	_, _ = l.Load(context.Background(), "k", fail)
+	_, _ = l.Load(context.Background(), "k", fail)
+	assert.Equal(t, int32(2), loads.Load(), "a condition of the load is not remembered")
+
+	good := func(context.Context) (int, time.Time, time.Time, error) { return 1, t0, t0.Add(time.Hour), nil }
+	v, err := l.Load(context.Background(), "d", good)
+	require.NoError(t, err)
+	assert.Equal(t, 1, v)
+	_, hit := l.Get("d", clock.now())
+	assert.False(t, hit, "a deferred loader stores nothing by itself")
+	l.Add("d", 1, t0, t0.Add(time.Hour))
+	_, hit = l.Get("d", clock.now())
+	assert.True(t, hit)
+	l.Fail("e", busy, clock.now())
+	err, hit = l.Failure("e", clock.now())
+	assert.True(t, hit)
+	assert.ErrorIs(t, err, busy)
+}
+
+// TestLoaderReloadAtMostOncePerInterval: however many callers ask for a reload, the key is
+// loaded once per interval; a reload running is joined; a failed reload keeps the value.
+func TestLoaderReloadAtMostOncePerInterval(t *testing.T) {
+	l, clock := newLoaderForTest(LoaderOptions{FailureTTL: time.Second, RefreshInterval: time.Minute})
+	var loads atomic.Int32
+	var fail atomic.Bool
+	release := make(chan struct{})
+	load := func(context.Context) (int, time.Time, time.Time, error) {
+		n := loads.Add(1)
+		<-release
+		if fail.Load() {
+			return 0, time.Time{}, time.Time{}, errors.New("down")
+		}
+		return int(n), t0, t0.Add(24 * time.Hour), nil
+	}
+	close(release)
+	v, err := l.Load(context.Background(), "k", load)
+	require.NoError(t, err)
+	require.Equal(t, 1, v)
+
+	// Within the interval of that load: no reload, the cached value is returned.
+	v, reloaded, err := l.Reload(context.Background(), "k", load)
+	require.NoError(t, err)
+	assert.False(t, reloaded)
+	assert.Equal(t, 1, v)
+
+	clock.add(2 * time.Minute)
+	var wg sync.WaitGroup
+	var reloads atomic.Int32
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, r, err := l.Reload(context.Background(), "k", load)
+			assert.NoError(t, err)
+			if r {
+				reloads.Add(1)
+			}
+			assert.Equal(t, 2, v, "a caller that did not reload sees the reloaded value")
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int32(2), loads.Load(), "one reload for 100 callers")
+	assert.GreaterOrEqual(t, reloads.Load(), int32(1))
+
+	// A failed reload leaves the value, and is not remembered as a failure.
+	clock.add(2 * time.Minute)
+	fail.Store(true)
+	_, reloaded, err = l.Reload(context.Background(), "k", load)
+	assert.True(t, reloaded)
+	assert.Error(t, err)
+	v, hit := l.Get("k", clock.now())
+	assert.True(t, hit)
+	assert.Equal(t, 2, v)
+	_, hit = l.Failure("k", clock.now())
+	assert.False(t, hit)
+}
+
+// TestGroupTellsTheFunctionWhenNobodyWaits: the function's context ends when the last caller
+// stops waiting, not before; a caller that joins a call abandoned meanwhile loads again.
+func TestGroupTellsTheFunctionWhenNobodyWaits(t *testing.T) {
+	var g Group[int]
+	fnCtx := make(chan context.Context, 1)
+	c, _ := g.Do("k", func(ctx context.Context) (int, error) {
+		fnCtx <- ctx
+		<-ctx.Done()
+		return 0, ctx.Err()
+	})
+	c2, started := g.Do("k", nil)
+	require.False(t, started)
+	ctx := <-fnCtx
+
+	short, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.Wait(short)
+	assert.ErrorIs(t, err, context.Canceled)
+	select {
+	case <-ctx.Done():
+		t.Fatal("cancelled while a caller still waits")
+	case <-time.After(20 * time.Millisecond):
+	}
+	_, err = c2.Wait(short)
+	assert.ErrorIs(t, err, context.Canceled)
+	<-ctx.Done()
+	<-c.Done()
+	assert.True(t, c.Abandoned())
+	assert.Equal(t, 0, g.Running())
+}
+
+func TestLoaderRetriesAnAbandonedLoad(t *testing.T) {
+	l, _ := newLoaderForTest(LoaderOptions{FailureTTL: time.Hour, RefreshInterval: time.Minute})
+	var loads atomic.Int32
+	load := func(ctx context.Context) (int, time.Time, time.Time, error) {
+		if loads.Add(1) == 1 {
+			<-ctx.Done() // abandoned while "queued"
+			return 0, time.Time{}, time.Time{}, ctx.Err()
+		}
+		return 5, t0, t0.Add(time.Hour), nil
+	}
+	short, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, err := l.Load(short, "k", load)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	waitFor(t, func() bool { return l.flights.Running() == 0 })
+	v, err := l.Load(context.Background(), "k", load)
+	require.NoError(t, err, "an abandoned load is not remembered as a failure")
+	assert.Equal(t, 5, v)
+}
