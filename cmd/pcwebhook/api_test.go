@@ -272,6 +272,7 @@ func TestRegisterPlainHTTP(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.JSONEq(t, `{"WebhookUrl":"http://partner.example/hook","WebhookEvents":["test-created"],
 		"SignatureTokenToMsSignatureHeader":false}`, lastBody(t, api, "POST "+regPath))
+	assert.Equal(t, []string{"GET " + regPath, "POST " + regPath}, api.Requests())
 	reg, _ := api.Registration()
 	assert.Equal(t, "http://partner.example/hook", reg.WebhookURL)
 }
