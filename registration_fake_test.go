@@ -1,5 +1,13 @@
 package pcwebhook
 
+// Why this fake is not pcwebhooktest.API: these tests are package-internal (they replace the
+// client's unexported retry sleep with sleepRecorder and read configErr), so they cannot import
+// pcwebhooktest, which imports pcwebhook (an import cycle), and fakePC is the client's unit-test
+// transport, which asserts every request's exact wire form (method, escaped path, no query,
+// token, Accept, User-Agent, GUID correlation and request ids, body field names) against a strict
+// ordered script, and answers with golden testdata/api bodies, dropped connections and stalls;
+// pcwebhooktest.API is the realistic, stateful fake for code that uses the Client.
+
 import (
 	"context"
 	"encoding/json"

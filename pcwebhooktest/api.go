@@ -40,7 +40,13 @@ const (
 // test-created event, signed by its [Sender] in the registration's header mode, to the registered
 // WebhookUrl, and the status reports what the endpoint answered, so a receiver that trusts the
 // Sender (see [Sender.Verifier]) is validated end to end. Every request needs an
-// "Authorization: Bearer" token (a given one with [WithAPIToken]).
+// "Authorization: Bearer" token (a given one with [WithAPIToken]). Answers echo the request's
+// MS-CorrelationId and MS-RequestId headers, as the service does.
+//
+// For answers the service gives but the fake does not produce by itself (a delivery that failed
+// before one succeeded, a system error, a body in an older shape), queue canned answers with
+// [API.Respond] or [API.RespondFunc]; [API.FailNext] scripts failures; [API.Received] returns
+// every request with its header and body.
 //
 // Create one with [NewAPI]; it is safe for concurrent use.
 type API struct {
@@ -55,11 +61,23 @@ type API struct {
 	wg     sync.WaitGroup // deliveries in flight
 
 	mu          sync.Mutex
-	failures    []int // statuses of the next answers, from FailNext
+	failures    []int                     // statuses of the next answers, from FailNext
+	answers     map[string][]http.Handler // canned answers per "METHOD /path", from Respond
 	reg         *apiRegistration
 	validations map[string]*apiValidation
-	requests    []string
+	received    []APIRequest
 }
+
+// APIRequest is a request the [API] received, as [API.Received] returns it.
+type APIRequest struct {
+	Method string      // such as "POST"
+	Path   string      // the URL path, such as "/webhooks/v1/registration"
+	Header http.Header // the request's header
+	Body   []byte      // the request's body, at most its first MiB; empty when it had none
+}
+
+// maxAPIRequestBody bounds what the API reads of a request body.
+const maxAPIRequestBody = 1 << 20
 
 // apiRegistration is the registration as the service returns it.
 type apiRegistration struct {
@@ -131,7 +149,8 @@ func NewAPI(tb testing.TB, sender *Sender, opts ...APIOption) *API {
 		tlsSrv.Close()
 		sender = New(tb, WithSendClient(client))
 	}
-	a := &API{sender: sender, supported: pcwebhook.KnownEventNames(), validations: map[string]*apiValidation{}}
+	a := &API{sender: sender, supported: pcwebhook.KnownEventNames(), validations: map[string]*apiValidation{},
+		answers: map[string][]http.Handler{}}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(a)
@@ -214,7 +233,57 @@ func (a *API) SetRegistration(reg pcwebhook.Registration) {
 func (a *API) Requests() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return append([]string(nil), a.requests...)
+	out := make([]string, 0, len(a.received))
+	for _, r := range a.received {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
+}
+
+// Received returns every request the API received, in order, with its header and body: to check
+// what code under test sent (the token, a registration's exact JSON). The caller may modify the
+// result.
+func (a *API) Received() []APIRequest {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]APIRequest, 0, len(a.received))
+	for _, r := range a.received {
+		r.Header = r.Header.Clone()
+		r.Body = bytes.Clone(r.Body)
+		out = append(out, r)
+	}
+	return out
+}
+
+// Respond queues a canned answer: the next request for method and path (the URL path as
+// [API.Requests] shows it, such as "/webhooks/v1/registration/validationEvents/c-1") is answered
+// with status and body instead of by the fake, and changes nothing in its state. Answers queued
+// for the same method and path are used once each, in order; then the fake answers again. A
+// non-empty body is sent as JSON. The token is checked first (a refused request uses no answer),
+// and [API.FailNext] takes precedence.
+//
+// Use it for answers the service gives but the fake does not produce by itself: a validation
+// status that is pending, then lists a failed attempt, then a successful one; a system error;
+// a 201 with no body; a registration with properties.
+func (a *API) Respond(method, path string, status int, body string) {
+	a.RespondFunc(method, path, func(w http.ResponseWriter, _ *http.Request) {
+		if body != "" {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		}
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	})
+}
+
+// RespondFunc is [API.Respond] with a handler that writes the answer: for other headers (such
+// as an MS-CorrelationId of the service's own, replacing the echoed one), a slow answer or a
+// dropped connection. The handler runs once, on the API's server goroutine; the request's body
+// can be read again.
+func (a *API) RespondFunc(method, path string, h http.HandlerFunc) {
+	key := strings.ToUpper(method) + " " + path
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.answers[key] = append(a.answers[key], h)
 }
 
 // FailNext makes the API answer each of the next requests, one per status given, with that
@@ -229,13 +298,20 @@ func (a *API) FailNext(statuses ...int) {
 
 // serve routes one request.
 func (a *API) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, maxAPIRequestBody))
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	a.mu.Lock()
-	a.requests = append(a.requests, r.Method+" "+r.URL.Path)
+	a.received = append(a.received, APIRequest{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
 	fail := 0
 	if len(a.failures) > 0 {
 		fail, a.failures = a.failures[0], a.failures[1:]
 	}
 	a.mu.Unlock()
+	for _, name := range []string{"MS-CorrelationId", "MS-RequestId"} {
+		if v := r.Header.Get(name); v != "" {
+			w.Header().Set(name, v)
+		}
+	}
 	if fail != 0 {
 		if fail == http.StatusTooManyRequests || fail == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "0")
@@ -247,6 +323,17 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || strings.TrimSpace(token) == "" || (a.token != "" && token != a.token) {
 		writeAPIError(w, http.StatusUnauthorized, "Unauthorized", "Unauthorized", "The bearer token is missing or not valid.")
+		return
+	}
+	key := r.Method + " " + r.URL.Path
+	a.mu.Lock()
+	var canned http.Handler
+	if q := a.answers[key]; len(q) > 0 {
+		canned, a.answers[key] = q[0], q[1:]
+	}
+	a.mu.Unlock()
+	if canned != nil {
+		canned.ServeHTTP(w, r)
 		return
 	}
 	path := strings.TrimSuffix(r.URL.Path, "/")

@@ -214,3 +214,100 @@ func TestAPIFailNext(t *testing.T) {
 	_, err = c.Registration(context.Background())
 	assert.ErrorIs(t, err, pcwebhook.ErrNotRegistered, "only the next request fails")
 }
+
+func TestAPIRespond(t *testing.T) {
+	api := pcwebhooktest.NewAPI(t, nil, pcwebhooktest.WithAPIToken("secret"))
+	ctx := context.Background()
+	c := pcwebhook.NewClient(pcwebhook.StaticToken("secret"), pcwebhook.WithAPIRoot(api.URL()),
+		pcwebhook.WithRetryPolicy(pcwebhook.RetryPolicy{MaxAttempts: 1}))
+	const statusPath = "/webhooks/v1/registration/validationEvents/c-1"
+
+	// Canned answers for one method and path are used once each, in order; then the fake answers.
+	api.Respond(http.MethodPost, "/webhooks/v1/registration/validationEvents", http.StatusOK, `{"correlationId":"c-1"}`)
+	api.Respond(http.MethodGet, statusPath, http.StatusOK, `{"status":"pending","results":[]}`)
+	api.Respond("get", statusPath, http.StatusOK, `{"status":"completed","results":[
+		{"responseCode":"InternalServerError","dateTimeUtc":"2017-12-08T21:39:40Z"},{"responseCode":"OK","dateTimeUtc":"2017-12-08T21:39:48Z"}]}`)
+	id, err := c.SendTestEvent(ctx)
+	require.NoError(t, err, "a canned answer needs no registration")
+	assert.Equal(t, "c-1", id)
+	st, err := c.ValidationStatus(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, "pending", st.Status)
+	st, err = c.ValidationStatus(ctx, id)
+	require.NoError(t, err)
+	assert.True(t, st.Delivered())
+	require.Len(t, st.Results, 2)
+	assert.Equal(t, "InternalServerError", st.Results[0].ResponseCode)
+	_, err = c.ValidationStatus(ctx, id)
+	var apiErr *pcwebhook.APIError
+	require.ErrorAs(t, err, &apiErr, "the queue is used up: the fake knows no c-1")
+	assert.Equal(t, http.StatusNotFound, apiErr.StatusCode)
+
+	// A canned answer changes no state: the fake still has no registration after a canned 201.
+	api.Respond(http.MethodPost, "/webhooks/v1/registration", http.StatusCreated, "")
+	reg, err := c.Register(ctx, pcwebhook.Registration{WebhookURL: "https://p.example/", WebhookEvents: []pcwebhook.EventName{pcwebhook.EventTestCreated}})
+	require.NoError(t, err)
+	assert.Equal(t, "https://p.example/", reg.WebhookURL, "no body: the client reports what it sent")
+	_, ok := api.Registration()
+	assert.False(t, ok)
+
+	// The token is checked first, FailNext comes before a canned answer, and neither uses it up.
+	api.Respond(http.MethodGet, "/webhooks/v1/registration", http.StatusOK, `{"WebhookUrl":"https://canned.example/"}`)
+	wrong := pcwebhook.NewClient(pcwebhook.StaticToken("guess"), pcwebhook.WithAPIRoot(api.URL()),
+		pcwebhook.WithRetryPolicy(pcwebhook.RetryPolicy{MaxAttempts: 1}))
+	_, err = wrong.Registration(ctx)
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, http.StatusUnauthorized, apiErr.StatusCode)
+	api.FailNext(http.StatusForbidden)
+	_, err = c.Registration(ctx)
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, http.StatusForbidden, apiErr.StatusCode)
+	reg, err = c.Registration(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "https://canned.example/", reg.WebhookURL)
+	_, err = c.Registration(ctx)
+	assert.ErrorIs(t, err, pcwebhook.ErrNotRegistered, "used once")
+}
+
+func TestAPIRespondFunc(t *testing.T) {
+	api := pcwebhooktest.NewAPI(t, nil)
+	c := api.NewClient(pcwebhook.WithRetryPolicy(pcwebhook.RetryPolicy{MaxAttempts: 1}))
+	api.RespondFunc(http.MethodGet, "/webhooks/v1/registration", func(w http.ResponseWriter, r *http.Request) {
+		assert.Equal(t, "Bearer test-token", r.Header.Get("Authorization"))
+		w.Header().Set("MS-CorrelationId", "corr-1")
+		w.WriteHeader(http.StatusUnauthorized)
+	})
+	_, err := c.Registration(context.Background())
+	var apiErr *pcwebhook.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, http.StatusUnauthorized, apiErr.StatusCode)
+	assert.Equal(t, "corr-1", apiErr.CorrelationID, "the handler's header replaces the echoed one")
+	sent := api.Received()[0].Header
+	assert.Equal(t, sent.Get("MS-RequestId"), apiErr.RequestID, "the request id is echoed")
+	assert.NotEqual(t, sent.Get("MS-CorrelationId"), "corr-1")
+}
+
+func TestAPIReceived(t *testing.T) {
+	api := pcwebhooktest.NewAPI(t, nil, pcwebhooktest.WithAPIToken("secret"))
+	c := pcwebhook.NewClient(pcwebhook.StaticToken("secret"), pcwebhook.WithAPIRoot(api.URL()))
+	_, err := c.Register(context.Background(), pcwebhook.Registration{WebhookURL: "https://p.example/hook",
+		WebhookEvents: []pcwebhook.EventName{pcwebhook.EventInvoiceReady}})
+	require.NoError(t, err)
+
+	got := api.Received()
+	require.Len(t, got, 1)
+	assert.Equal(t, http.MethodPost, got[0].Method)
+	assert.Equal(t, "/webhooks/v1/registration", got[0].Path)
+	assert.Equal(t, "Bearer secret", got[0].Header.Get("Authorization"))
+	assert.JSONEq(t, `{"WebhookUrl":"https://p.example/hook","WebhookEvents":["invoice-ready"],
+		"SignatureTokenToMsSignatureHeader":false}`, string(got[0].Body))
+	assert.Equal(t, []string{"POST /webhooks/v1/registration"}, api.Requests())
+	reg, ok := api.Registration()
+	require.True(t, ok, "the fake read the body it recorded")
+	assert.Equal(t, "https://p.example/hook", reg.WebhookURL)
+
+	got[0].Body[0], got[0].Header["Authorization"] = 'X', nil
+	again := api.Received()
+	assert.Equal(t, byte('{'), again[0].Body[0], "Received returns copies")
+	assert.Equal(t, "Bearer secret", again[0].Header.Get("Authorization"))
+}

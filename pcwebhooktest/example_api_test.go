@@ -87,3 +87,49 @@ func ExampleAPI_FailNext() {
 	}
 	_ = testOutage
 }
+
+// Respond queues canned answers for what the fake does not produce by itself: here a test event
+// whose first delivery failed and whose retry succeeded. Received shows what the client sent.
+func ExampleAPI_Respond() {
+	testRetriedDelivery := func(t *testing.T) {
+		api := pcwebhooktest.NewAPI(t, nil)
+		const events = "/webhooks/v1/registration/validationEvents"
+		api.Respond(http.MethodPost, events, http.StatusOK, `{"correlationId":"c-1"}`)
+		api.Respond(http.MethodGet, events+"/c-1", http.StatusOK, `{"status":"pending","results":[
+			{"responseCode":"InternalServerError","dateTimeUtc":"2025-01-31T12:00:00Z"}]}`)
+		api.Respond(http.MethodGet, events+"/c-1", http.StatusOK, `{"status":"completed","results":[
+			{"responseCode":"InternalServerError","dateTimeUtc":"2025-01-31T12:00:00Z"},
+			{"responseCode":"OK","dateTimeUtc":"2025-01-31T12:00:08Z"}]}`)
+
+		client := api.NewClient()
+		id, err := client.SendTestEvent(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, err := client.WaitForValidation(context.Background(), id, 10*time.Millisecond)
+		if err != nil || !status.Delivered() || len(status.Results) != 2 {
+			t.Fatalf("validation: %+v, %v", status, err)
+		}
+		if sent := api.Received()[0]; sent.Header.Get("Authorization") != "Bearer test-token" {
+			t.Fatalf("sent %v", sent.Header)
+		}
+	}
+	_ = testRetriedDelivery
+}
+
+// RespondFunc writes any answer, here a refusal with the service's own correlation ID.
+func ExampleAPI_RespondFunc() {
+	testRefusal := func(t *testing.T) {
+		api := pcwebhooktest.NewAPI(t, nil)
+		api.RespondFunc(http.MethodGet, "/webhooks/v1/registration", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("MS-CorrelationId", "corr-1")
+			w.WriteHeader(http.StatusForbidden)
+		})
+		_, err := api.NewClient().Registration(context.Background())
+		var apiErr *pcwebhook.APIError
+		if !errors.As(err, &apiErr) || apiErr.CorrelationID != "corr-1" {
+			t.Fatal(err)
+		}
+	}
+	_ = testRefusal
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,91 +11,76 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
-// answer is a scripted response of the fake Partner Center.
-type answer struct {
-	status int
-	body   string
+// The API commands run against pcwebhooktest.API, the fake registration API the kit offers
+// users: registrations are its state, checked on its side (Registration, Received); answers it
+// does not produce by itself (a delivery that failed before one succeeded, a system error, a
+// 201 with no body, a correlation id of the service's own) are queued with Respond.
+
+const (
+	regPath         = "/webhooks/v1/registration"
+	validationsPath = regPath + "/validationEvents"
+)
+
+// registered is the registration most tests start from.
+var registered = pcwebhook.Registration{
+	WebhookURL:    "https://partner.example/hook",
+	WebhookEvents: []pcwebhook.EventName{pcwebhook.EventSubscriptionUpdated, pcwebhook.EventTestCreated},
 }
 
-// fakePC plays the Partner Center registration API: it answers "METHOD path" from a script, in
-// order (the last answer repeats), and records every request.
-type fakePC struct {
-	t      *testing.T
-	mu     sync.Mutex
-	script map[string][]answer
-	calls  []string
-	bodies map[string]string // the last body per "METHOD path"
-	auth   []string
+// newAPI starts a fake API that accepts only the token "the-token", and an environment that
+// points the CLI at it with that token (PCWEBHOOK_API_ROOT, PARTNER_CENTER_TOKEN).
+func newAPI(t *testing.T, opts ...pcwebhooktest.APIOption) (*pcwebhooktest.API, env) {
+	t.Helper()
+	api := pcwebhooktest.NewAPI(t, nil, append([]pcwebhooktest.APIOption{pcwebhooktest.WithAPIToken("the-token")}, opts...)...)
+	return api, testEnv(map[string]string{tokenEnv: "the-token", apiRootEnv: api.URL()})
 }
 
-const regPath = "/webhooks/v1/registration"
-
-func newFakePC(t *testing.T, script map[string][]answer) (*fakePC, env) {
-	f := &fakePC{t: t, script: script, bodies: map[string]string{}}
-	srv := httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(srv.Close)
-	return f, testEnv(map[string]string{tokenEnv: "the-token", apiRootEnv: srv.URL})
+// newRegisteredAPI is newAPI with the registration set to registered.
+func newRegisteredAPI(t *testing.T, opts ...pcwebhooktest.APIOption) (*pcwebhooktest.API, env) {
+	t.Helper()
+	api, e := newAPI(t, opts...)
+	api.SetRegistration(registered)
+	return api, e
 }
 
-func (f *fakePC) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	key := r.Method + " " + r.URL.Path
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, key)
-	f.bodies[key] = string(body)
-	f.auth = append(f.auth, r.Header.Get("Authorization"))
-	next := f.script[key]
-	if len(next) == 0 {
-		f.t.Errorf("unexpected request %s", key)
-		w.WriteHeader(http.StatusTeapot)
-		return
+// lastBody returns the body of the last request "METHOD path" the API received.
+func lastBody(t *testing.T, api *pcwebhooktest.API, key string) string {
+	t.Helper()
+	var body string
+	found := false
+	for _, r := range api.Received() {
+		if r.Method+" "+r.Path == key {
+			body, found = string(r.Body), true
+		}
 	}
-	if len(next) > 1 {
-		f.script[key] = next[1:]
+	assert.True(t, found, "no request %s", key)
+	return body
+}
+
+// authorizations returns the Authorization header of every request the API received.
+func authorizations(api *pcwebhooktest.API) []string {
+	var out []string
+	for _, r := range api.Received() {
+		out = append(out, r.Header.Get("Authorization"))
 	}
-	w.Header().Set("MS-CorrelationId", "corr-1")
-	w.WriteHeader(next[0].status)
-	_, _ = io.WriteString(w, next[0].body)
+	return out
 }
-
-func (f *fakePC) requests() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.calls...)
-}
-
-func (f *fakePC) body(key string) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.bodies[key]
-}
-
-func (f *fakePC) authorizations() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.auth...)
-}
-
-const registered = `{"SubscriberId":"sub-1","WebhookUrl":"https://partner.example/hook",
-	"WebhookEvents":["subscription-updated","test-created"],"SignatureTokenToMsSignatureHeader":false,
-	"lastModifiedTimestamp":"2025-01-31T12:00:00Z"}`
 
 func TestEventsOnline(t *testing.T) {
-	f, e := newFakePC(t, map[string][]answer{
-		"GET " + regPath + "/events": {{200, `["Subscription-Updated","test-created","billing-profile-updated"]`}},
-	})
+	api, e := newAPI(t, pcwebhooktest.WithSupportedEvents("Subscription-Updated", "test-created", "billing-profile-updated"))
 	code, stdout, stderr := runIn(t, e, "events")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, []string{"GET " + regPath + "/events"}, f.requests())
-	assert.Equal(t, []string{"Bearer the-token"}, f.authorizations())
+	assert.Equal(t, []string{"GET " + regPath + "/events"}, api.Requests())
+	assert.Equal(t, []string{"Bearer the-token"}, authorizations(api))
 	assert.Contains(t, stdout, "3 event names offered by Partner Center")
 	assert.Regexp(t, `subscription-updated +SubscriptionEvent +CustomerID, SubscriptionID`, stdout)
 	assert.Regexp(t, `test-created +TestEvent +CorrelationID`, stdout)
@@ -117,36 +103,35 @@ func TestEventsOffline(t *testing.T) {
 }
 
 func TestRegisterCreates(t *testing.T) {
-	f, e := newFakePC(t, map[string][]answer{
-		"GET " + regPath:  {{404, `{"code":600008,"description":"not registered"}`}},
-		"POST " + regPath: {{200, registered}},
-	})
+	api, e := newAPI(t)
 	code, stdout, stderr := runIn(t, e, "register", "--url", "https://partner.example/hook", "--events", "Subscription-Updated, test-created")
 	require.Equal(t, 0, code, stderr)
 	assert.Empty(t, stderr)
-	assert.Equal(t, []string{"GET " + regPath, "POST " + regPath}, f.requests())
+	assert.Equal(t, []string{"GET " + regPath, "POST " + regPath}, api.Requests())
 	assert.JSONEq(t, `{"WebhookUrl":"https://partner.example/hook","WebhookEvents":["subscription-updated","test-created"],
-		"SignatureTokenToMsSignatureHeader":false}`, f.body("POST "+regPath))
+		"SignatureTokenToMsSignatureHeader":false}`, lastBody(t, api, "POST "+regPath))
+	reg, ok := api.Registration()
+	require.True(t, ok)
+	require.NotEmpty(t, reg.SubscriberID)
 	assert.Contains(t, stdout, "Registration created.")
 	assert.Contains(t, stdout, "url:          https://partner.example/hook")
-	assert.Contains(t, stdout, "subscriber:   sub-1")
-	assert.Contains(t, stdout, "modified:     2025-01-31T12:00:00Z")
+	assert.Contains(t, stdout, "subscriber:   "+reg.SubscriberID+"\n", "what the API answered")
+	assert.Contains(t, stdout, "modified:     "+reg.LastModified.UTC().Format(time.RFC3339)+"\n")
 	assert.Contains(t, stdout, "events (2):\n    subscription-updated\n    test-created\n")
 	assert.NotContains(t, stdout, "Note: test-created")
 }
 
 func TestRegisterUpdatesWhenDifferent(t *testing.T) {
-	f, e := newFakePC(t, map[string][]answer{
-		"GET " + regPath: {{200, registered}},
-		"PUT " + regPath: {{200, `{"WebhookUrl":"https://partner.example/hook","WebhookEvents":["invoice-ready","brand-new"],
-			"SignatureTokenToMsSignatureHeader":true}`}},
-	})
+	api, e := newRegisteredAPI(t, pcwebhooktest.WithSupportedEvents(append(pcwebhook.KnownEventNames(), "brand-new")...))
 	code, stdout, stderr := runIn(t, e, "register", "--url", "https://partner.example/hook", "--events", "invoice-ready,brand-new",
 		"--ms-signature-header", "--allow-unknown", "--yes")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, f.requests())
+	assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, api.Requests())
 	assert.JSONEq(t, `{"WebhookUrl":"https://partner.example/hook","WebhookEvents":["invoice-ready","brand-new"],
-		"SignatureTokenToMsSignatureHeader":true}`, f.body("PUT "+regPath))
+		"SignatureTokenToMsSignatureHeader":true}`, lastBody(t, api, "PUT "+regPath))
+	reg, _ := api.Registration()
+	assert.Equal(t, []pcwebhook.EventName{pcwebhook.EventInvoiceReady, "brand-new"}, reg.WebhookEvents)
+	assert.True(t, reg.SignatureTokenToMsSignatureHeader)
 	assert.Contains(t, stderr, `warning: "brand-new" is not an event name pcwebhook`)
 	assert.Contains(t, stdout, "Change to the registration (this account has only one):\n"+
 		"  url:    https://partner.example/hook (unchanged)\n"+
@@ -159,25 +144,23 @@ func TestRegisterUpdatesWhenDifferent(t *testing.T) {
 }
 
 func TestRegisterUnchanged(t *testing.T) {
-	f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{200, registered}}})
+	api, e := newRegisteredAPI(t)
 	code, stdout, stderr := runIn(t, e, "register", "--url", "https://partner.example/hook", "--events", "test-created,subscription-updated")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, []string{"GET " + regPath}, f.requests(), "nothing to write")
+	assert.Equal(t, []string{"GET " + regPath}, api.Requests(), "nothing to write")
 	assert.Contains(t, stdout, "Registration unchanged")
 }
 
 // --all registers what the account's API offers, not the built-in table, and says what it left
 // out.
 func TestRegisterAll(t *testing.T) {
-	f, e := newFakePC(t, map[string][]answer{
-		"GET " + regPath + "/events": {{200, `["subscription-updated","Test-Created","subscription-active"]`}},
-		"GET " + regPath:             {{404, ``}},
-		"POST " + regPath:            {{201, ``}}, // no body: the client reports what was sent
-	})
+	api, e := newAPI(t, pcwebhooktest.WithSupportedEvents("subscription-updated", "Test-Created", "subscription-active"))
+	api.Respond(http.MethodPost, regPath, http.StatusCreated, "") // no body: the client reports what was sent
 	code, stdout, stderr := runIn(t, e, "register", "--url", "https://partner.example/hook", "--all")
 	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, []string{"GET " + regPath + "/events", "GET " + regPath, "POST " + regPath}, api.Requests())
 	var sent struct{ WebhookEvents []pcwebhook.EventName }
-	require.NoError(t, json.Unmarshal([]byte(f.body("POST "+regPath)), &sent))
+	require.NoError(t, json.Unmarshal([]byte(lastBody(t, api, "POST "+regPath)), &sent))
 	assert.Equal(t, []pcwebhook.EventName{pcwebhook.EventSubscriptionUpdated, pcwebhook.EventTestCreated, "subscription-active"}, sent.WebhookEvents)
 	assert.Contains(t, stdout, "--all: the 3 events the account's API offers.")
 	assert.Regexp(t, `Left out, documented but not offered to this account \(32\): .*invoice-ready`, stdout)
@@ -189,25 +172,26 @@ func TestRegisterAll(t *testing.T) {
 }
 
 func TestUpdate(t *testing.T) {
-	f, e := newFakePC(t, map[string][]answer{
-		"GET " + regPath: {{200, registered}},
-		"PUT " + regPath: {{200, registered}},
-	})
+	api, e := newRegisteredAPI(t)
 	code, stdout, stderr := runIn(t, e, "update", "--url", "https://partner.example/hook", "--events", "subscription-updated,test-created,invoice-ready")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, f.requests())
+	assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, api.Requests())
 	assert.JSONEq(t, `{"WebhookUrl":"https://partner.example/hook","WebhookEvents":["subscription-updated","test-created","invoice-ready"],
-		"SignatureTokenToMsSignatureHeader":false}`, f.body("PUT "+regPath))
+		"SignatureTokenToMsSignatureHeader":false}`, lastBody(t, api, "PUT "+regPath))
+	reg, _ := api.Registration()
+	assert.Len(t, reg.WebhookEvents, 3)
 	assert.Contains(t, stdout, "events: + invoice-ready\n")
 	assert.Contains(t, stdout, "Registration updated.")
 }
 
 func TestUpdateWithoutRegistration(t *testing.T) {
-	f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{404, `{"code":600008,"description":"Registration not found"}`}}})
+	api, e := newAPI(t)
 	code, _, stderr := runIn(t, e, "update", "--url", "https://partner.example/hook", "--events", "test-created")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, `create it with "pcwebhook register"`)
-	assert.Equal(t, []string{"GET " + regPath}, f.requests(), "update never creates")
+	assert.Equal(t, []string{"GET " + regPath}, api.Requests(), "update never creates")
+	_, ok := api.Registration()
+	assert.False(t, ok)
 }
 
 // Moving the registration to another URL (a tunnel, say) cuts production off: it is shown, and
@@ -216,88 +200,100 @@ func TestRegisterDisruptiveChange(t *testing.T) {
 	const tunnel = "https://abc123.tunnel.example/hook"
 	args := []string{"register", "--url", tunnel, "--events", "test-created"}
 	want := "  url:    https://partner.example/hook -> " + tunnel + "\n  events: - subscription-updated\n"
+	registeredURL := func(api *pcwebhooktest.API) string {
+		reg, _ := api.Registration()
+		return reg.WebhookURL
+	}
 
 	t.Run("dry run", func(t *testing.T) {
-		f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{200, registered}}})
+		api, e := newRegisteredAPI(t)
 		code, stdout, stderr := runIn(t, e, append(args, "--dry-run")...)
 		require.Equal(t, 0, code, stderr)
 		assert.Contains(t, stdout, want)
 		assert.Contains(t, stdout, "Dry run: nothing was changed.")
-		assert.Equal(t, []string{"GET " + regPath}, f.requests())
+		assert.Equal(t, []string{"GET " + regPath}, api.Requests())
 	})
 	t.Run("no terminal: refused", func(t *testing.T) {
-		f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{200, registered}}})
+		api, e := newRegisteredAPI(t)
 		code, stdout, stderr := runIn(t, e, args...)
 		assert.Equal(t, 1, code)
 		assert.Contains(t, stdout, want)
 		assert.Contains(t, stderr, "moves every delivery from https://partner.example/hook to "+tunnel)
 		assert.Contains(t, stderr, "stops 1 event(s): subscription-updated")
 		assert.Contains(t, stderr, "Run again with --yes")
-		assert.Equal(t, []string{"GET " + regPath}, f.requests(), "nothing written")
+		assert.Equal(t, []string{"GET " + regPath}, api.Requests(), "nothing written")
+		assert.Equal(t, registered.WebhookURL, registeredURL(api))
 	})
 	t.Run("terminal: declined", func(t *testing.T) {
-		f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{200, registered}}})
+		api, e := newRegisteredAPI(t)
 		e.stdinTerminal = func() bool { return true }
 		e.stdin = strings.NewReader("n\n")
 		code, _, stderr := runIn(t, e, args...)
 		assert.Equal(t, 1, code)
 		assert.Contains(t, stderr, "Apply it? [y/N]")
-		assert.Equal(t, []string{"GET " + regPath}, f.requests(), "nothing written")
+		assert.Equal(t, []string{"GET " + regPath}, api.Requests(), "nothing written")
+		assert.Equal(t, registered.WebhookURL, registeredURL(api))
 	})
 	t.Run("terminal: confirmed", func(t *testing.T) {
-		f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{200, registered}}, "PUT " + regPath: {{200, ``}}})
+		api, e := newRegisteredAPI(t)
 		e.stdinTerminal = func() bool { return true }
 		e.stdin = strings.NewReader("y\n")
 		code, stdout, stderr := runIn(t, e, args...)
 		require.Equal(t, 0, code, stderr)
 		assert.Contains(t, stdout, "Registration updated.")
-		assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, f.requests())
+		assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, api.Requests())
+		assert.Equal(t, tunnel, registeredURL(api))
 	})
 	t.Run("--yes", func(t *testing.T) {
-		f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{200, registered}}, "PUT " + regPath: {{200, ``}}})
+		api, e := newRegisteredAPI(t)
 		code, _, stderr := runIn(t, e, append(args, "--yes")...)
 		require.Equal(t, 0, code, stderr)
 		assert.NotContains(t, stderr, "Apply it?")
-		assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, f.requests())
+		assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, api.Requests())
+		assert.Equal(t, tunnel, registeredURL(api))
 	})
 	t.Run("adding events needs no confirmation", func(t *testing.T) {
-		f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{200, registered}}, "PUT " + regPath: {{200, ``}}})
+		api, e := newRegisteredAPI(t)
 		code, _, stderr := runIn(t, e, "update", "--url", "https://partner.example/hook", "--events", "subscription-updated,test-created,invoice-ready")
 		require.Equal(t, 0, code, stderr)
-		assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, f.requests())
+		assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, api.Requests())
 	})
 }
 
 func TestRegisterPlainHTTP(t *testing.T) {
-	f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{404, ``}}, "POST " + regPath: {{201, ``}}})
+	api, e := newAPI(t)
 	code, _, stderr := runIn(t, e, "register", "--url", "http://partner.example/hook", "--events", "test-created")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "plain http")
 	assert.Contains(t, stderr, "--allow-http")
-	assert.Empty(t, f.requests(), "refused before any call")
+	assert.Empty(t, api.Requests(), "refused before any call")
 
 	code, _, stderr = runIn(t, e, "register", "--url", "http://partner.example/hook", "--events", "test-created", "--allow-http")
 	require.Equal(t, 0, code, stderr)
 	assert.JSONEq(t, `{"WebhookUrl":"http://partner.example/hook","WebhookEvents":["test-created"],
-		"SignatureTokenToMsSignatureHeader":false}`, f.body("POST "+regPath))
+		"SignatureTokenToMsSignatureHeader":false}`, lastBody(t, api, "POST "+regPath))
+	assert.Equal(t, []string{"GET " + regPath, "POST " + regPath}, api.Requests())
+	reg, _ := api.Registration()
+	assert.Equal(t, "http://partner.example/hook", reg.WebhookURL)
 }
 
 func TestRegisterUnknownEventSuggests(t *testing.T) {
-	f, e := newFakePC(t, nil)
+	api, e := newAPI(t)
 	code, _, stderr := runIn(t, e, "register", "--url", "https://partner.example/hook", "--events", "subscription-update,test-created")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, `"subscription-update" is not an event name`)
 	assert.Contains(t, stderr, `did you mean "subscription-updated"?`)
 	assert.Contains(t, stderr, "--allow-unknown")
-	assert.Empty(t, f.requests())
+	assert.Empty(t, api.Requests())
 }
 
 func TestShow(t *testing.T) {
-	f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{200, `{"WebhookUrl":"https://partner.example/hook",
-		"WebhookEvents":["invoice-ready"],"properties":{"b":"2","a":1}}`}}})
+	api, e := newAPI(t)
+	api.Respond(http.MethodGet, regPath, http.StatusOK, `{"WebhookUrl":"https://partner.example/hook",
+		"WebhookEvents":["invoice-ready"],"properties":{"b":"2","a":1}}`) // properties: the fake has none
 	code, stdout, stderr := runIn(t, e, "show")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, []string{"GET " + regPath}, f.requests())
+	assert.Equal(t, []string{"GET " + regPath}, api.Requests())
 	assert.Contains(t, stdout, "Registration:\n  url:          https://partner.example/hook\n")
 	assert.Contains(t, stdout, "events (1):\n    invoice-ready\n")
 	assert.Contains(t, stdout, "  property a: 1\n  property b: 2\n")
@@ -305,12 +301,13 @@ func TestShow(t *testing.T) {
 }
 
 func TestShowNotRegistered(t *testing.T) {
-	_, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{404, `{"code":600008,"description":"not found"}`}}})
+	api, e := newAPI(t)
 	code, stdout, stderr := runIn(t, e, "show")
 	assert.Equal(t, 1, code)
 	assert.Empty(t, stdout)
 	assert.Contains(t, stderr, "this account has no webhook registration yet")
 	assert.Contains(t, stderr, "pcwebhook register --url")
+	assert.Equal(t, []string{"GET " + regPath}, api.Requests())
 }
 
 func TestRejectedTokenPrintsTheHint(t *testing.T) {
@@ -318,17 +315,33 @@ func TestRejectedTokenPrintsTheHint(t *testing.T) {
 		401: "hint: the access token was rejected",
 		403: "hint: the access token is valid but not allowed to manage webhooks",
 	} {
-		_, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{status, `{"code":900,"description":"no"}`}}})
+		api, e := newAPI(t)
+		api.RespondFunc(http.MethodGet, regPath, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("MS-CorrelationId", "corr-1") // the service's own: printed, not the one sent
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, `{"code":900,"description":"no"}`)
+		})
 		code, _, stderr := runIn(t, e, "show")
 		assert.Equal(t, 1, code)
 		assert.Contains(t, stderr, want)
 		assert.Contains(t, stderr, "correlation id corr-1")
 		assert.Contains(t, stderr, "Tokens expire after about an hour")
+		assert.Equal(t, []string{"GET " + regPath}, api.Requests(), "not retried")
 	}
+
+	// The fake refusing a token it does not accept: the ids printed are the ones sent (echoed).
+	api := pcwebhooktest.NewAPI(t, nil, pcwebhooktest.WithAPIToken("another-token"))
+	code, _, stderr := runIn(t, testEnv(map[string]string{tokenEnv: "the-token", apiRootEnv: api.URL()}), "show")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "Partner Center answered 401 Unauthorized")
+	assert.Contains(t, stderr, "hint: the access token was rejected")
+	sent := api.Received()
+	require.Len(t, sent, 1)
+	assert.Contains(t, stderr, "correlation id "+sent[0].Header.Get("MS-CorrelationId")+", request id "+sent[0].Header.Get("MS-RequestId"))
 }
 
 func TestMissingToken(t *testing.T) {
-	f, e := newFakePC(t, nil)
+	api, e := newAPI(t)
 	noToken := testEnv(map[string]string{apiRootEnv: e.getenv(apiRootEnv), tokenEnv: "   "})
 	for _, args := range [][]string{{"events"}, {"show"}, {"register", "--url", "https://x.example/", "--all"}, {"test"}} {
 		code, stdout, stderr := runIn(t, noToken, args...)
@@ -337,14 +350,15 @@ func TestMissingToken(t *testing.T) {
 		assert.Contains(t, stderr, "no Partner Center access token. Either set PARTNER_CENTER_TOKEN", args)
 		assert.Contains(t, stderr, `--token-cmd "az account get-access-token --resource https://api.partnercenter.microsoft.com --query accessToken -o tsv"`)
 	}
-	assert.Empty(t, f.requests())
+	assert.Empty(t, api.Requests())
 }
 
 func TestCloud(t *testing.T) {
-	_, e := newFakePC(t, nil)
+	api, e := newAPI(t)
 	code, _, stderr := runIn(t, e, "show", "--cloud", "mars")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, `--cloud "mars": want global or china`)
+	assert.Empty(t, api.Requests())
 
 	for cloud, want := range map[string]string{"global": pcwebhook.GlobalAPIRoot, "China": pcwebhook.ChinaAPIRoot, "": pcwebhook.GlobalAPIRoot} {
 		root, ok := cloudRoot(cloud)
@@ -354,12 +368,12 @@ func TestCloud(t *testing.T) {
 }
 
 func TestAPIRootFlagOverridesTheEnvironment(t *testing.T) {
-	f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{200, registered}}})
-	root := e.getenv(apiRootEnv)
-	e2 := testEnv(map[string]string{tokenEnv: "the-token", apiRootEnv: "http://127.0.0.1:1"})
-	code, _, stderr := runIn(t, e2, "show", "--api-root", root)
+	api, _ := newRegisteredAPI(t)
+	e := testEnv(map[string]string{tokenEnv: "the-token", apiRootEnv: "http://127.0.0.1:1"})
+	code, stdout, stderr := runIn(t, e, "show", "--api-root", api.URL())
 	require.Equal(t, 0, code, stderr)
-	assert.Len(t, f.requests(), 1)
+	assert.Equal(t, []string{"GET " + regPath}, api.Requests())
+	assert.Contains(t, stdout, "url:          "+registered.WebhookURL+"\n")
 }
 
 // helperCommand returns a --token-cmd that runs this test binary as the helper of TestMain.
@@ -371,22 +385,20 @@ func helperCommand(t *testing.T, mode string) string {
 func TestTokenCommand(t *testing.T) {
 	count := filepath.Join(t.TempDir(), "count")
 	t.Setenv("PCWEBHOOK_TEST_COUNT", count)
-	f, e := newFakePC(t, map[string][]answer{
-		"GET " + regPath:  {{404, ``}},
-		"POST " + regPath: {{200, registered}},
-	})
+	api, e := newAPI(t)
 	noToken := testEnv(map[string]string{apiRootEnv: e.getenv(apiRootEnv)})
 	code, _, stderr := runIn(t, noToken, "register", "--token-cmd", helperCommand(t, "token"),
 		"--url", "https://partner.example/hook", "--events", "subscription-updated,test-created")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, []string{"Bearer the-token", "Bearer the-token"}, f.authorizations(), "trimmed output")
+	assert.Equal(t, []string{"GET " + regPath, "POST " + regPath}, api.Requests())
+	assert.Equal(t, []string{"Bearer the-token", "Bearer the-token"}, authorizations(api), "trimmed output")
 	ran, err := os.ReadFile(count)
 	require.NoError(t, err)
 	assert.Equal(t, "ran\n", string(ran), "the command runs once per process")
 }
 
 func TestTokenCommandFailures(t *testing.T) {
-	f, e := newFakePC(t, nil)
+	api, e := newAPI(t)
 	noToken := testEnv(map[string]string{apiRootEnv: e.getenv(apiRootEnv)})
 
 	code, _, stderr := runIn(t, noToken, "show", "--token-cmd", helperCommand(t, "fail"))
@@ -410,30 +422,34 @@ func TestTokenCommandFailures(t *testing.T) {
 	code, _, stderr = runIn(t, noToken, "show", "--token-cmd", `"unterminated`)
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "unterminated double quote")
-	assert.Empty(t, f.requests())
+	assert.Empty(t, api.Requests())
 }
 
 func TestTestWaitDelivered(t *testing.T) {
-	f, e := newFakePC(t, map[string][]answer{
-		"GET " + regPath:                        {{200, registered}},
-		"POST " + regPath + "/validationEvents": {{200, `{"correlationId":"c-1"}`}},
-		"GET " + regPath + "/validationEvents/c-1": {
-			{404, `{"code":1,"description":"not yet"}`},
-			{200, `{"correlationId":"c-1","status":"pending","results":[]}`},
-			{200, `{"correlationId":"c-1","status":"pending","results":[
-				{"responseCode":"InternalServerError","responseMessage":"boom","dateTimeUtc":"2017-12-08T21:39:40.1"}]}`},
-			{200, `{"correlationId":"c-1","status":"completed","callbackUrl":"https://partner.example/hook","results":[
-				{"responseCode":"InternalServerError","responseMessage":"boom","dateTimeUtc":"2017-12-08T21:39:40.1"},
-				{"responseCode":"OK","dateTimeUtc":"2017-12-08T21:39:48.2386997"}]}`},
-		},
-	})
+	api, e := newRegisteredAPI(t)
+	// A first attempt that failed, then one that succeeded: the fake delivers only once.
+	api.Respond(http.MethodPost, validationsPath, http.StatusOK, `{"correlationId":"c-1"}`)
+	for _, a := range []struct {
+		status int
+		body   string
+	}{
+		{404, `{"code":1,"description":"not yet"}`},
+		{200, `{"correlationId":"c-1","status":"pending","results":[]}`},
+		{200, `{"correlationId":"c-1","status":"pending","results":[
+			{"responseCode":"InternalServerError","responseMessage":"boom","dateTimeUtc":"2017-12-08T21:39:40.1"}]}`},
+		{200, `{"correlationId":"c-1","status":"completed","callbackUrl":"https://partner.example/hook","results":[
+			{"responseCode":"InternalServerError","responseMessage":"boom","dateTimeUtc":"2017-12-08T21:39:40.1"},
+			{"responseCode":"OK","dateTimeUtc":"2017-12-08T21:39:48.2386997"}]}`},
+	} {
+		api.Respond(http.MethodGet, validationsPath+"/c-1", a.status, a.body)
+	}
 	code, stdout, stderr := runIn(t, e, "test", "--wait", "--poll", "5ms", "--timeout", "10s")
 	require.Equal(t, 0, code, stderr)
 	assert.Empty(t, stderr)
-	assert.Equal(t, []string{"GET " + regPath, "POST " + regPath + "/validationEvents",
-		"GET " + regPath + "/validationEvents/c-1", "GET " + regPath + "/validationEvents/c-1",
-		"GET " + regPath + "/validationEvents/c-1", "GET " + regPath + "/validationEvents/c-1"}, f.requests())
-	assert.Empty(t, f.body("POST "+regPath+"/validationEvents"))
+	assert.Equal(t, []string{"GET " + regPath, "POST " + validationsPath,
+		"GET " + validationsPath + "/c-1", "GET " + validationsPath + "/c-1",
+		"GET " + validationsPath + "/c-1", "GET " + validationsPath + "/c-1"}, api.Requests())
+	assert.Empty(t, lastBody(t, api, "POST "+validationsPath))
 	assert.Contains(t, stdout, "Sending a test event to https://partner.example/hook (Partner Center allows 2 a minute")
 	assert.Contains(t, stdout, "Test event sent: correlation id c-1\n")
 	want := "  status: not available yet\n" +
@@ -447,14 +463,15 @@ func TestTestWaitDelivered(t *testing.T) {
 }
 
 func TestTestWaitNotDelivered(t *testing.T) {
-	_, e := newFakePC(t, map[string][]answer{
-		"GET " + regPath:                        {{200, `{"WebhookUrl":"https://partner.example/hook","WebhookEvents":["invoice-ready"]}`}},
-		"POST " + regPath + "/validationEvents": {{200, `{"correlationId":"c-2"}`}},
-		"GET " + regPath + "/validationEvents/c-2": {{200, `{"status":"failed","callbackUrl":"https://partner.example/hook",
-			"results":[{"responseCode":"Unauthorized","dateTimeUtc":"2017-12-08T21:39:48Z"},{"responseCode":"","systemError":true}]}`}},
-	})
+	api, e := newAPI(t)
+	api.SetRegistration(pcwebhook.Registration{WebhookURL: "https://partner.example/hook", WebhookEvents: []pcwebhook.EventName{pcwebhook.EventInvoiceReady}})
+	// The fake would refuse a test event without test-created; the service may send it anyway.
+	api.Respond(http.MethodPost, validationsPath, http.StatusOK, `{"correlationId":"c-2"}`)
+	api.Respond(http.MethodGet, validationsPath+"/c-2", http.StatusOK, `{"status":"failed","callbackUrl":"https://partner.example/hook",
+		"results":[{"responseCode":"Unauthorized","dateTimeUtc":"2017-12-08T21:39:48Z"},{"responseCode":"","systemError":true}]}`)
 	code, stdout, stderr := runIn(t, e, "test", "--wait", "--poll", "5ms")
 	assert.Equal(t, 1, code)
+	assert.Equal(t, []string{"GET " + regPath, "POST " + validationsPath, "GET " + validationsPath + "/c-2"}, api.Requests())
 	assert.Contains(t, stderr, "warning: the registration does not include test-created")
 	assert.Contains(t, stderr, "pcwebhook update --url https://partner.example/hook --events invoice-ready,test-created")
 	assert.Contains(t, stdout, "  attempt 1 at 2017-12-08T21:39:48Z: Unauthorized\n")
@@ -464,31 +481,45 @@ func TestTestWaitNotDelivered(t *testing.T) {
 	assert.Contains(t, stderr, `run "pcwebhook verify"`)
 }
 
+// The endpoint does not answer until the test ends, so the fake's real test event stays pending.
 func TestTestWaitTimesOut(t *testing.T) {
-	_, e := newFakePC(t, map[string][]answer{
-		"GET " + regPath:                           {{200, registered}},
-		"POST " + regPath + "/validationEvents":    {{200, `{"correlationId":"c-3"}`}},
-		"GET " + regPath + "/validationEvents/c-3": {{200, `{"status":"pending","results":[]}`}},
-	})
+	release := make(chan struct{})
+	endpoint := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(endpoint.Close)
+	api, e := newAPI(t)
+	t.Cleanup(func() { close(release) }) // runs first: then the API and the endpoint close
+	api.SetRegistration(pcwebhook.Registration{WebhookURL: endpoint.URL + "/hook", WebhookEvents: []pcwebhook.EventName{pcwebhook.EventTestCreated}})
+
 	code, stdout, stderr := runIn(t, e, "test", "--wait", "--poll", "10ms", "--timeout", "150ms")
 	assert.Equal(t, 1, code)
-	assert.Contains(t, stdout, "Waiting up to 150ms for the delivery of test event c-3")
+	reqs := api.Requests()
+	require.Greater(t, len(reqs), 2, reqs)
+	assert.Equal(t, []string{"GET " + regPath, "POST " + validationsPath}, reqs[:2])
+	id := strings.TrimPrefix(reqs[2], "GET "+validationsPath+"/")
+	require.NotEqual(t, reqs[2], id, reqs)
+	for _, r := range reqs[2:] {
+		assert.Equal(t, "GET "+validationsPath+"/"+id, r, "only status polls of the one test event")
+	}
+	assert.Contains(t, stdout, "Waiting up to 150ms for the delivery of test event "+id)
 	assert.Contains(t, stderr, "gave up after 150ms: status pending, 0 delivery attempt(s)")
-	assert.Contains(t, stderr, "pcwebhook test --status c-3 --wait")
+	assert.Contains(t, stderr, "pcwebhook test --status "+id+" --wait")
 }
 
 func TestTestWithoutWaitAndStatus(t *testing.T) {
-	f, e := newFakePC(t, map[string][]answer{
-		"GET " + regPath:                        {{200, registered}},
-		"POST " + regPath + "/validationEvents": {{200, `{"correlationId":"c-4"}`}},
-		"GET " + regPath + "/validationEvents/c-4": {
-			{200, `{"status":"pending","results":[]}`},
-			{200, `{"status":"completed","callbackUrl":"https://partner.example/hook","results":[{"responseCode":"200"}]}`},
-		},
-	})
+	api, e := newRegisteredAPI(t)
+	api.Respond(http.MethodPost, validationsPath, http.StatusOK, `{"correlationId":"c-4"}`)
+	api.Respond(http.MethodGet, validationsPath+"/c-4", http.StatusOK, `{"status":"pending","results":[]}`)
+	api.Respond(http.MethodGet, validationsPath+"/c-4", http.StatusOK,
+		`{"status":"completed","callbackUrl":"https://partner.example/hook","results":[{"responseCode":"200"}]}`)
 	code, stdout, stderr := runIn(t, e, "test")
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "Follow its delivery with: pcwebhook test --status c-4 --wait")
+	assert.Equal(t, []string{"GET " + regPath, "POST " + validationsPath}, api.Requests(), "no wait: no status poll")
 
 	code, stdout, _ = runIn(t, e, "test", "--status", "c-4")
 	assert.Equal(t, 0, code)
@@ -497,32 +528,68 @@ func TestTestWithoutWaitAndStatus(t *testing.T) {
 	code, stdout, _ = runIn(t, e, "test", "--status", "c-4", "--wait", "--poll", "5ms")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, stdout, "Delivered:")
-	assert.Equal(t, 1, strings.Count(strings.Join(f.requests(), "\n"), "POST"), "--status sends no test event")
+	assert.Equal(t, 1, strings.Count(strings.Join(api.Requests(), "\n"), "POST"), "--status sends no test event")
+	assert.Equal(t, []string{"GET " + validationsPath + "/c-4", "GET " + validationsPath + "/c-4"}, api.Requests()[2:])
 }
 
 func TestTestNotRegistered(t *testing.T) {
-	f, e := newFakePC(t, map[string][]answer{"GET " + regPath: {{404, ``}}})
+	api, e := newAPI(t)
 	code, _, stderr := runIn(t, e, "test", "--wait")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "there is no webhook registration to send a test event to")
-	assert.Equal(t, []string{"GET " + regPath}, f.requests())
+	assert.Equal(t, []string{"GET " + regPath}, api.Requests())
 }
 
 func TestTestSpinnerOnATerminal(t *testing.T) {
-	_, e := newFakePC(t, map[string][]answer{
-		"GET " + regPath:                        {{200, registered}},
-		"POST " + regPath + "/validationEvents": {{200, `{"correlationId":"c-5"}`}},
-		"GET " + regPath + "/validationEvents/c-5": {
-			{200, `{"status":"pending","results":[]}`},
-			{200, `{"status":"completed","results":[{"responseCode":"OK","dateTimeUtc":"2017-12-08T21:39:48Z"}]}`},
-		},
-	})
+	api, e := newRegisteredAPI(t)
+	api.Respond(http.MethodPost, validationsPath, http.StatusOK, `{"correlationId":"c-5"}`)
+	api.Respond(http.MethodGet, validationsPath+"/c-5", http.StatusOK, `{"status":"pending","results":[]}`)
+	api.Respond(http.MethodGet, validationsPath+"/c-5", http.StatusOK,
+		`{"status":"completed","results":[{"responseCode":"OK","dateTimeUtc":"2017-12-08T21:39:48Z"}]}`)
 	e.terminal = func(io.Writer) bool { return true }
 	code, stdout, stderr := runIn(t, e, "test", "--wait", "--poll", "250ms")
 	require.Equal(t, 0, code, stderr)
+	assert.Len(t, api.Requests(), 4, "two status polls")
 	assert.Contains(t, stdout, clearLine+"⠋ waiting for the delivery: status pending, 0 attempt(s)")
 	assert.Contains(t, stdout, clearLine+"⠙ waiting for the delivery", "the spinner turns")
 	assert.Contains(t, stdout, clearLine+"  attempt 1 at 2017-12-08T21:39:48Z: OK\n", "the spinner line is cleared before a line")
 	assert.NotContains(t, stdout, "  status: ", "no status lines on a terminal")
 	assert.True(t, strings.HasSuffix(stdout, "(status completed).\n"), stdout)
+}
+
+// TestAPICommandsAgainstTheKitAPI runs register, show and test --wait with nothing canned: the
+// fake's test event really reaches a Handler, the whole registration loop.
+func TestAPICommandsAgainstTheKitAPI(t *testing.T) {
+	api, e := newAPI(t)
+	var mu sync.Mutex
+	var handled []string
+	h := pcwebhook.NewHandler(pcwebhook.WithVerifier(api.Sender().Verifier()))
+	h.OnTestCreated(func(_ context.Context, e *pcwebhook.TestEvent) error {
+		mu.Lock()
+		defer mu.Unlock()
+		handled = append(handled, e.CorrelationID)
+		return nil
+	})
+	endpoint := httptest.NewTLSServer(h)
+	t.Cleanup(endpoint.Close)
+
+	code, stdout, stderr := runIn(t, e, "register", "--url", endpoint.URL+"/hook", "--events", "subscription-updated,test-created")
+	require.Equal(t, 0, code, stdout+stderr)
+	reg, ok := api.Registration()
+	require.True(t, ok)
+	assert.Equal(t, endpoint.URL+"/hook", reg.WebhookURL)
+	assert.Equal(t, []pcwebhook.EventName{pcwebhook.EventSubscriptionUpdated, pcwebhook.EventTestCreated}, reg.WebhookEvents)
+
+	code, stdout, stderr = runIn(t, e, "show")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, endpoint.URL+"/hook")
+
+	code, stdout, stderr = runIn(t, e, "test", "--wait", "--poll", "5ms", "--timeout", "10s")
+	require.Equal(t, 0, code, stdout+stderr)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, handled, 1, "the test event reached the Handler")
+	assert.Contains(t, stdout, handled[0], "the correlation id printed is the event's")
+	assert.Contains(t, stdout, "Delivered:")
+	assert.Equal(t, 1, strings.Count(strings.Join(api.Requests(), "\n"), "POST "+validationsPath))
 }
