@@ -45,6 +45,6 @@
 //     answer risks a timeout and a retry, so work slower than a request goes through a queue.
 //     Enqueue the event (Raw is the exact, verified body; ParseEvent decodes it again in the
 //     worker) in a durable queue, and return nil only once the enqueue succeeded; return its
-//     error otherwise. The worker may see an
-//     event twice, so its work must be idempotent. See the example of Handler (queueHandOff).
+//     error otherwise. The worker may see an event twice, so its work must be idempotent. See
+//     the example of Handler (queueHandOff).
 package pcwebhook
