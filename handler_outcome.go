@@ -194,12 +194,10 @@ func classifyFailure(err error) verdict {
 	case verificationOf(err, &verr) && verr.Transient():
 		if errors.Is(verr.Err, ErrCertificateUnavailable) {
 			return verdict{status: http.StatusServiceUnavailable, outcome: OutcomeCertificateUnavailable, level: slog.LevelError,
-				retryAfter: retryAfterCertificate, body: "signing certificate unavailable, retry later\n",
-				fix: "allow outbound HTTPS from this host to the certificate's host (firewall, proxy, DNS); Partner Center retries meanwhile"}
+				retryAfter: retryAfterCertificate, body: "signing certificate unavailable, retry later\n", fix: verr.Fix()}
 		}
 		return verdict{status: http.StatusServiceUnavailable, outcome: OutcomeCertificatePolicyFailed, level: slog.LevelError,
-			retryAfter: retryAfterCertificate, body: "signing certificate not accepted by this receiver, retry later\n",
-			fix: policyFix(verr.Step)}
+			retryAfter: retryAfterCertificate, body: "signing certificate not accepted by this receiver, retry later\n", fix: verr.Fix()}
 	case verr != nil:
 		return verdict{status: http.StatusUnauthorized, outcome: OutcomeVerificationFailed, level: slog.LevelWarn, body: "unauthorized\n"}
 
@@ -230,15 +228,4 @@ func verificationOf(err error, verr **VerificationError) bool {
 		}
 	}
 	return false
-}
-
-// policyFix says what to do when an allow-listed certificate fails the policy at step.
-func policyFix(step VerificationStep) string {
-	switch step {
-	case StepValidity:
-		return "check this host's clock (the certificate is not valid at the verifier's time); if it is right, Microsoft's certificate expired: pin the new one with WithPinnedCertificate"
-	case StepOrganization, StepPublicKey:
-		return "Microsoft's certificate changed: update pcwebhook, or pin the certificate with WithPinnedCertificate after checking it"
-	}
-	return "install trust roots (the ca-certificates package, or import golang.org/x/crypto/x509roots/fallback), pass WithRootCAs, or pin the certificate with WithPinnedCertificate"
 }

@@ -37,13 +37,19 @@ func TestClassifyReadsTheHandlersStagesFirst(t *testing.T) {
 	}
 }
 
-// Each policy step names the fix an operator can apply.
-func TestPolicyFix(t *testing.T) {
-	assert.Contains(t, policyFix(StepValidity), "clock")
-	assert.Contains(t, policyFix(StepOrganization), "WithPinnedCertificate")
-	assert.Contains(t, policyFix(StepPublicKey), "WithPinnedCertificate")
-	for _, step := range []VerificationStep{StepChain, StepIssuerDownload, StepParse} {
-		assert.Contains(t, policyFix(step), "WithRootCAs", step)
-		assert.Contains(t, policyFix(step), "ca-certificates", step)
+// The fix logged for a transient verification failure is the VerificationError's own Fix: the
+// remedies are written once, beside the checks.
+func TestClassifyLogsTheVerificationFix(t *testing.T) {
+	for _, verr := range []*VerificationError{
+		{Step: StepDownload, Reason: "timeout", Host: "example.net", Err: ErrCertificateUnavailable},
+		{Step: StepChain, Reason: "no roots", Err: ErrUntrustedCertificate},
+		{Step: StepCertificateTime, Reason: "expired", Err: ErrUntrustedCertificate},
+		{Step: StepOrganization, Reason: "changed", Err: ErrUntrustedCertificate},
+	} {
+		v := classify(fmt.Errorf("verify: %w", verr))
+		assert.Equal(t, 503, v.status, "%v", verr)
+		assert.Equal(t, slog.LevelError, v.level)
+		assert.NotEmpty(t, v.fix)
+		assert.Equal(t, verr.Fix(), v.fix, "%v", verr)
 	}
 }

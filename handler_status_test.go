@@ -509,13 +509,6 @@ func TestEveryOutcomeThroughServeHTTPAndHTTPStatus(t *testing.T) {
 			}
 			w := row.request(t, f)
 			res := f.last(t)
-			if row.outcome == pcwebhook.OutcomeCertificatePolicyFailed && res.Outcome == pcwebhook.OutcomeVerificationFailed {
-				var verr *pcwebhook.VerificationError
-				require.ErrorAs(t, res.Err, &verr)
-				require.False(t, verr.Transient())
-				t.Skipf("the Verifier does not report policy failures of allow-listed certificates as transient yet (issue 10 point 3): %v", res.Err)
-			}
-
 			assert.Equal(t, row.outcome, res.Outcome)
 			assert.Equal(t, row.status, res.Status)
 			assert.Equal(t, res.Status, w.Code, "the answer is the Result's status")

@@ -6,9 +6,10 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
-	"encoding/pem"
 	"errors"
 	"time"
+
+	"github.com/partnercenter-go/pcwebhook/internal/certfile"
 )
 
 const (
@@ -23,46 +24,19 @@ const (
 )
 
 // parseCertificates reads a certificate file: PEM (every CERTIFICATE block, other blocks
-// ignored) or DER (one or more concatenated certificates). The first certificate is the leaf.
+// ignored) or DER (one or more concatenated certificates), at most maxCertificatesPerFile. The
+// first certificate is the leaf.
 func parseCertificates(data []byte, step VerificationStep) ([]*x509.Certificate, *VerificationError) {
-	bad := func(reason string, cause error) ([]*x509.Certificate, *VerificationError) {
-		return nil, &VerificationError{Step: step, Reason: reason, Err: ErrUntrustedCertificate, Cause: cause}
-	}
-	trimmed := bytes.TrimSpace(data)
-	if !bytes.HasPrefix(trimmed, []byte("-----BEGIN")) {
-		certs, err := x509.ParseCertificates(data)
+	certs, err := certfile.Parse(data, maxCertificatesPerFile)
+	if err != nil {
+		reason := "not a DER or PEM certificate"
 		switch {
-		case err != nil:
-			return bad("not a DER or PEM certificate", err)
-		case len(certs) == 0:
-			return bad("no certificate in the file", nil)
-		case len(certs) > maxCertificatesPerFile:
-			return bad("too many certificates in the file", nil)
+		case errors.Is(err, certfile.ErrTooMany):
+			reason = "too many certificates in the file"
+		case errors.Is(err, certfile.ErrNoCertificate):
+			reason = "no certificate in the file"
 		}
-		return certs, nil
-	}
-	var certs []*x509.Certificate
-	rest := trimmed
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		if len(certs) == maxCertificatesPerFile {
-			return bad("too many certificates in the file", nil)
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return bad("malformed certificate in PEM", err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return bad("no CERTIFICATE block in the PEM file", nil)
+		return nil, &VerificationError{Step: step, Reason: reason, Err: ErrUntrustedCertificate, Cause: err}
 	}
 	return certs, nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/certfile"
 )
 
 // checkFlags are the flags of the check command.
@@ -212,34 +213,24 @@ func (c *checker) finish() int {
 	return 0
 }
 
-// readRoots reads a PEM file of root certificates.
+// readRoots reads a file of root certificates (PEM, or DER).
 func readRoots(name string) (*x509.CertPool, int, error) {
 	data, err := readFile(name, 16<<20)
 	if err != nil {
 		return nil, 0, err
 	}
+	certs, err := certfile.Parse(data, 0)
+	if errors.Is(err, certfile.ErrNoCertificate) {
+		return nil, 0, fmt.Errorf("%s holds no certificate", name)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", name, err)
+	}
 	pool := x509.NewCertPool()
-	n := 0
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, 0, fmt.Errorf("%s: %v", name, err)
-		}
+	for _, c := range certs {
 		pool.AddCert(c)
-		n++
 	}
-	if n == 0 {
-		return nil, 0, fmt.Errorf("%s holds no PEM certificate", name)
-	}
-	return pool, n, nil
+	return pool, len(certs), nil
 }
 
 // hostOf returns the host[:port] of a URL, or the URL itself.

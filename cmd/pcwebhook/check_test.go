@@ -51,7 +51,7 @@ func TestCheckFailures(t *testing.T) {
 	require.NoError(t, os.WriteFile(empty, nil, 0o600))
 	code, stdout, _ := runIn(t, e, append([]string{"check", "--url", s.CertificateURL(), "--roots", empty}, allow...)...)
 	assert.Equal(t, 1, code)
-	assert.Contains(t, oneLine(stdout), "FAIL trust roots "+empty+" holds no PEM certificate")
+	assert.Contains(t, oneLine(stdout), "FAIL trust roots "+empty+" holds no certificate")
 	assert.Contains(t, stdout, "1 check(s) failed")
 
 	// Roots that do not include the sender's: the chain fails, with the fix.

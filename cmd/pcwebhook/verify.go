@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/internal/capread"
+	"github.com/partnercenter-go/pcwebhook/internal/certfile"
 )
 
 // verifyFlags are the flags of the verify command.
@@ -241,31 +241,7 @@ func readCertificates(name string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	var certs []*x509.Certificate
-	rest := data
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("a PEM certificate does not parse: %w", err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) > 0 {
-		return certs, nil
-	}
-	c, err := x509.ParseCertificate(data)
-	if err != nil {
-		return nil, fmt.Errorf("neither a DER certificate nor PEM certificates: %w", err)
-	}
-	return []*x509.Certificate{c}, nil
+	return certfile.Parse(data, 0)
 }
 
 // certURLAllowed reports whether a certificate URL is below one of the production prefixes or

@@ -70,7 +70,7 @@ func TestVerifyCertUsage(t *testing.T) {
 	body := pcwebhooktest.SampleEventAt(pcwebhook.EventInvoiceReady, time.Now())
 	code, _, stderr := verifyCapture(t, testEnv(nil), devDelivery(t, body), body, "--cert", junk)
 	assert.Equal(t, 2, code)
-	assert.Contains(t, stderr, "neither a DER certificate nor PEM certificates")
+	assert.Contains(t, stderr, "not a DER or PEM certificate")
 
 	code, _, stderr = verifyCapture(t, testEnv(nil), devDelivery(t, body), body, "--cert", junk, "--dev")
 	assert.Equal(t, 2, code)
