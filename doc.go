@@ -16,7 +16,8 @@
 //     have, and unknown event names decode too, so events Partner Center adds later are never
 //     rejected.
 //   - [Client] calls the webhook registration API: register, update, send a test event and wait
-//     for its delivery, in every cloud.
+//     for its delivery, in every cloud. [Client.GetResource] fetches the resource an event names
+//     (its ResourceUri) with the same token, retries and errors.
 //
 // Package pcwebhooktest plays Partner Center in tests.
 //
@@ -41,8 +42,9 @@
 //     registrations usually mean one is a mistake; nil removes a callback. Registering is safe
 //     while the Handler serves: a delivery runs the callbacks registered when its first one starts.
 //   - Slow work: Partner Center does not document how long it waits for an answer, and a slow
-//     answer risks a timeout and a retry, so work slower than a request goes through a queue. Enqueue the event (Raw is the exact,
-//     verified body; ParseEvent decodes it again in the worker) in a durable queue, and return
-//     nil only once the enqueue succeeded; return its error otherwise. The worker may see an
-//     event twice, so its work must be idempotent. See the example of Handler (queueHandOff).
+//     answer risks a timeout and a retry, so work slower than a request goes through a queue.
+//     Enqueue the event (Raw is the exact, verified body; ParseEvent decodes it again in the
+//     worker) in a durable queue, and return nil only once the enqueue succeeded; return its
+//     error otherwise. The worker may see an event twice, so its work must be idempotent. See
+//     the example of Handler (queueHandOff).
 package pcwebhook
