@@ -5,14 +5,14 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/partnercenter-go/pcwebhook/internal/testpki"
 )
 
 // TestVerifierNow: the handler reads the verifier's clock through now().
@@ -104,11 +104,7 @@ func TestNewVerifierRefusesMissingRoots(t *testing.T) {
 	// when WithRootCAs gives roots.
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "root"}, IsCA: true, BasicConstraintsValid: true,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	root, err := x509.ParseCertificate(der)
+	root, err := testpki.Issue(testpki.Template{CommonName: "root", IsCA: true}, &key.PublicKey, nil, key)
 	require.NoError(t, err)
 	one := x509.NewCertPool()
 	one.AddCert(root)

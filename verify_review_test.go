@@ -5,11 +5,8 @@ package pcwebhook_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -24,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/testpki"
 )
 
 // leafWithKeyUsage issues a leaf under the fixture's intermediate with the given KeyUsage bits
@@ -31,20 +29,15 @@ import (
 func leafWithKeyUsage(t *testing.T, f *fixture, ku x509.KeyUsage) *x509.Certificate {
 	t.Helper()
 	k := testKeys()
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "pcnotifications-dispatch.microsoft.com", Organization: []string{pcwebhook.RequiredOrganization}},
-		NotBefore:             f.pki.inter.NotBefore,
-		NotAfter:              f.pki.inter.NotAfter,
-		BasicConstraintsValid: true,
-		KeyUsage:              ku,
-		IssuingCertificateURL: []string{f.cs.url(interPath)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, f.pki.inter, &k.leaf.PublicKey, k.inter)
-	require.NoError(t, err)
-	c, err := x509.ParseCertificate(der)
+	c, err := testpki.Issue(testpki.Template{
+		CommonName:   testpki.LeafCommonName,
+		Organization: []string{pcwebhook.RequiredOrganization},
+		NotBefore:    f.pki.inter.NotBefore,
+		NotAfter:     f.pki.inter.NotAfter,
+		KeyUsage:     ku,
+		NoKeyUsage:   ku == 0,
+		AIA:          []string{f.cs.url(interPath)},
+	}, &k.leaf.PublicKey, f.pki.inter, k.inter)
 	require.NoError(t, err)
 	return c
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/capread"
 	"github.com/partnercenter-go/pcwebhook/internal/guid"
 )
 
@@ -73,10 +74,10 @@ type APIRequest struct {
 	Method string      // such as "POST"
 	Path   string      // the URL path, such as "/webhooks/v1/registration"
 	Header http.Header // the request's header
-	Body   []byte      // the request's body, at most its first MiB; empty when it had none
+	Body   []byte      // the request's body; empty when it had none (a body over 1 MiB is answered 413, unrecorded)
 }
 
-// maxAPIRequestBody bounds what the API reads of a request body.
+// maxAPIRequestBody bounds a request body; a larger one is answered 413.
 const maxAPIRequestBody = 1 << 20
 
 // apiRegistration is the registration as the service returns it.
@@ -298,7 +299,12 @@ func (a *API) FailNext(statuses ...int) {
 
 // serve routes one request.
 func (a *API) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, maxAPIRequestBody))
+	body, err := capread.Read(r.Body, maxAPIRequestBody, r.ContentLength)
+	if err != nil {
+		writeAPIError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "RequestEntityTooLarge",
+			"The request body is unreadable or larger than the fake accepts: "+err.Error())
+		return
+	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	a.mu.Lock()
 	a.received = append(a.received, APIRequest{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
@@ -378,7 +384,7 @@ func (a *API) writeRegistration(w http.ResponseWriter, r *http.Request) {
 		WebhookEvents                     []string `json:"WebhookEvents"`
 		SignatureTokenToMsSignatureHeader bool     `json:"SignatureTokenToMsSignatureHeader"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil { // r.Body: the capped copy serve read
 		writeAPIError(w, http.StatusBadRequest, "BadRequest", "BadRequest", "The body is not a registration: "+err.Error())
 		return
 	}

@@ -311,3 +311,18 @@ func TestAPIReceived(t *testing.T) {
 	assert.Equal(t, byte('{'), again[0].Body[0], "Received returns copies")
 	assert.Equal(t, "Bearer secret", again[0].Header.Get("Authorization"))
 }
+
+// TestAPIRefusesOversizedBodies: a request body past the fake's 1 MiB cap is answered 413 and
+// not recorded, never cut to a prefix that would then decode.
+func TestAPIRefusesOversizedBodies(t *testing.T) {
+	api := pcwebhooktest.NewAPI(t, nil)
+	big := `{"WebhookUrl":"https://partner.example/hook","WebhookEvents":["test-created"],"pad":"` +
+		strings.Repeat("x", 1<<20) + `"}`
+	resp, err := api.Client().Post(api.URL()+"/webhooks/v1/registration", "application/json", strings.NewReader(big))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	_, registered := api.Registration()
+	assert.False(t, registered)
+	assert.Empty(t, api.Received())
+}

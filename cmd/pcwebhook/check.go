@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/capread"
 	"github.com/partnercenter-go/pcwebhook/internal/certfile"
 )
 
@@ -290,7 +291,11 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 		if d, derr := http.ParseTime(resp.Header.Get("Date")); derr == nil {
 			r.date = d
 		}
-		body, rerr := io.ReadAll(io.LimitReader(resp.Body, int64(pcwebhook.DefaultMaxCertificateBytes)+1))
+		// One byte past the Verifier's cap, so that it still sees (and reports) a file too large.
+		body, rerr := capread.Read(resp.Body, int64(pcwebhook.DefaultMaxCertificateBytes)+1, resp.ContentLength)
+		if capread.IsTooLarge(rerr) {
+			rerr = nil
+		}
 		resp.Body.Close()
 		r.body = body
 		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{rerr}))
