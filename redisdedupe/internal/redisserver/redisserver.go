@@ -34,6 +34,7 @@ type Server struct {
 	dir  string
 	path string
 	args []string // beyond the defaults, for every start
+	conf string   // a configuration file given before the defaults, or ""
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -44,18 +45,25 @@ type Server struct {
 // installed the test fails with the command that installs it, or is skipped when SkipEnv is 1.
 func Start(tb testing.TB, args ...string) *Server {
 	tb.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv(SkipEnv) == "1" {
-			tb.Skipf("redis-server not installed and %s=1", SkipEnv)
-		}
-		tb.Fatalf("%v; or set %s=1 to skip the tests that need a real Redis", ErrNotInstalled, SkipEnv)
-	}
+	requireInstalled(tb)
 	s, err := Run(tb.TempDir(), args...)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = s.Stop() })
 	return s
+}
+
+// requireInstalled fails the test, or skips it when SkipEnv is 1, when redis-server is not on
+// PATH.
+func requireInstalled(tb testing.TB) {
+	tb.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv(SkipEnv) == "1" {
+			tb.Skipf("redis-server not installed and %s=1", SkipEnv)
+		}
+		tb.Fatalf("%v; or set %s=1 to skip the tests that need a real Redis", ErrNotInstalled, SkipEnv)
+	}
 }
 
 // StartCluster is Start for a one-node Redis Cluster that serves all 16384 slots: what a
@@ -91,6 +99,11 @@ func (s *Server) assignAllSlots() error {
 // Run starts a redis-server on a free loopback port with dir as its working directory and
 // waits until it answers PING. args are added to the command line. Stop it with Stop.
 func Run(dir string, args ...string) (*Server, error) {
+	return run(dir, "", args...)
+}
+
+// run is Run with a configuration file (or "") given before the defaults.
+func run(dir, conf string, args ...string) (*Server, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, ErrNotInstalled
@@ -101,7 +114,7 @@ func Run(dir string, args ...string) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port: port, dir: dir, path: path, args: args}
+		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port: port, dir: dir, path: path, args: args, conf: conf}
 		if last = s.start(); last == nil {
 			return s, nil
 		}
@@ -126,11 +139,16 @@ func (s *Server) start() error {
 	if s.cmd != nil {
 		return fmt.Errorf("redis-server on %s is running", s.Addr)
 	}
-	args := append([]string{
+	var args []string
+	if s.conf != "" { // a configuration file must come first
+		args = append(args, s.conf)
+	}
+	args = append(args, []string{
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir,
 		"--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning",
-	}, s.args...)
+	}...)
+	args = append(args, s.args...)
 	cmd := exec.Command(s.path, args...)
 	var log strings.Builder
 	cmd.Stdout, cmd.Stderr = &lockedWriter{w: &log}, &lockedWriter{w: &log}
@@ -181,9 +199,23 @@ func ping(addr string) error {
 
 // command sends one command on a new connection and returns a simple or bulk string answer.
 func command(addr string, args ...string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+	answer, err := do(addr, args...)
 	if err != nil {
 		return "", err
+	}
+	s, ok := answer.(string)
+	if !ok {
+		return "", fmt.Errorf("%s answered %v, not a string", args[0], answer)
+	}
+	return s, nil
+}
+
+// do sends one command on a new connection (RESP2) and returns its answer: a string (simple or
+// bulk), an int64, nil (null bulk or array), or a []any of those.
+func do(addr string, args ...string) (any, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return nil, err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(time.Second))
@@ -193,31 +225,62 @@ func command(addr string, args ...string) (string, error) {
 		fmt.Fprintf(&req, "$%d\r\n%s\r\n", len(a), a)
 	}
 	if _, err := io.WriteString(c, req.String()); err != nil {
-		return "", err
+		return nil, err
 	}
-	r := bufio.NewReader(c)
+	return readReply(bufio.NewReader(c), 0)
+}
+
+// readReply reads one RESP2 reply; depth bounds the nesting of arrays.
+func readReply(r *bufio.Reader, depth int) (any, error) {
 	line, err := r.ReadString('\n')
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	line = strings.TrimRight(line, "\r\n")
-	switch {
-	case strings.HasPrefix(line, "+"):
+	if line == "" || depth > 4 {
+		return nil, fmt.Errorf("unexpected answer %q", line)
+	}
+	switch line[0] {
+	case '+':
 		return line[1:], nil
-	case strings.HasPrefix(line, "-"):
-		return "", fmt.Errorf("redis: %s", line[1:])
-	case strings.HasPrefix(line, "$"):
+	case '-':
+		return nil, fmt.Errorf("redis: %s", line[1:])
+	case ':':
+		n, err := strconv.ParseInt(line[1:], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("unexpected answer %q", line)
+		}
+		return n, nil
+	case '$':
 		n, err := strconv.Atoi(line[1:])
-		if err != nil || n < 0 {
-			return "", fmt.Errorf("unexpected answer %q", line)
+		if err != nil || n < -1 || n > 1<<20 {
+			return nil, fmt.Errorf("unexpected answer %q", line)
+		}
+		if n == -1 {
+			return nil, nil
 		}
 		buf := make([]byte, n+2)
 		if _, err := io.ReadFull(r, buf); err != nil {
-			return "", err
+			return nil, err
 		}
 		return string(buf[:n]), nil
+	case '*':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < -1 || n > 1<<16 {
+			return nil, fmt.Errorf("unexpected answer %q", line)
+		}
+		if n == -1 {
+			return nil, nil
+		}
+		items := make([]any, n)
+		for i := range items {
+			if items[i], err = readReply(r, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return items, nil
 	}
-	return "", fmt.Errorf("unexpected answer %q", line)
+	return nil, fmt.Errorf("unexpected answer %q", line)
 }
 
 // PID returns the process id of the running server, or 0.
