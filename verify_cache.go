@@ -178,10 +178,7 @@ func (st *verifierState) issuerCertificates(ctx context.Context, u *strictURL, p
 func (st *verifierState) issuerCommit(fetched []issuerFetch, now time.Time, verr *VerificationError) {
 	for _, f := range fetched {
 		if verr != nil {
-			if cacheableFailure(verr) {
-				st.issuers.Fail(f.key, verr.clone(), now)
-			}
-			continue
+			continue // a chain verdict is the leaf's, not the issuer file's
 		}
 		notBefore, notAfter := chainWindow(f.certs)
 		expires := now.Add(st.cfg.maxAge)

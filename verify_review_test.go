@@ -366,15 +366,22 @@ func TestReviewIssuerCachedOnlyAfterAValidChain(t *testing.T) {
 	require.ErrorIs(t, err, pcwebhook.ErrUntrustedCertificate)
 	assert.Equal(t, int64(1), v.Stats().IssuerDownloads)
 
-	// The store corrects the file. Within the failure TTL the failure is remembered, for any leaf.
+	// The store corrects the file. The chain's failure is the leaf's: within the failure TTL that
+	// leaf's URL is answered from its failure cache (no download at all)...
 	mu.Lock()
 	served = f.pki.inter.Raw
 	mu.Unlock()
-	err = v.Verify(context.Background(), signedHeader(t, f.cs.url("/cert/two.cer"), testBody), testBody)
+	err = v.Verify(context.Background(), signedHeader(t, f.cs.url("/cert/one.cer"), testBody), testBody)
 	require.ErrorIs(t, err, pcwebhook.ErrUntrustedCertificate)
-	assert.Equal(t, int64(1), v.Stats().IssuerDownloads, "the failure is remembered briefly")
+	assert.Equal(t, int64(1), v.Stats().IssuerDownloads, "the leaf's failure is remembered briefly")
 
-	// After it, the corrected issuer is downloaded and, having built a valid chain, cached.
+	// ...but the issuer file was not cached (it built no valid chain), and its URL is not blocked
+	// for other leaves: one leaf's verdict must not let a bad file under the prefix deny the
+	// genuine leaf its issuer. The corrected issuer is downloaded and, having built a valid chain,
+	// cached.
+	require.NoError(t, v.Verify(context.Background(), signedHeader(t, f.cs.url("/cert/two.cer"), testBody), testBody))
+	assert.Equal(t, int64(2), v.Stats().IssuerDownloads, "the uncached issuer is downloaded again")
+
 	clock.add(11 * time.Second)
 	require.NoError(t, v.Verify(context.Background(), signedHeader(t, f.cs.url("/cert/one.cer"), testBody), testBody))
 	require.NoError(t, v.Verify(context.Background(), signedHeader(t, f.cs.url("/cert/two.cer"), testBody), testBody))

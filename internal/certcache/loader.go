@@ -38,13 +38,14 @@ type LoaderOptions struct {
 // priority. Waiting is bounded by the caller's context; the load itself decides how it waits for
 // resources (see [Gate]). A Loader is safe for concurrent use; use [NewLoader].
 type Loader[V any] struct {
-	opts     LoaderOptions
-	values   *LRU[V]
-	failures *LRU[error]
-	known    *LRU[struct{}]
-	recent   *LRU[struct{}] // keys loaded less than RefreshInterval ago
-	flights  Group[V]
-	mu       sync.Mutex // makes Reload's check of recent and its start of a load one step
+	opts      LoaderOptions
+	values    *LRU[V]
+	failures  *LRU[error]
+	known     *LRU[struct{}]
+	recent    *LRU[struct{}] // keys loaded less than RefreshInterval ago
+	reloadErr *LRU[error]    // the failure of a forced reload, for the rest of its interval
+	flights   Group[V]
+	mu        sync.Mutex // makes Reload's check of recent and its start of a load one step
 }
 
 // forever is the expiry of entries that only size evicts.
@@ -56,11 +57,12 @@ func NewLoader[V any](o LoaderOptions) *Loader[V] {
 		o.Now = time.Now
 	}
 	return &Loader[V]{
-		opts:     o,
-		values:   NewLRU[V](o.Size),
-		failures: NewLRU[error](o.Size),
-		known:    NewLRU[struct{}](o.Size),
-		recent:   NewLRU[struct{}](o.Size),
+		opts:      o,
+		values:    NewLRU[V](o.Size),
+		failures:  NewLRU[error](o.Size),
+		known:     NewLRU[struct{}](o.Size),
+		recent:    NewLRU[struct{}](o.Size),
+		reloadErr: NewLRU[error](o.Size),
 	}
 }
 
@@ -123,6 +125,10 @@ func (l *Loader[V]) Reload(ctx context.Context, key string, load LoadFunc[V]) (v
 	if !joined {
 		if _, ok := l.recent.Get(key, now); ok {
 			l.mu.Unlock()
+			if err, ok := l.reloadErr.Get(key, now); ok {
+				var zero V
+				return zero, false, err
+			}
 			v, _ := l.values.Get(key, now)
 			return v, false, nil
 		}
@@ -151,6 +157,13 @@ func (l *Loader[V]) run(ctx context.Context, key string, load LoadFunc[V], force
 	if err == nil || force {
 		// Only keys with a value are reloaded; failures of other keys must not evict their record.
 		l.recent.Add(key, struct{}{}, time.Time{}, now.Add(l.opts.RefreshInterval))
+	}
+	if force {
+		if err != nil {
+			l.reloadErr.Add(key, err, time.Time{}, now.Add(l.opts.RefreshInterval))
+		} else {
+			l.reloadErr.Add(key, nil, now, now) // empty window: removes
+		}
 	}
 	if err != nil {
 		abandoned := ctx.Err() != nil
