@@ -205,6 +205,9 @@ func (h *Handler) claim(ctx context.Context, body []byte) (Claim, error) {
 		return c, errDuplicate
 	case c.State == DeliveryInProgress:
 		return c, errInProgress
+	case c.State != DeliveryNew:
+		// A store answering a state it should not: never run callbacks without a claim.
+		return c, fmt.Errorf("%w: Begin answered unknown state %d", errDedupeStore, int(c.State))
 	}
 	return c, nil
 }

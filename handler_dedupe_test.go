@@ -105,6 +105,22 @@ func TestHandlerDeduplicates(t *testing.T) {
 		assert.NotEmpty(t, w.Header().Get("Retry-After"))
 		assert.False(t, ran)
 	})
+	t.Run("a store answering an unknown state is 503 and runs no callback", func(t *testing.T) {
+		f := newHandlerFixture(t, pcwebhook.WithDedupeStore(oddStateStore{}))
+		ran := false
+		f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { ran = true; return nil })
+		w := f.post(uniqueBody(pcwebhook.EventTestCreated))
+		assert.Equal(t, 503, w.Code)
+		assert.NotEmpty(t, w.Header().Get("Retry-After"))
+		assert.False(t, ran)
+	})
+}
+
+// oddStateStore answers Begin with a state that is none of the three.
+type oddStateStore struct{ failingStore }
+
+func (oddStateStore) Begin(_ context.Context, key string) (pcwebhook.Claim, error) {
+	return pcwebhook.Claim{Key: key, State: pcwebhook.DeliveryState(7)}, nil
 }
 
 type failingStore struct{}

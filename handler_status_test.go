@@ -639,3 +639,14 @@ func TestDefaultHandlerIsQuietWhenAllIsWell(t *testing.T) {
 	assert.Contains(t, buf.String(), "WARN partner center webhook")
 	assert.Contains(t, buf.String(), "outcome=verification-failed")
 }
+
+// TestHTTPStatusOfNilVerificationError: a typed-nil *VerificationError, bare or wrapped, does not
+// panic HTTPStatus (errors.As walks it) and is answered as the receiver's failure.
+func TestHTTPStatusOfNilVerificationError(t *testing.T) {
+	var nilErr *pcwebhook.VerificationError
+	assert.NotPanics(t, func() {
+		assert.Equal(t, http.StatusInternalServerError, pcwebhook.HTTPStatus(nilErr))
+		assert.Equal(t, http.StatusInternalServerError, pcwebhook.HTTPStatus(fmt.Errorf("x: %w", nilErr)))
+		assert.NotEmpty(t, nilErr.Error())
+	})
+}

@@ -122,7 +122,9 @@ func WithAPIRoot(root string) ClientOption {
 
 // WithClientHTTPClient sets the http.Client used for every request, for example one with a
 // proxy, custom TLS settings or instrumentation. Its Timeout applies to each attempt separately.
-// nil keeps the default.
+// Its CheckRedirect is not used: the Client never follows a redirect, because net/http would
+// re-send the bearer token to another scheme or port of the same host name (a 3xx answer is an
+// *APIError). nil keeps the default.
 func WithClientHTTPClient(hc *http.Client) ClientOption {
 	return func(c *Client) {
 		if hc != nil {
@@ -197,12 +199,21 @@ func (c *Client) root() string {
 }
 
 // client returns the http.Client to use.
+// client returns the http.Client of one request: the configured one (or http.DefaultClient)
+// with redirects refused, so that the Authorization header never follows one (net/http keeps it
+// on a redirect to http:// or another port of the same host name).
 func (c *Client) client() *http.Client {
-	if c.httpClient == nil {
-		return http.DefaultClient
+	base := c.httpClient
+	if base == nil {
+		base = http.DefaultClient
 	}
-	return c.httpClient
+	hc := *base
+	hc.CheckRedirect = refuseRedirect
+	return &hc
 }
+
+// refuseRedirect makes an http.Client return a 3xx answer as it is.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // clock returns the current time.
 func (c *Client) clock() time.Time {

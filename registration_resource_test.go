@@ -261,3 +261,27 @@ func TestTokenSourceFunc(t *testing.T) {
 	assert.Equal(t, "tok", tok)
 	assert.Equal(t, "v", seen)
 }
+
+// TestClientNeverFollowsRedirects: net/http would re-send the Authorization header on a redirect
+// to another port (or to http://) of the same host name; the Client answers the 3xx as an
+// *APIError instead, and the other server never sees the token.
+func TestClientNeverFollowsRedirects(t *testing.T) {
+	var canaryHits atomic.Int32
+	canary := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		canaryHits.Add(1)
+		assert.Empty(t, r.Header.Get("Authorization"), "the token followed the redirect")
+	}))
+	t.Cleanup(canary.Close)
+	api := newResourceServer(t, func(w http.ResponseWriter) {
+		w.Header().Set("Location", canary.URL+"/elsewhere")
+		w.WriteHeader(http.StatusFound)
+	})
+	c, _ := resourceClient(t, api)
+	err := c.GetResource(context.Background(), api.srv.URL+"/v1/invoices/I1", nil)
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, http.StatusFound, apiErr.StatusCode)
+	_, err = c.Registration(context.Background())
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, int32(0), canaryHits.Load(), "no request reached the redirect's target")
+}

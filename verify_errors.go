@@ -107,6 +107,9 @@ type VerificationError struct {
 
 // Error returns "<sentinel>: <step>: <reason>[: <cause>][ (host <host>)]".
 func (e *VerificationError) Error() string {
+	if e == nil {
+		return "pcwebhook: verification error <nil>"
+	}
 	var b strings.Builder
 	if e.Err != nil {
 		b.WriteString(e.Err.Error())
@@ -136,6 +139,9 @@ func (e *VerificationError) Error() string {
 // Unwrap returns the sentinel and, when there is one, the cause, so that both errors.Is(err,
 // ErrCertificateUnavailable) and errors.Is(err, context.DeadlineExceeded) work.
 func (e *VerificationError) Unwrap() []error {
+	if e == nil {
+		return nil
+	}
 	if e.Cause == nil {
 		return []error{e.Err}
 	}

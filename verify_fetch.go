@@ -20,7 +20,7 @@ func downloadClient(user *http.Client) *http.Client {
 	} else {
 		c.Transport = defaultTransport()
 	}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.CheckRedirect = refuseRedirect
 	c.Jar = nil
 	return &c
 }

@@ -9,6 +9,7 @@ package capread
 import (
 	"errors"
 	"io"
+	"math"
 	"strconv"
 )
 
@@ -43,10 +44,11 @@ func Read(r io.Reader, max, hint int64) ([]byte, error) {
 	if max < 0 {
 		max = 0
 	}
-	limit := max + 1 // one byte more tells "exactly max" from "more than max"
+	max = min(max, math.MaxInt64-1) // so that max+1 cannot overflow
+	limit := max + 1                // one byte more tells "exactly max" from "more than max"
 	size := int64(unknownSize)
 	if hint >= 0 {
-		size = hint + 1 // +1: the read that returns io.EOF needs room
+		size = min(hint, max) + 1 // +1: the read that returns io.EOF needs room
 	}
 	size = min(size, InitialMax, limit)
 	buf := make([]byte, 0, size)

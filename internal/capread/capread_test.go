@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"runtime"
 	"strconv"
 	"strings"
@@ -103,4 +104,15 @@ func TestReadAllocatesWithTheDataNotTheAnnouncement(t *testing.T) {
 		_, _ = Read(sr, claimed, 10)
 	})
 	assert.Equal(t, 1.0, allocs, "a body of the announced size is read into one buffer")
+}
+
+func TestReadLimitAtMaxInt64(t *testing.T) {
+	got, err := Read(strings.NewReader("hello"), math.MaxInt64, -1)
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("Read with the largest limit = %q, %v", got, err)
+	}
+	got, err = Read(strings.NewReader("hello"), math.MaxInt64, math.MaxInt64)
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("Read with the largest limit and hint = %q, %v", got, err)
+	}
 }
