@@ -60,6 +60,12 @@ type Claim struct {
 // may have run twice (the lease is shorter than they took).
 var ErrClaimLost = errors.New("pcwebhook: dedupe claim lost (lease expired; another delivery took over or finished)")
 
+// ErrDedupeStoreFull is returned (wrapped) by the in-memory store's Begin when every entry it may
+// hold is a delivery being handled right now: it never forgets a running claim (the retry would
+// then run the callbacks a second time, concurrently), so it claims nothing new. The Handler
+// answers 503 with Retry-After, and Partner Center retries. Raise MaxEntries if it happens.
+var ErrDedupeStoreFull = errors.New("pcwebhook: dedupe store full of deliveries in progress")
+
 // DedupeStore remembers which deliveries the Handler handled, so that Partner Center's retries
 // (at-least-once delivery, identical bodies) run the callbacks exactly once. Keys are the
 // hex-encoded SHA-256 of the raw body. Only verified deliveries ever reach the store.
@@ -99,7 +105,8 @@ const (
 	// Center's ten attempts take.
 	DefaultDedupeRetention = 7 * 24 * time.Hour
 	// DefaultDedupeMaxEntries bounds the memory of the store (about 200 bytes an entry); the
-	// oldest handled deliveries are forgotten first.
+	// oldest handled deliveries are forgotten first, running claims never (see
+	// ErrDedupeStoreFull).
 	DefaultDedupeMaxEntries = 100_000
 	// DefaultDedupeLease is how long a delivery stays "in progress" when its handling never ends
 	// (a hung callback): after it, a retry runs the callbacks again.
@@ -154,6 +161,8 @@ func (s *memoryDedupeStore) Begin(_ context.Context, key string) (Claim, error) 
 		return Claim{Key: key, State: DeliveryInProgress}, nil
 	case dedupe.Done:
 		return Claim{Key: key, State: DeliveryDone}, nil
+	case dedupe.Full:
+		return Claim{Key: key}, fmt.Errorf("%w (%s)", ErrDedupeStoreFull, key)
 	}
 	return Claim{Key: key, State: DeliveryNew, Token: strconv.FormatUint(token, 36), Expires: time.Now().Add(s.lease)}, nil
 }

@@ -63,3 +63,21 @@ func TestDeliveryStateString(t *testing.T) {
 	assert.Equal(t, "done", DeliveryDone.String())
 	assert.Equal(t, "unknown", DeliveryState(9).String())
 }
+
+func TestMemoryDedupeStoreFullOfRunningClaims(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryDedupeStoreWithOptions(MemoryDedupeOptions{MaxEntries: 2})
+	a, err := s.Begin(ctx, "a")
+	require.NoError(t, err)
+	_, err = s.Begin(ctx, "b")
+	require.NoError(t, err)
+	_, err = s.Begin(ctx, "c")
+	require.ErrorIs(t, err, ErrDedupeStoreFull, "no running claim is forgotten to make room")
+	again, err := s.Begin(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, DeliveryInProgress, again.State, "a's claim still stands: no second owner")
+	require.NoError(t, s.Done(ctx, a))
+	c, err := s.Begin(ctx, "c")
+	require.NoError(t, err)
+	assert.Equal(t, DeliveryNew, c.State, "a handled key makes room again")
+}

@@ -101,12 +101,15 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 	return s
 }
 
-// beginScript claims KEYS[1] for the token ARGV[1] for ARGV[2] milliseconds when the key is free.
-// It answers 0 when the caller now owns the key, 1 when another owner holds it, 2 when done.
+// beginScript claims KEYS[1] for the token ARGV[1] for ARGV[2] milliseconds when the key is free,
+// or already held by ARGV[1] itself: go-redis retries a command whose reply was lost (a dropped
+// connection, a read timeout) with the same token, and that retry must not find its own claim
+// "in progress" (nobody would own the delivery until the lease ran out). It answers 0 when the
+// caller now owns the key, 1 when another owner holds it, 2 when done.
 var beginScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v == '` + doneValue + `' then return 2 end
-if v then return 1 end
+if v and v ~= ARGV[1] then return 1 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 0
 `)

@@ -13,6 +13,7 @@ type State int
 const (
 	New        State = iota // not seen (or forgotten): the caller now owns it, in progress
 	InProgress              // another caller is handling it
+	Full                    // every entry is a running claim: nothing may be evicted, nothing claimed
 	Done                    // handled successfully
 )
 
@@ -96,7 +97,9 @@ func (m *Memory) Begin(key string) (st State, token uint64) {
 		return InProgress, 0
 	}
 	for len(m.entries) >= m.max {
-		m.evictOldest()
+		if !m.evictOldest() {
+			return Full, 0
+		}
 	}
 	m.last++
 	e := &entry{key: key, token: m.last, expires: now.Add(m.lease)}
@@ -122,7 +125,9 @@ func (m *Memory) Done(key string, token uint64) bool {
 		unlink(e)
 	default:
 		for len(m.entries) >= m.max {
-			m.evictOldest()
+			if !m.evictOldest() {
+				return false
+			}
 		}
 		e = &entry{key: key}
 		m.entries[key] = e
@@ -158,15 +163,15 @@ func (m *Memory) expire(q *queue, now time.Time) {
 	}
 }
 
-// evictOldest drops the oldest handled key, or the oldest in-progress key when none is handled.
-func (m *Memory) evictOldest() {
+// evictOldest drops the oldest handled key and reports whether there was one. A running claim is
+// never evicted: a retry of its delivery would then be claimed a second time while the first
+// still runs.
+func (m *Memory) evictOldest() bool {
 	if e := m.done.oldest(); e != nil {
 		m.remove(e)
-		return
+		return true
 	}
-	if e := m.progress.oldest(); e != nil {
-		m.remove(e)
-	}
+	return false
 }
 
 func (m *Memory) remove(e *entry) {

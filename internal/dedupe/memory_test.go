@@ -97,12 +97,19 @@ func TestBounded(t *testing.T) {
 	assert.Equal(t, 3, m.Len())
 	assert.Equal(t, New, state(m, "a"), "a was evicted")
 	assert.Equal(t, 3, m.Len())
-	assert.Equal(t, InProgress, state(m, "d"), "in-progress keys are evicted only when no handled key is left")
+	assert.Equal(t, InProgress, state(m, "d"))
 
-	for i := 0; i < 1000; i++ {
-		m.Begin(fmt.Sprint(i))
+	// c, the last handled key, makes room for "0"; then only running claims are left, and those
+	// are never evicted: Begin answers Full instead of claiming a key a second time.
+	assert.Equal(t, New, state(m, "0"))
+	for i := 1; i < 1000; i++ {
+		assert.Equal(t, Full, state(m, fmt.Sprint(i)))
 	}
 	assert.Equal(t, 3, m.Len())
+	assert.Equal(t, InProgress, state(m, "a"), "a running claim survives a full store")
+	assert.False(t, m.Done("x", 0), "a success without a claim is not recorded over a running claim")
+	_, tok := m.Begin("d")
+	assert.Zero(t, tok)
 }
 
 func TestDoneWithoutBegin(t *testing.T) {
