@@ -155,6 +155,12 @@ func newVerifierState(cfg verifierConfig) (*verifierState, error) {
 		}
 		st.pinned[u.canonical] = p.certs
 	}
+	// Partner Center's own certificate URL, when this allow-list admits it, is known from the
+	// start: its download goes ahead of never-seen URLs even before its first success (a flood of
+	// fresh names under the prefix must not starve it when the start-up check was skipped or failed).
+	if u, reason := matchAllowList(DefaultCertificateURL, cfg.certPrefixes, false); reason == "" {
+		st.keys.MarkKnown(u.canonical)
+	}
 	return st, nil
 }
 
@@ -288,8 +294,9 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 // under a Verifier whose allow-list admits it), so that a start-up check finds missing trust
 // roots, a blocked network or a wrong clock before Partner Center's first delivery does. It runs
 // every check of [Verifier.Verify] but the signature; keys that pass are cached as by Verify, and
-// their URLs count as known (their refreshes go ahead of unknown URLs' downloads). A URL already
-// in the cache is not downloaded again.
+// the URLs it is given count as known from then on, also when their check failed (their
+// downloads go ahead of unknown URLs' downloads). A URL already in the cache is not downloaded
+// again.
 //
 // It returns nil when every URL passed, otherwise the [*VerificationError] of the first URL that
 // failed, whose [VerificationError.Fix] says what to do. A server should log it and keep serving:
@@ -318,8 +325,11 @@ func (v *Verifier) Prefetch(ctx context.Context, certificateURLs ...string) erro
 				e.Host = u.authority()
 			}
 			err = e
-		} else if _, err = st.leafKey(ctx, &u); err == nil {
-			continue
+		} else {
+			st.keys.MarkKnown(u.canonical) // the operator vouches for it: first in the queue from now on
+			if _, err = st.leafKey(ctx, &u); err == nil {
+				continue
+			}
 		}
 		if first == nil {
 			first = err

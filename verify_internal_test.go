@@ -137,3 +137,31 @@ func TestZeroVerifierWithoutRoots(t *testing.T) {
 	assert.ErrorIs(t, v.Prefetch(context.Background()), ErrNoTrustedRoots)
 	assert.Equal(t, int64(1), v.Stats().Rejected)
 }
+
+// TestKnownCertificateURLs: the default certificate URL is known from the start under the
+// production allow-list, and so is every URL given to Prefetch, even one whose check failed, so
+// that their downloads go ahead of never-seen names from a flood.
+func TestKnownCertificateURLs(t *testing.T) {
+	v, err := newVerifier(defaultConfig())
+	require.NoError(t, err)
+	st := v.state()
+	def, reason := matchAllowList(DefaultCertificateURL, st.cfg.certPrefixes, false)
+	require.Empty(t, reason)
+	assert.True(t, st.keys.Known(def.canonical), "the default URL is known before any download")
+	other, reason := matchAllowList("https://3psostorageacct.blob.core.windows.net/cert/other.cer", st.cfg.certPrefixes, false)
+	require.Empty(t, reason)
+	assert.False(t, st.keys.Known(other.canonical))
+
+	// Prefetch of a URL whose download fails (nothing listens there) still marks it known.
+	cfg := defaultConfig()
+	cfg.certPrefixes, err = parsePrefixes("test", []string{"https://127.0.0.1:1/cert/"}, false)
+	require.NoError(t, err)
+	v, err = newVerifier(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.Error(t, v.Prefetch(ctx, "https://127.0.0.1:1/cert/x.cer"))
+	u, reason := matchAllowList("https://127.0.0.1:1/cert/x.cer", cfg.certPrefixes, false)
+	require.Empty(t, reason)
+	assert.True(t, v.state().keys.Known(u.canonical))
+}

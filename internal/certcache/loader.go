@@ -80,6 +80,11 @@ func (l *Loader[V]) Known(key string) bool {
 	return ok
 }
 
+// MarkKnown records key as known before it ever loaded, for keys the caller vouches for (the
+// default certificate URL, the URLs given to a start-up check): their downloads then go ahead of
+// never-seen keys from the start.
+func (l *Loader[V]) MarkKnown(key string) { l.known.Add(key, struct{}{}, time.Time{}, forever) }
+
 // Len returns the number of cached values, including expired ones not looked up since.
 func (l *Loader[V]) Len() int { return l.values.Len() }
 
