@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/testio"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
@@ -34,22 +35,7 @@ func testSender(t testing.TB) *pcwebhooktest.Sender {
 }
 
 // logBuffer collects the handler's JSON log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer struct{ testio.Buffer }
 
 // requestLines returns the per-request log lines, decoded.
 func (l *logBuffer) requestLines(t testing.TB) []map[string]any {

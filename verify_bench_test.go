@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/testio"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
@@ -187,10 +188,10 @@ func benchmarkHandler(b *testing.B, opts ...pcwebhook.HandlerOption) {
 			}
 			b.StartTimer()
 		}
-		w := discardWriter{h: http.Header{}}
+		w := testio.DiscardWriter{Hdr: http.Header{}}
 		h.ServeHTTP(&w, reqs[j])
-		if w.code != 200 {
-			b.Fatalf("status %d", w.code)
+		if w.Code != 200 {
+			b.Fatalf("status %d", w.Code)
 		}
 	}
 }
@@ -200,13 +201,3 @@ func requestFor(body []byte, h http.Header) *http.Request {
 	r.Header = h.Clone()
 	return r
 }
-
-// discardWriter is a minimal ResponseWriter, so the benchmark measures the handler, not a recorder.
-type discardWriter struct {
-	h    http.Header
-	code int
-}
-
-func (d *discardWriter) Header() http.Header         { return d.h }
-func (d *discardWriter) WriteHeader(code int)        { d.code = code }
-func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/testio"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 	"github.com/partnercenter-go/pcwebhook/redisdedupe"
 	"github.com/partnercenter-go/pcwebhook/redisdedupe/internal/redisserver"
@@ -68,16 +69,6 @@ func setupBench(b *testing.B) *benchState {
 	return st
 }
 
-// discardWriter is a minimal ResponseWriter, so the benchmark measures the Handler.
-type discardWriter struct {
-	h    http.Header
-	code int
-}
-
-func (d *discardWriter) Header() http.Header         { return d.h }
-func (d *discardWriter) WriteHeader(code int)        { d.code = code }
-func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
-
 // benchHandler serves every body of the pool once per round, each a new delivery: verify,
 // decode, Begin, callback, Done, log line. newStore gives the store of each round (every body is
 // new again).
@@ -103,10 +94,10 @@ func benchHandler(b *testing.B, st *benchState, newStore func() pcwebhook.Dedupe
 			}
 			b.StartTimer()
 		}
-		w := discardWriter{h: http.Header{}}
+		w := testio.DiscardWriter{Hdr: http.Header{}}
 		h.ServeHTTP(&w, reqs[j])
-		if w.code != http.StatusOK {
-			b.Fatalf("status %d", w.code)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
 		}
 	}
 }
@@ -185,10 +176,10 @@ func benchParallel(b *testing.B, st *benchState, store pcwebhook.DedupeStore) {
 			ctx := context.WithValue(context.Background(), roundKey{}, ":"+strconv.FormatInt(i/benchPool, 10))
 			r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(st.bodies[j])).WithContext(ctx)
 			r.Header = st.headers[j].Clone()
-			w := discardWriter{h: http.Header{}}
+			w := testio.DiscardWriter{Hdr: http.Header{}}
 			h.ServeHTTP(&w, r)
-			if w.code != http.StatusOK {
-				b.Errorf("status %d", w.code)
+			if w.Code != http.StatusOK {
+				b.Errorf("status %d", w.Code)
 				return
 			}
 		}

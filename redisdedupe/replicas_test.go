@@ -20,28 +20,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/testio"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 	"github.com/partnercenter-go/pcwebhook/redisdedupe"
 	"github.com/partnercenter-go/pcwebhook/redisdedupe/internal/redisserver"
 )
-
-// syncBuffer is a log sink shared by a Handler's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // replica is one receiver process: its own Redis client, store, Handler, verifier and server.
 type replica struct {
@@ -50,7 +33,7 @@ type replica struct {
 	store *redisdedupe.Store
 	h     *pcwebhook.Handler
 	srv   *httptest.Server
-	logs  *syncBuffer
+	logs  *testio.Buffer
 }
 
 // newReplicas starts n replicas sharing srv under one key prefix.
@@ -59,7 +42,7 @@ func newReplicas(t *testing.T, srv *redisserver.Server, sender *pcwebhooktest.Se
 	prefix := uniquePrefix(t)
 	out := make([]*replica, n)
 	for i := range out {
-		r := &replica{name: fmt.Sprintf("replica-%d", i+1), logs: &syncBuffer{}}
+		r := &replica{name: fmt.Sprintf("replica-%d", i+1), logs: &testio.Buffer{}}
 		// Fewer retries than go-redis's defaults (which hold a delivery about 2 s when Redis
 		// refuses connections), so the outage tests run quickly.
 		r.rdb = redis.NewClient(&redis.Options{Addr: srv.Addr, DialTimeout: 500 * time.Millisecond, ReadTimeout: time.Second,

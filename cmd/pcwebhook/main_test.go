@@ -8,12 +8,13 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/partnercenter-go/pcwebhook/internal/testio"
 )
 
 // helperEnv makes the test binary act as a --token-cmd instead of running the tests.
@@ -61,24 +62,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testEnv is an environment with only the given variables, and the shared development CA.
 func testEnv(vars map[string]string) env {
 	all := map[string]string{configDirEnv: sharedConfigDir}
@@ -91,7 +74,7 @@ func testEnv(vars map[string]string) env {
 // runIn runs a command line in-process and returns its exit status and output.
 func runIn(t *testing.T, e env, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errOut syncBuffer
+	var out, errOut testio.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	code = runContext(ctx, args, &out, &errOut, e)
@@ -101,7 +84,7 @@ func runIn(t *testing.T, e env, args ...string) (code int, stdout, stderr string
 // listening is a listen command running in the background.
 type listening struct {
 	url            string
-	stdout, stderr *syncBuffer
+	stdout, stderr *testio.Buffer
 	cancel         context.CancelFunc
 	done           chan struct{} // closed when the command returned
 	code           int           // its exit status, once done is closed
@@ -126,14 +109,14 @@ var listeningOn = regexp.MustCompile(`Listening on (http://\S+)`)
 func startListen(t *testing.T, e env, args ...string) *listening {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &listening{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan struct{})}
+	l := &listening{stdout: &testio.Buffer{}, stderr: &testio.Buffer{}, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		l.code = runContext(ctx, append([]string{"listen", "--addr", "127.0.0.1:0"}, args...), l.stdout, l.stderr, e)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		for _, out := range []*syncBuffer{l.stdout, l.stderr} {
+		for _, out := range []*testio.Buffer{l.stdout, l.stderr} {
 			if m := listeningOn.FindStringSubmatch(out.String()); m != nil {
 				l.url = m[1]
 				t.Cleanup(func() {
@@ -155,7 +138,7 @@ func startListen(t *testing.T, e env, args ...string) *listening {
 }
 
 // waitFor polls until the listener's stdout has at least n matches of re.
-func waitFor(t *testing.T, out *syncBuffer, re *regexp.Regexp, n int) string {
+func waitFor(t *testing.T, out *testio.Buffer, re *regexp.Regexp, n int) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

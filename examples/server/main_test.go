@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/testio"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
@@ -22,7 +22,7 @@ func TestServerRoutesAndGracefulShutdown(t *testing.T) {
 	sender, err := pcwebhooktest.NewSender()
 	require.NoError(t, err)
 	defer sender.Close()
-	logs := &lockedBuffer{}
+	logs := &testio.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -64,24 +64,6 @@ func TestServerRoutesAndGracefulShutdown(t *testing.T) {
 	assert.Error(t, err, "the listener is closed after shutdown")
 }
 
-// lockedBuffer is written by the server's goroutines while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestStartupCheck: the start-up check logs success, or the failure with its fix, and never stops
 // the server.
 func TestStartupCheck(t *testing.T) {
@@ -89,7 +71,7 @@ func TestStartupCheck(t *testing.T) {
 	require.NoError(t, err)
 	defer sender.Close()
 
-	logs := &lockedBuffer{}
+	logs := &testio.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	v := sender.Verifier()
 	assert.True(t, startupCheck(context.Background(), v, logger, sender.CertificateURL()))
@@ -100,7 +82,7 @@ func TestStartupCheck(t *testing.T) {
 	other, err := pcwebhooktest.NewSender()
 	require.NoError(t, err)
 	defer other.Close()
-	logs = &lockedBuffer{}
+	logs = &testio.Buffer{}
 	logger = slog.New(slog.NewJSONHandler(logs, nil))
 	v = sender.Verifier(pcwebhook.WithRootCAs(other.RootCAs()))
 	assert.False(t, startupCheck(context.Background(), v, logger, sender.CertificateURL()))
