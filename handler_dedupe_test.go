@@ -96,24 +96,20 @@ func TestHandlerDeduplicates(t *testing.T) {
 		f.post(body)
 		assert.Equal(t, int32(2), n.Load())
 	})
-	t.Run("a failing store is 503 and runs no callback", func(t *testing.T) {
-		f := newHandlerFixture(t, pcwebhook.WithDedupeStore(failingStore{}))
-		ran := false
-		f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { ran = true; return nil })
-		w := f.post(uniqueBody(pcwebhook.EventTestCreated))
-		assert.Equal(t, 503, w.Code)
-		assert.NotEmpty(t, w.Header().Get("Retry-After"))
-		assert.False(t, ran)
-	})
-	t.Run("a store answering an unknown state is 503 and runs no callback", func(t *testing.T) {
-		f := newHandlerFixture(t, pcwebhook.WithDedupeStore(oddStateStore{}))
-		ran := false
-		f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { ran = true; return nil })
-		w := f.post(uniqueBody(pcwebhook.EventTestCreated))
-		assert.Equal(t, 503, w.Code)
-		assert.NotEmpty(t, w.Header().Get("Retry-After"))
-		assert.False(t, ran)
-	})
+	for name, store := range map[string]pcwebhook.DedupeStore{
+		"a failing store":                    failingStore{},
+		"a store answering an unknown state": oddStateStore{},
+	} {
+		t.Run(name+" is 503 and runs no callback", func(t *testing.T) {
+			f := newHandlerFixture(t, pcwebhook.WithDedupeStore(store))
+			ran := false
+			f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { ran = true; return nil })
+			w := f.post(uniqueBody(pcwebhook.EventTestCreated))
+			assert.Equal(t, 503, w.Code)
+			assert.NotEmpty(t, w.Header().Get("Retry-After"))
+			assert.False(t, ran)
+		})
+	}
 }
 
 // oddStateStore answers Begin with a state that is none of the three.

@@ -175,6 +175,17 @@ func sleepPast(since time.Time, d time.Duration) {
 	time.Sleep(time.Until(since.Add(d + d/5 + 20*time.Millisecond)))
 }
 
+// expiredClaim claims a fresh key and lets the claim's lease run out without Done or Release, as
+// a replica that hung or died leaves it.
+func expiredClaim(t *testing.T, ctx context.Context, s pcwebhook.DedupeStore, cfg DedupeStoreConfig) (string, pcwebhook.Claim) {
+	t.Helper()
+	key := kitKey(t)
+	start := time.Now()
+	c := mustNew(t, ctx, s, key, "a key never seen")
+	sleepPast(start, cfg.Lease)
+	return key, c
+}
+
 func testBeginClaims(t *testing.T, s pcwebhook.DedupeStore, cfg DedupeStoreConfig) {
 	ctx := kitCtx(t)
 	key := kitKey(t)
@@ -382,10 +393,7 @@ func testLeaseExpiry(t *testing.T, s pcwebhook.DedupeStore, cfg DedupeStoreConfi
 
 	// A lease that ran out with nobody taking over: Release has nothing to give up, and the
 	// key is free for the retry.
-	free := kitKey(t)
-	start = time.Now()
-	c = mustNew(t, ctx, s, free, "a key never seen")
-	sleepPast(start, cfg.Lease)
+	free, c := expiredClaim(t, ctx, s, cfg)
 	wantLost(t, "Release of an expired claim", s.Release(ctx, c), "the lease ran out")
 	mustNew(t, ctx, s, free, "the expired claim no longer blocks the key")
 }
@@ -394,10 +402,7 @@ func testLateOwnerAfterTakeover(t *testing.T, s pcwebhook.DedupeStore, cfg Dedup
 	ctx := kitCtx(t)
 
 	// The late owner's Release or Done while the new owner's lease runs.
-	key := kitKey(t)
-	start := time.Now()
-	late := mustNew(t, ctx, s, key, "a key never seen")
-	sleepPast(start, cfg.Lease)
+	key, late := expiredClaim(t, ctx, s, cfg)
 	takeover := time.Now()
 	owner := mustNew(t, ctx, s, key, "the lease ran out: another delivery takes over")
 	relErr := s.Release(ctx, late)
@@ -416,10 +421,7 @@ func testLateOwnerAfterTakeover(t *testing.T, s pcwebhook.DedupeStore, cfg Dedup
 	}
 
 	// The late owner's Done or Release after the new owner finished.
-	key = kitKey(t)
-	start = time.Now()
-	late = mustNew(t, ctx, s, key, "a key never seen")
-	sleepPast(start, cfg.Lease)
+	key, late = expiredClaim(t, ctx, s, cfg)
 	owner = mustNew(t, ctx, s, key, "the lease ran out: another delivery takes over")
 	wantOK(t, "Done of the new owner", s.Done(ctx, owner), "nobody took the key from the new owner")
 	wantLost(t, "late owner's Release", s.Release(ctx, late), "the key is done")
@@ -427,10 +429,7 @@ func testLateOwnerAfterTakeover(t *testing.T, s pcwebhook.DedupeStore, cfg Dedup
 	wantState(t, ctx, s, key, pcwebhook.DeliveryDone, "the late owner could not undo the new owner's Done")
 
 	// The late owner's Release after the new owner failed and released.
-	key = kitKey(t)
-	start = time.Now()
-	late = mustNew(t, ctx, s, key, "a key never seen")
-	sleepPast(start, cfg.Lease)
+	key, late = expiredClaim(t, ctx, s, cfg)
 	owner = mustNew(t, ctx, s, key, "the lease ran out: another delivery takes over")
 	wantOK(t, "Release of the new owner", s.Release(ctx, owner), "nobody took the key from the new owner")
 	wantLost(t, "late owner's Release", s.Release(ctx, late), "the claim was taken over")
@@ -439,10 +438,7 @@ func testLateOwnerAfterTakeover(t *testing.T, s pcwebhook.DedupeStore, cfg Dedup
 
 func testDoneAfterLease(t *testing.T, s pcwebhook.DedupeStore, cfg DedupeStoreConfig) {
 	ctx := kitCtx(t)
-	key := kitKey(t)
-	start := time.Now()
-	c := mustNew(t, ctx, s, key, "a key never seen")
-	sleepPast(start, cfg.Lease)
+	key, c := expiredClaim(t, ctx, s, cfg)
 	wantOK(t, "Done after the lease", s.Done(ctx, c), "the lease ran out but nobody took over: the callbacks did succeed")
 	wantState(t, ctx, s, key, pcwebhook.DeliveryDone, "the late success was recorded")
 	wantLost(t, "Release after that Done", s.Release(ctx, c), "done is final")
