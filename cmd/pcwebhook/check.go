@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -251,12 +250,8 @@ func describeLeaf(r *recorded) string {
 	if r == nil {
 		return "O=" + pcwebhook.RequiredOrganization
 	}
-	data := r.body
-	if b, _ := pem.Decode(bytes.TrimSpace(data)); b != nil {
-		data = b.Bytes
-	}
-	certs, err := x509.ParseCertificates(data)
-	if err != nil || len(certs) == 0 {
+	certs, err := certfile.Parse(r.body, 0)
+	if err != nil {
 		return "O=" + pcwebhook.RequiredOrganization
 	}
 	c := certs[0]
