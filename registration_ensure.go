@@ -1,8 +1,6 @@
 package pcwebhook
 
-import (
-	"context"
-)
+import "context"
 
 // EnsureRegistration makes the partner's registration match reg with as few writes as possible:
 // it reads the registration (GET), creates it (POST) when there is none, replaces it (PUT) when it
@@ -18,10 +16,4 @@ import (
 func (c *Client) EnsureRegistration(ctx context.Context, reg Registration) (*Registration, error) {
 	got, _, err := c.EnsureRegistrationChanges(ctx, reg)
 	return got, err
-}
-
-// sameEventSet reports whether a and b hold the same names, ignoring order, duplicates and letter
-// case: the rule of [DiffRegistrations].
-func sameEventSet(a, b []EventName) bool {
-	return len(eventsMissingFrom(a, b)) == 0 && len(eventsMissingFrom(b, a)) == 0
 }

@@ -139,7 +139,12 @@ func TestEnsureRegistrationStopsOnErrors(t *testing.T) {
 	assert.Equal(t, []string{"GET " + registrationPath, "GET " + registrationPath, "POST " + registrationPath}, f.calls())
 }
 
+// TestSameEventSet: DiffRegistrations compares event lists ignoring order, duplicates, letter
+// case and the input alias.
 func TestSameEventSet(t *testing.T) {
+	sameEventSet := func(a, b []EventName) bool {
+		return !DiffRegistrations(&Registration{WebhookEvents: a}, Registration{WebhookEvents: b}).Changed()
+	}
 	assert.True(t, sameEventSet(nil, []EventName{}))
 	assert.True(t, sameEventSet([]EventName{"a-b", "A-B"}, []EventName{"a-b"}))
 	assert.True(t, sameEventSet([]EventName{"fail-transfer"}, []EventName{EventTransferFailed}))
