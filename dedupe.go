@@ -66,6 +66,28 @@ var ErrClaimLost = errors.New("pcwebhook: dedupe claim lost (lease expired; anot
 // answers 503 with Retry-After, and Partner Center retries. Raise MaxEntries if it happens.
 var ErrDedupeStoreFull = errors.New("pcwebhook: dedupe store full of deliveries in progress")
 
+// ErrNotCommitted is wrapped by a [DedupeStore]'s Done when the callbacks' effects were rolled
+// back: the store's transaction failed to commit, its connection died, or its lease ran out. The
+// Handler answers 503 with Retry-After and logs at ERROR: nothing was recorded, so the retry runs
+// the callbacks again, against a database that holds none of their effects. It takes precedence
+// over [ErrClaimLost] when an error wraps both.
+var ErrNotCommitted = errors.New("pcwebhook: the delivery's effects were not committed")
+
+// ErrAlreadyHandled is wrapped by a transactional [DedupeStore]'s Done when another delivery of
+// the same body was recorded first and this claim's effects were rolled back, so that nothing was
+// done twice. The Handler acknowledges the delivery as a duplicate (200).
+var ErrAlreadyHandled = errors.New("pcwebhook: another delivery of the same body was recorded first")
+
+// ClaimContexter is an optional interface of a [DedupeStore]: for a DeliveryNew claim, the Handler
+// runs OnAny and the typed callback (or OnUnknown) with the context WithClaim returns. A
+// transactional store puts its transaction there, so that the callbacks' writes commit in Done
+// together with the delivery's record, or are rolled back in Release (see the pgdedupe module).
+type ClaimContexter interface {
+	// WithClaim returns the context the callbacks of the claimed delivery run with; it derives
+	// from ctx.
+	WithClaim(ctx context.Context, c Claim) context.Context
+}
+
 // DedupeStore remembers which deliveries the Handler handled, so that Partner Center's retries
 // (at-least-once delivery, identical bodies) run the callbacks exactly once. Keys are the
 // hex-encoded SHA-256 of the raw body. Only verified deliveries ever reach the store.

@@ -58,6 +58,10 @@ const (
 	OutcomeDedupeStoreError Outcome = "dedupe-store-error"
 	// OutcomeMisconfigured: the Handler's default Verifier could not be built (see the error).
 	OutcomeMisconfigured Outcome = "misconfigured"
+	// OutcomeNotCommitted: the callbacks succeeded but the DedupeStore could not commit their
+	// effects with the delivery's record ([ErrNotCommitted]): nothing of them remains, and
+	// Partner Center retries.
+	OutcomeNotCommitted Outcome = "not-committed"
 )
 
 // Deprecated names of outcomes.
@@ -83,6 +87,9 @@ type Result struct {
 	Err error
 	// Duration is the time from the start of ServeHTTP to the answer.
 	Duration time.Duration
+	// DeliveryKey is the delivery's key in the DedupeStore (the hex SHA-256 of the body); empty
+	// when the request was refused before it was verified.
+	DeliveryKey string
 }
 
 // HTTPStatus returns the status the Handler answers for err: for an error of ParseRequest,
@@ -110,6 +117,7 @@ var (
 	errMethodNotAllowed = errors.New("pcwebhook: method not allowed: use POST")
 	errInProgress       = errors.New("pcwebhook: the same delivery is being handled now")
 	errDedupeStore      = errors.New("pcwebhook: dedupe store failed")
+	errNotCommitted     = errors.New("pcwebhook: dedupe store could not commit the delivery")
 	errMisconfigured    = errors.New("pcwebhook: receiver misconfigured")
 	errEventAge         = errors.New("pcwebhook: event date outside WithMaxEventAge")
 )
@@ -178,6 +186,10 @@ func classifyFailure(err error) verdict {
 	case errors.Is(err, errInProgress):
 		return verdict{status: http.StatusServiceUnavailable, outcome: OutcomeDuplicateInProgress, level: slog.LevelInfo,
 			retryAfter: retryAfterInProgress, body: "being handled, retry later\n"}
+	case errors.Is(err, ErrNotCommitted):
+		return verdict{status: http.StatusServiceUnavailable, outcome: OutcomeNotCommitted, level: slog.LevelError,
+			retryAfter: retryAfterStore, body: "temporarily unavailable, retry later\n",
+			fix: "the DedupeStore rolled the callbacks' effects back (commit failed, connection lost, or the callbacks outlived the lease): check the database, and keep callbacks shorter than the lease"}
 	case errors.Is(err, errDedupeStore):
 		return verdict{status: http.StatusServiceUnavailable, outcome: OutcomeDedupeStoreError, level: slog.LevelError,
 			retryAfter: retryAfterStore, body: "temporarily unavailable, retry later\n",

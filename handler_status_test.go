@@ -237,17 +237,25 @@ func TestHandlerCertificateUnavailableIs503(t *testing.T) {
 	assert.Equal(t, "certificate-unavailable", lines[0]["outcome"])
 }
 
+// TestHandlerLogsNeverHoldSignatureOrBody: the log lines carry the IDs of a verified event (its
+// ResourceUri's customer, subscription ... IDs), never what an unverified request claims, nor the
+// signature, nor a malformed body.
 func TestHandlerLogsNeverHoldSignatureOrBody(t *testing.T) {
 	f := newHandlerFixture(t)
 	f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { return errors.New("fail") })
-	body := []byte(`{"EventName":"test-created","ResourceUri":"https://h/webhooks/v1/registration/validationEvents/SECRET-MARKER-1234","ResourceChangeUtcDate":"` + time.Now().UTC().Format(time.RFC3339) + `"}`)
+	body := []byte(`{"EventName":"test-created","ResourceUri":"https://h/webhooks/v1/registration/validationEvents/GENUINE-ID-1234","ResourceChangeUtcDate":"` + time.Now().UTC().Format(time.RFC3339) + `"}`)
 	h := f.s.Sign(body)
 	f.do(body, h)
-	tampered := bytes.Replace(body, []byte("1234"), []byte("9999"), 1)
+	tampered := bytes.Replace(body, []byte("GENUINE-ID-1234"), []byte("SECRET-MARKER-9999"), 1)
 	f.do(tampered, h)
 	f.do([]byte(`{"EventName":"SECRET-MARKER-5678"`), f.s.Sign([]byte(`{"EventName":"SECRET-MARKER-5678"`)))
 	logs := f.logs.String()
 	assert.NotContains(t, logs, "SECRET-MARKER")
+	lines := f.logs.requestLines(t)
+	require.Len(t, lines, 3)
+	assert.Equal(t, "GENUINE-ID-1234", lines[0]["correlation_id"], "the verified event's ID is on its line")
+	assert.Len(t, lines[0]["delivery_key"], 64)
+	assert.NotContains(t, lines[1], "delivery_key", "an unverified request has no delivery")
 	sig := strings.TrimPrefix(h.Get("Authorization"), "Signature ")
 	require.NotEmpty(t, sig)
 	assert.NotContains(t, logs, sig)
@@ -491,6 +499,11 @@ func outcomeRows() []outcomeRow {
 				pcwebhook.Misconfigure(f.h, errors.New("no trust roots"))
 			},
 			request: postUnique(pcwebhook.EventTestCreated)},
+		{outcome: pcwebhook.OutcomeNotCommitted, status: 503, level: "ERROR", fix: true,
+			opts: func(*testing.T) []pcwebhook.HandlerOption {
+				return []pcwebhook.HandlerOption{pcwebhook.WithDedupeStore(newTxStore(errCommitFailed))}
+			},
+			request: postUnique(pcwebhook.EventTestCreated)},
 	}
 }
 
@@ -568,7 +581,7 @@ func TestEveryOutcomeHasARow(t *testing.T) {
 		rows[r.outcome] = true
 	}
 	assert.Equal(t, declared, rows, "every Outcome in handler_outcome.go has exactly one row in outcomeRows")
-	assert.Len(t, declared, 16)
+	assert.Len(t, declared, 17)
 
 	assert.Equal(t, pcwebhook.OutcomeVerificationFailed, pcwebhook.OutcomeUnverified, "the deprecated name keeps its value")
 	assert.Equal(t, pcwebhook.OutcomeDuplicateInProgress, pcwebhook.OutcomeInProgress, "the deprecated name keeps its value")
