@@ -3,6 +3,7 @@ package pcwebhook_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"go/ast"
@@ -10,6 +11,7 @@ import (
 	"go/token"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -692,4 +694,30 @@ func TestHandlerFreshCertificateNameIsTheSenders(t *testing.T) {
 	require.Len(t, lines, 1)
 	assert.Equal(t, "WARN", lines[0]["level"])
 	assert.NotContains(t, lines[0], "fix")
+}
+
+// TestHandlerWithoutTrustRootsFailsAtStartUp: on a host without CA certificates the default
+// Handler says so when it is built (an ERROR line naming the fixes) and Check returns the error,
+// so the README's first snippet stops at start-up instead of answering 500 to every delivery.
+func TestHandlerWithoutTrustRootsFailsAtStartUp(t *testing.T) {
+	logs := &logBuffer{}
+	h := pcwebhook.NewHandler(pcwebhook.WithSystemRoots(func() (*x509.CertPool, error) { return x509.NewCertPool(), nil }),
+		pcwebhook.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))
+	err := h.Check()
+	require.ErrorIs(t, err, pcwebhook.ErrNoTrustedRoots)
+	assert.Contains(t, err.Error(), "ca-certificates")
+	lines := logs.lines(t)
+	require.Len(t, lines, 1, "one line at construction, before any delivery")
+	assert.Equal(t, "ERROR", lines[0]["level"])
+	assert.Contains(t, lines[0]["error"], "WithRootCAs")
+	assert.NotEmpty(t, lines[0]["fix"])
+
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`)))
+	assert.Equal(t, http.StatusInternalServerError, w.Code)
+
+	ok := pcwebhook.NewHandler(pcwebhook.WithVerifier(testSender(t).Verifier()))
+	assert.NoError(t, ok.Check())
+	var zero pcwebhook.Handler
+	assert.NoError(t, zero.Check(), "the test machine has roots: the zero Handler's production policy builds")
 }
