@@ -613,7 +613,7 @@ func TestHTTPStatusOfTransientVerificationErrors(t *testing.T) {
 	untrusted := &pcwebhook.VerificationError{Step: pcwebhook.StepChain, Reason: "no trust roots", Err: pcwebhook.ErrUntrustedCertificate}
 	want := 401
 	if untrusted.Transient() {
-		want = 503 // policy failures of allow-listed certificates are the receiver's (issue 10 point 3)
+		want = 503 // policy failures of allow-listed certificates are the receiver's
 	}
 	assert.Equal(t, want, pcwebhook.HTTPStatus(untrusted))
 
