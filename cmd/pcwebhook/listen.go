@@ -269,7 +269,9 @@ func (l *listener) onEvent(ctx context.Context, e *pcwebhook.Event) error {
 	return d.forward.err
 }
 
-// report prints one request: a block of text, or a JSON line.
+// report prints one request: a block of text, or a JSON line. Whatever the sender chose (the
+// path, the event's fields, an error quoting its headers) goes through terminalText, and the JSON
+// line through terminalJSON, so that nothing it sends acts on the terminal.
 func (l *listener) report(r *http.Request, status int, d *delivery, elapsed time.Duration) {
 	outcome := d.outcome
 	if outcome == "" {
