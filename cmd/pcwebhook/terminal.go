@@ -117,7 +117,14 @@ func (p *progress) wait(ctx context.Context, d time.Duration, status func() stri
 // is: a C0 control (including newline, carriage return and tab), DEL, a C1 control, or a byte
 // that is not valid UTF-8 (utf8.RuneError of size 1), which some terminals read as a C1 control.
 func unsafeRune(r rune, size int) bool {
-	return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || (r == utf8.RuneError && size == 1)
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || (r == utf8.RuneError && size == 1) || bidiControl(r)
+}
+
+// bidiControl reports whether r is a Unicode bidirectional control (the marks and the embedding,
+// override and isolate characters), which reorders how the rest of a line is shown: a sender could
+// make a line read differently from what it holds.
+func bidiControl(r rune) bool {
+	return r == 0x061c || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
 
 // firstUnsafe returns the index of the first unsafe character of s, or -1.
@@ -171,9 +178,11 @@ func terminalText(s string) string {
 			b.WriteString(`\x`)
 			b.WriteByte(hexDigits[s[i]>>4])
 			b.WriteByte(hexDigits[s[i]&0xf])
-		default: // a C1 control, validly encoded
-			b.WriteString(`\u00`)
-			b.WriteByte(hexDigits[r>>4])
+		default: // a C1 or bidirectional control, validly encoded
+			b.WriteString(`\u`)
+			b.WriteByte(hexDigits[r>>12&0xf])
+			b.WriteByte(hexDigits[r>>8&0xf])
+			b.WriteByte(hexDigits[r>>4&0xf])
 			b.WriteByte(hexDigits[r&0xf])
 		}
 		i += size
@@ -202,7 +211,7 @@ func terminalJSON(js []byte) []byte {
 		case size == 1 && r == utf8.RuneError:
 			out = append(out, `\ufffd`...)
 		default:
-			out = append(out, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&0xf])
+			out = append(out, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
 		}
 		i += size
 	}

@@ -51,6 +51,7 @@ func TestTerminalText(t *testing.T) {
 		{"the first character", "\x1bX", `\x1bX`},
 		{"the last character", "X\xc2\x9b", `X\u009b`},
 		{"a forged line", "/\r\n12:00:00  POST /  200 handled", `/\r\n12:00:00  POST /  200 handled`},
+		{"bidirectional controls", "a\u202eb\u2066c\u200fd\u061c", `a\u202eb\u2066c\u200fd\u061c`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got := terminalText(c.in)
@@ -66,7 +67,7 @@ func TestTerminalTextKeepsPrintableTextWithoutCopying(t *testing.T) {
 }
 
 func TestTerminalJSON(t *testing.T) {
-	v := map[string]string{"path": "/\x1b[2J\r\n\x7f\u0085\u009b é 中", "raw": "ok"}
+	v := map[string]string{"path": "/\x1b[2J\r\n\x7f\u0085\u009b é 中 \u202e", "raw": "ok"}
 	js, err := json.Marshal(v)
 	require.NoError(t, err)
 	require.Contains(t, string(js), "\x7f", "encoding/json passes DEL through")
@@ -171,7 +172,7 @@ func assertTerminalSafe(t *testing.T, out string) {
 		if r == '\n' {
 			continue
 		}
-		if r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f || bidiControl(r) {
 			assert.Failf(t, "a control character reaches the terminal", "%U at byte %d of %q", r, i, out)
 			return
 		}
