@@ -1,0 +1,58 @@
+package pcwebhook_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/partnercenter-go/pcwebhook"
+)
+
+// Plan, show, approve, apply: the safe way to change the account's one registration. Here an
+// httptest server stands in for the Partner Center API, with production's registration.
+func ExampleClient_PlanRegistration() {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			fmt.Fprint(w, `{"WebhookUrl":"https://prod.example/hook","WebhookEvents":["subscription-updated","test-created"]}`)
+			return
+		}
+		body, _ := io.ReadAll(r.Body) // PUT: echo it, as Partner Center does
+		w.Write(body)
+	}))
+	defer api.Close()
+	client := pcwebhook.NewClient(pcwebhook.StaticToken("example-token"), pcwebhook.WithAPIRoot(api.URL))
+	ctx := context.Background()
+
+	plan, err := client.PlanRegistration(ctx, pcwebhook.Registration{
+		WebhookURL:    "https://abc.tunnel.example/hook",
+		WebhookEvents: []pcwebhook.EventName{pcwebhook.EventTestCreated},
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(plan)
+
+	// Without the option, a disruptive change is refused and nothing is written.
+	_, _, err = client.ApplyRegistrationPlan(ctx, plan)
+	fmt.Println(errors.Is(err, pcwebhook.ErrDisruptiveChange))
+
+	approved := true // ask a person here, showing plan.Disruption()
+	if plan.Disruptive() && approved {
+		// Written only if the registration is still plan.Before.
+		reg, _, err := client.ApplyRegistrationPlan(ctx, plan, pcwebhook.AllowDisruptive())
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println("now", reg.WebhookURL)
+	}
+	// Output:
+	// url:    https://prod.example/hook -> https://abc.tunnel.example/hook
+	// events: - subscription-updated
+	// header: Authorization (unchanged)
+	// true
+	// now https://abc.tunnel.example/hook
+}
