@@ -11,18 +11,24 @@ import (
 	"github.com/partnercenter-go/pcwebhook"
 )
 
+// registrationAPI stands in for the Partner Center registration API in the examples: GET answers
+// the registration current, a write (PUT) is echoed, as Partner Center does.
+func registrationAPI(current string) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			fmt.Fprint(w, current)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		w.Write(body)
+	}))
+}
+
 // Plan, show, approve, apply: the safe way to change the account's one registration. Here an
 // httptest server stands in for the Partner Center API, with production's registration.
 func ExampleClient_PlanRegistration() {
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method == http.MethodGet {
-			fmt.Fprint(w, `{"WebhookUrl":"https://prod.example/hook","WebhookEvents":["subscription-updated","test-created"]}`)
-			return
-		}
-		body, _ := io.ReadAll(r.Body) // PUT: echo it, as Partner Center does
-		w.Write(body)
-	}))
+	api := registrationAPI(`{"WebhookUrl":"https://prod.example/hook","WebhookEvents":["subscription-updated","test-created"]}`)
 	defer api.Close()
 	client := pcwebhook.NewClient(pcwebhook.StaticToken("example-token"), pcwebhook.WithAPIRoot(api.URL))
 	ctx := context.Background()

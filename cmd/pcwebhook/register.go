@@ -192,23 +192,13 @@ func (a *app) changeRegistration(ctx context.Context, f *registrationFlags, reg 
 	if plan.Before == nil {
 		what = "New registration (this account has none yet)"
 	}
-	fmt.Fprintf(a.stdout, "%s:\n  %s\n", what, indentDiff(plan))
+	fmt.Fprintf(a.stdout, "%s:\n  %s\n", what, approve.Indented(plan))
 	if f.dryRun {
 		fmt.Fprintln(a.stdout, "Dry run: nothing was changed.")
 		return 0
 	}
-	if !a.asker().Approve(plan, f.yes) {
-		return 1
-	}
-	var approved []pcwebhook.EnsureOption
-	if plan.Disruptive() {
-		approved = append(approved, pcwebhook.AllowDisruptive()) // approved above
-	}
-	// Written only if the registration is still the one the plan was made from.
-	got, now, err := client.ApplyRegistrationPlan(ctx, plan, approved...)
-	if errors.Is(err, pcwebhook.ErrStalePlan) {
-		fmt.Fprintf(a.stderr, "pcwebhook: not changed: the registration changed after it was read (someone else changed it). "+
-			"The change would now be:\n  %s\nRun the command again to see it and decide.\n", indentDiff(now))
+	got, now, err := a.asker().Apply(ctx, client, plan, f.yes)
+	if errors.Is(err, approve.ErrNotChanged) {
 		return 1
 	}
 	if err != nil {
@@ -225,11 +215,6 @@ func (a *app) changeRegistration(ctx context.Context, f *registrationFlags, reg 
 	printRegistration(a.stdout, got)
 	noteTestCreated(a.stdout, got)
 	return 0
-}
-
-// indentDiff is the diff's description, its lines after the first indented by two spaces.
-func indentDiff(d pcwebhook.RegistrationDiff) string {
-	return strings.ReplaceAll(d.String(), "\n", "\n  ")
 }
 
 // reportAll says, for --all, which documented events the account's API does not offer (left

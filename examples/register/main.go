@@ -10,10 +10,11 @@
 // A partner account has one registration, shared by every program of the account, so it plans
 // first (Client.PlanRegistration) and prints the change. A change that moves the URL or drops
 // events is applied only with -yes or a "y" typed on a terminal; without a terminal and without
-// -yes it is refused. The change is then written with Client.ApplyRegistrationPlan, only if the
-// registration is still the one shown. -dry-run prints the change and writes nothing. (The
-// question is asked by this module's internal/approve, which the command-line tool uses too; in
-// a copy of this program, ask your own way.)
+// -yes it is refused. The change is then written with Client.ApplyRegistrationPlan (with
+// AllowDisruptive once a disruptive change is approved), only if the registration is still the
+// one shown. -dry-run prints the change and writes nothing. (Asking and applying are in this
+// module's internal/approve, shared with the command-line tool; in a copy of this program, ask
+// your own way, as ExampleClient_PlanRegistration shows.)
 package main
 
 import (
@@ -130,25 +131,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if !plan.Changed() {
 		fmt.Fprintln(stdout, "Already registered as wanted: nothing changed.")
 	} else {
-		fmt.Fprintf(stdout, "Change (the account has one registration):\n  %s\n", indented(plan))
+		fmt.Fprintf(stdout, "Change (the account has one registration):\n  %s\n", approve.Indented(plan))
 		if *dryRun {
 			fmt.Fprintln(stdout, "Dry run: nothing was changed.")
 			return 0
 		}
 		asker := approve.Asker{Program: "register", In: stdin, Out: stderr, Interactive: approve.Interactive(stdin, stderr)}
-		if !asker.Approve(plan, *yes) {
-			return 1
-		}
-		var approved []pcwebhook.EnsureOption
-		if plan.Disruptive() {
-			approved = append(approved, pcwebhook.AllowDisruptive())
-		}
-		// Written only if the registration is still the one the plan was made from.
-		var now pcwebhook.RegistrationDiff
-		reg, now, err = client.ApplyRegistrationPlan(ctx, plan, approved...)
-		if errors.Is(err, pcwebhook.ErrStalePlan) {
-			fmt.Fprintf(stderr, "register: not changed: the registration changed after it was read (someone else changed it). "+
-				"The change would now be:\n  %s\nRun again to see it and decide.\n", indented(now))
+		reg, _, err = asker.Apply(ctx, client, plan, *yes)
+		if errors.Is(err, approve.ErrNotChanged) {
 			return 1
 		}
 		if err != nil {
@@ -183,11 +173,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	fmt.Fprintln(stdout, "The test event was delivered.")
 	return 0
-}
-
-// indented is the change's description, its lines after the first indented by two spaces.
-func indented(d pcwebhook.RegistrationDiff) string {
-	return strings.ReplaceAll(d.String(), "\n", "\n  ")
 }
 
 // apiRootFor maps a -cloud value to its API root.

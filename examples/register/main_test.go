@@ -111,16 +111,9 @@ func newProductionAPI(t *testing.T, sender *pcwebhooktest.Sender) *pcwebhooktest
 	return api
 }
 
-// writes returns the POST and PUT requests of the registration the API received.
-func writes(api *pcwebhooktest.API) []string {
-	var out []string
-	for _, r := range api.Requests() {
-		if r == "POST "+regPath || r == "PUT "+regPath {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+// applied is what the API receives when the program writes: the plan's GET, the GET right before
+// writing (the write happens only if the registration is still the planned one), and the write.
+var applied = []string{"GET " + regPath, "GET " + regPath, "PUT " + regPath}
 
 // Moving the registration (to a tunnel, say) or dropping events cuts production off: without a
 // terminal it is refused unless -yes, and the refusal says why and names --yes.
@@ -143,7 +136,7 @@ func TestDisruptiveChangeNeedsYes(t *testing.T) {
 			assert.Contains(t, stderr, "Run again with --yes")
 			assert.NotContains(t, stderr, "Apply it?")
 			assert.NotContains(t, stdout, "Registered:")
-			assert.Empty(t, writes(api), "nothing written")
+			assert.Equal(t, []string{"GET " + regPath}, api.Requests(), "nothing written")
 			reg, _ := api.Registration()
 			assert.Equal(t, production.WebhookURL, reg.WebhookURL)
 			assert.Equal(t, production.WebhookEvents, reg.WebhookEvents)
@@ -153,7 +146,7 @@ func TestDisruptiveChangeNeedsYes(t *testing.T) {
 			code, stdout, stderr := runWith(t, withToken, append([]string{"-api-root", api.URL(), "-yes"}, tc.args...)...)
 			require.Equal(t, 0, code, stderr)
 			assert.Empty(t, stderr)
-			assert.Equal(t, []string{"PUT " + regPath}, writes(api))
+			assert.Equal(t, applied, api.Requests())
 			assert.Contains(t, stdout, "Registered: "+tc.args[1])
 			reg, _ := api.Registration()
 			assert.Equal(t, tc.args[1], reg.WebhookURL)
@@ -175,7 +168,7 @@ func TestAddingEventsNeedsNoYes(t *testing.T) {
 		"-events", "subscription-updated,invoice-ready,referral-created")
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "events: + referral-created\n")
-	assert.Equal(t, []string{"PUT " + regPath}, writes(api))
+	assert.Equal(t, applied, api.Requests())
 }
 
 // Someone changes the registration between the plan and the write: the approved change is not
@@ -192,7 +185,7 @@ func TestChangedAfterThePlan(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "register: not changed: the registration changed after it was read")
 	assert.Contains(t, stderr, "  url:    https://other-team.example/hook -> https://abc.tunnel.example/hook\n")
-	assert.Empty(t, writes(api), "nothing written")
+	assert.Equal(t, []string{"GET " + regPath, "GET " + regPath}, api.Requests(), "nothing written")
 	reg, _ := api.Registration()
 	assert.Equal(t, other.WebhookURL, reg.WebhookURL)
 }

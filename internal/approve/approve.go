@@ -1,12 +1,15 @@
 // Package approve asks a person to approve a disruptive change of the webhook registration (see
-// pcwebhook.RegistrationDiff.Disruptive), for the command-line tool and examples/register: one
-// rule and one wording for both. A change that is not disruptive needs no approval; a disruptive
-// one needs the --yes flag or a "y" typed on a terminal, and without a terminal it is refused
-// with a message that says why and names --yes.
+// pcwebhook.RegistrationDiff.Disruptive) and applies it, for the command-line tool and
+// examples/register: one rule and one wording for both. A change that is not disruptive needs no
+// approval; a disruptive one needs the --yes flag or a "y" typed on a terminal, and without a
+// terminal it is refused with a message that says why and names --yes. An approved plan is
+// written only if the registration is still the one the plan was made from.
 package approve
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -37,10 +40,7 @@ func (a Asker) Approve(plan pcwebhook.RegistrationDiff, yes bool) bool {
 	if !plan.Disruptive() || yes {
 		return true
 	}
-	out := a.Out
-	if out == nil {
-		out = io.Discard
-	}
+	out := a.out()
 	change := "This change " + plan.Disruption() + ", for every program of the account"
 	if !a.Interactive || a.In == nil {
 		fmt.Fprintf(out, "%s: not changed. %s, and there is no terminal to confirm it on "+
@@ -59,6 +59,47 @@ func (a Asker) Approve(plan pcwebhook.RegistrationDiff, yes bool) bool {
 	}
 	fmt.Fprintf(out, "%s: not changed: not confirmed (answer y to apply it, or run again with --yes).\n", a.Program)
 	return false
+}
+
+// ErrNotChanged is returned by [Asker.Apply] when it wrote nothing and has said why: the change
+// was not approved, or the registration changed after the plan was made.
+var ErrNotChanged = errors.New("registration not changed")
+
+// Apply writes plan with client once [Asker.Approve] approves it: with
+// pcwebhook.AllowDisruptive when the plan is disruptive, and only if the registration is still
+// plan.Before (pcwebhook.Client.ApplyRegistrationPlan). When the registration changed meanwhile
+// it shows the change as it would now be. It returns the registration as written and the change
+// against the registration read right before writing; the error is [ErrNotChanged] or the
+// write's.
+func (a Asker) Apply(ctx context.Context, client *pcwebhook.Client, plan pcwebhook.RegistrationDiff, yes bool) (*pcwebhook.Registration, pcwebhook.RegistrationDiff, error) {
+	if !a.Approve(plan, yes) {
+		return nil, plan, ErrNotChanged
+	}
+	var approved []pcwebhook.EnsureOption
+	if plan.Disruptive() {
+		approved = append(approved, pcwebhook.AllowDisruptive())
+	}
+	reg, now, err := client.ApplyRegistrationPlan(ctx, plan, approved...)
+	if errors.Is(err, pcwebhook.ErrStalePlan) {
+		fmt.Fprintf(a.out(), "%s: not changed: the registration changed after it was read (someone else changed it). "+
+			"The change would now be:\n  %s\nRun again to see it and decide.\n", a.Program, Indented(now))
+		return reg, now, ErrNotChanged
+	}
+	return reg, now, err
+}
+
+// Indented is the change's description (pcwebhook.RegistrationDiff.String) with its lines after
+// the first indented by two spaces, to print after two spaces.
+func Indented(d pcwebhook.RegistrationDiff) string {
+	return strings.ReplaceAll(d.String(), "\n", "\n  ")
+}
+
+// out is where the question and the refusals go.
+func (a Asker) out() io.Writer {
+	if a.Out == nil {
+		return io.Discard
+	}
+	return a.Out
 }
 
 // Interactive reports whether a question can be asked: in and out are both terminals. A pipe, a

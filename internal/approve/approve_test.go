@@ -2,6 +2,7 @@ package approve
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
 var (
@@ -80,6 +82,56 @@ func TestApprove(t *testing.T) {
 	t.Run("zero Asker", func(t *testing.T) {
 		assert.False(t, Asker{}.Approve(tunnel, false))
 		assert.True(t, Asker{}.Approve(added, false))
+	})
+}
+
+// Apply writes an approved plan, and nothing when it is refused or the registration changed after
+// the plan was made.
+func TestApply(t *testing.T) {
+	ctx := context.Background()
+	sender := pcwebhooktest.New(t)
+	plan := func(t *testing.T, want pcwebhook.Registration) (*pcwebhooktest.API, *pcwebhook.Client, pcwebhook.RegistrationDiff) {
+		api := pcwebhooktest.NewAPI(t, sender)
+		api.SetRegistration(*production)
+		c := api.NewClient()
+		p, err := c.PlanRegistration(ctx, want)
+		require.NoError(t, err)
+		return api, c, p
+	}
+	const regPath = "/webhooks/v1/registration"
+	t.Run("refused", func(t *testing.T) {
+		api, c, p := plan(t, tunnel.After)
+		var out bytes.Buffer
+		_, _, err := Asker{Program: "prog", Out: &out}.Apply(ctx, c, p, false)
+		assert.ErrorIs(t, err, ErrNotChanged)
+		assert.Contains(t, out.String(), "--yes")
+		assert.Equal(t, []string{"GET " + regPath}, api.Requests())
+	})
+	t.Run("approved", func(t *testing.T) {
+		api, c, p := plan(t, tunnel.After)
+		reg, now, err := Asker{Program: "prog"}.Apply(ctx, c, p, true)
+		require.NoError(t, err)
+		assert.Equal(t, tunnel.After.WebhookURL, reg.WebhookURL)
+		assert.True(t, now.Disruptive())
+		assert.Equal(t, []string{"GET " + regPath, "GET " + regPath, "PUT " + regPath}, api.Requests())
+	})
+	t.Run("not disruptive", func(t *testing.T) {
+		api, c, p := plan(t, added.After)
+		_, _, err := Asker{Program: "prog"}.Apply(ctx, c, p, false)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"GET " + regPath, "GET " + regPath, "PUT " + regPath}, api.Requests())
+	})
+	t.Run("changed after the plan", func(t *testing.T) {
+		api, c, p := plan(t, tunnel.After)
+		api.SetRegistration(pcwebhook.Registration{WebhookURL: "https://other-team.example/hook"})
+		var out bytes.Buffer
+		_, now, err := Asker{Program: "prog", Out: &out}.Apply(ctx, c, p, true)
+		assert.ErrorIs(t, err, ErrNotChanged)
+		assert.Equal(t, "prog: not changed: the registration changed after it was read (someone else changed it). The change would now be:\n"+
+			"  url:    https://other-team.example/hook -> https://abc.tunnel.example/hook\n  events: + test-created\n  header: Authorization (unchanged)\n"+
+			"Run again to see it and decide.\n", out.String())
+		assert.Equal(t, "https://other-team.example/hook", now.Before.WebhookURL)
+		assert.Equal(t, []string{"GET " + regPath, "GET " + regPath}, api.Requests(), "nothing written")
 	})
 }
 
