@@ -62,3 +62,32 @@ func ExampleClient_PlanRegistration() {
 	// true
 	// now https://abc.tunnel.example/hook
 }
+
+// EnsureRegistration refuses to move the registration or drop events: the account has one
+// registration, and another program may rely on it. A deployment that really means to move it
+// says so with AllowDisruptive.
+func ExampleClient_EnsureRegistrationWith() {
+	api := registrationAPI(`{"WebhookUrl":"https://prod.example/hook","WebhookEvents":["subscription-updated"]}`)
+	defer api.Close()
+	client := pcwebhook.NewClient(pcwebhook.StaticToken("example-token"), pcwebhook.WithAPIRoot(api.URL))
+	ctx := context.Background()
+	moved := pcwebhook.Registration{
+		WebhookURL:    "https://new-prod.example/hook",
+		WebhookEvents: []pcwebhook.EventName{pcwebhook.EventSubscriptionUpdated},
+	}
+
+	_, err := client.EnsureRegistration(ctx, moved)
+	var refused *pcwebhook.RegistrationChangeError
+	if errors.Is(err, pcwebhook.ErrDisruptiveChange) && errors.As(err, &refused) {
+		fmt.Println("refused:", refused.Diff.Disruption())
+	}
+
+	reg, _, err := client.EnsureRegistrationWith(ctx, moved, pcwebhook.AllowDisruptive())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("now", reg.WebhookURL)
+	// Output:
+	// refused: moves every delivery from https://prod.example/hook to https://new-prod.example/hook
+	// now https://new-prod.example/hook
+}
