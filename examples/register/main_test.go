@@ -141,9 +141,9 @@ func TestDisruptiveChangeNeedsYes(t *testing.T) {
 			assert.Equal(t, production.WebhookURL, reg.WebhookURL)
 			assert.Equal(t, production.WebhookEvents, reg.WebhookEvents)
 		})
-		t.Run(name+": -yes", func(t *testing.T) {
+		t.Run(name+": --yes, as the refusal says", func(t *testing.T) {
 			api := newProductionAPI(t, sender)
-			code, stdout, stderr := runWith(t, withToken, append([]string{"-api-root", api.URL(), "-yes"}, tc.args...)...)
+			code, stdout, stderr := runWith(t, withToken, append([]string{"-api-root", api.URL(), "--yes"}, tc.args...)...)
 			require.Equal(t, 0, code, stderr)
 			assert.Empty(t, stderr)
 			assert.Equal(t, applied, api.Requests())
