@@ -25,20 +25,6 @@ func (a *app) isTerminal(w io.Writer) bool {
 	return term.IsTerminal(int(f.Fd()))
 }
 
-// stdinIsTerminal reports whether standard input is an interactive terminal, where a question
-// can be asked.
-func (a *app) stdinIsTerminal() bool {
-	if a.env.stdinTerminal != nil {
-		return a.env.stdinTerminal()
-	}
-	f, ok := a.env.stdin.(*os.File)
-	if !ok || f == nil {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
 // spinnerFrames are the frames of the progress spinner.
 const spinnerFrames = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
