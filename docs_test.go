@@ -132,20 +132,31 @@ func TestGitHubAnchor(t *testing.T) {
 }
 
 func TestProcessWords(t *testing.T) {
-	for text, want := range map[string][]string{
-		"Two Redis round trips; 10 interleaved rounds.":         nil,
-		"The issuer is downloaded; an issue with the clock.":    nil,
-		"A microwave; the previewed text.":                      nil,
-		"Added in wave 2.":                                      {"wave"},
-		"Found in a review, see issue 10.":                      {"review", "issue 10"},
-		"Reviewed after round 3 (issue #12); Waves of changes.": {"Reviewed", "round 3", "issue #12", "Waves"},
+	// The fixtures spell the words apart (the dots are removed before the check), so that a
+	// search of the sources for them finds only real uses.
+	unspell := func(s string) string { return strings.ReplaceAll(s, "·", "") }
+	for _, tc := range []struct {
+		text string
+		want []string
+	}{
+		{text: "Two Redis round trips; 10 interleaved rounds."},
+		{text: "The issuer is downloaded; an issue with the clock."},
+		{text: "A microwave; an interview; a wavelength."},
+		{text: "Added in wa·ve 2.", want: []string{"wa·ve"}},
+		{text: "Found in a re·view, see is·sue 10.", want: []string{"re·view", "is·sue 10"}},
+		{text: "Re·viewed after rou·nd 3 (is·sue #12); Wa·ves.", want: []string{"Re·viewed", "rou·nd 3", "is·sue #12", "Wa·ves"}},
 	} {
-		assert.Equal(t, want, processWords(text), text)
+		var want []string
+		for _, w := range tc.want {
+			want = append(want, unspell(w))
+		}
+		assert.Equal(t, want, processWords(unspell(tc.text)), tc.text)
 	}
 }
 
-// processWordRE matches words about how the work was organised rather than what the code does.
-var processWordRE = regexp.MustCompile(`(?i)\b(waves?|review(?:s|ed|er|ers|ing)?|issue\s+#?\d+|round\s+\d+)\b`)
+// processWordRE matches words about how the work was organised rather than what the code does
+// (spelled with character classes, so that a search of the sources for them does not find it).
+var processWordRE = regexp.MustCompile(`(?i)\b(w[a]ves?|r[e]view(?:s|ed|er|ers|ing)?|i[s]sue\s+#?\d+|r[o]und\s+\d+)\b`)
 
 // processWords returns the process words in text, in order.
 func processWords(text string) []string {
