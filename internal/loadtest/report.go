@@ -35,7 +35,7 @@ func statuses(r *result) string {
 	return strings.Join(parts, " ")
 }
 
-// target is one of the README's load targets, judged on what ran.
+// target is one of the load targets of docs/performance.md, judged on what ran.
 type target struct {
 	what string
 	ok   bool
