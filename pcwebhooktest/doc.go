@@ -19,6 +19,7 @@
 // [EventSpec] builds a body with chosen IDs and date (each body a new event unless its Time is
 // set); [SampleEvent] returns the documented sample of every event name. [WithValidity] fixes the
 // certificates' validity for tests that fix the verifier's clock. [NewAPI] fakes the
-// registration API, test events included. [DevelopmentVerifier] lets an application trust what
-// the pcwebhook command-line tool sends in local development.
+// registration API, test events included. An application that trusts what the pcwebhook
+// command-line tool sends in local development does so with package pcwebhookdev, which links
+// no test code.
 package pcwebhooktest

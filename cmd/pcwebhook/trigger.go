@@ -54,7 +54,7 @@ EVENT name pcwebhook does not know is refused with a suggestion, unless --allow-
 
 Your own app trusts it too, in local development only, with one line naming that directory:
 
-    v, err := pcwebhooktest.DevelopmentVerifier("/home/you/.config/pcwebhook/dev")
+    v, err := pcwebhookdev.NewVerifier("/home/you/.config/pcwebhook/dev")
     handler := pcwebhook.NewHandler(pcwebhook.WithVerifier(v))
 
 Exits 1 unless every delivery got a 2xx answer.`,
