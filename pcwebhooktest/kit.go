@@ -1,7 +1,6 @@
 package pcwebhooktest
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -30,19 +29,16 @@ func New(tb testing.TB, opts ...SenderOption) *Sender {
 // http.Handler's ServeHTTP, the way httptest.NewRequest makes one: target is a path such as
 // "/webhooks" or an absolute URL, and a target that does not parse panics.
 func (s *Sender) Request(target string, body []byte) *http.Request {
-	req := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
-	for k, vs := range s.Sign(body) {
-		req.Header[k] = vs
-	}
-	return req
+	return s.Delivery(body).Request(target)
 }
 
-// Deliver serves a signed POST of body (see [Sender.Request]) to h, in this goroutine, and
-// returns the recorded response: what Partner Center would have been answered.
+// Deliver serves a signed POST of body to h at the path "/", in this goroutine, and returns the
+// recorded response: what Partner Center would have been answered. A Handler mounted on a mux at
+// another path gets it with s.Delivery(body).Deliver(mux, "/webhooks/partner-center")
+// ([Delivery.Deliver]). Delivering the same body again is a retried delivery: the same bytes and
+// signature.
 func (s *Sender) Deliver(h http.Handler, body []byte) *httptest.ResponseRecorder {
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, s.Request("/", body))
-	return rec
+	return s.Delivery(body).Deliver(h, "/")
 }
 
 // EventSpec describes the body of one delivery. Its zero fields take the documented sample's
