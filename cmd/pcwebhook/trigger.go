@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -76,8 +75,8 @@ Exits 1 unless every delivery got a 2xx answer.`,
 	case f.count < 1:
 		return a.usageError(cl, "--count must be at least 1")
 	}
-	target, err := url.Parse(strings.TrimSpace(f.url))
-	if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
+	target, ok := targetURL(f.url)
+	if !ok {
 		return a.usageError(cl, fmt.Sprintf("--url %q is not an absolute http or https URL", f.url))
 	}
 	name := canonicalName(cl.Arg(0))
@@ -151,11 +150,18 @@ func post(ctx context.Context, client *http.Client, ca *devCA, target string, bo
 	if err != nil {
 		return 0, "", 0, err
 	}
+	return postSigned(ctx, client, target, header, body)
+}
+
+// postSigned posts body to target with header as it is, and returns the status, the start of the
+// answer (trimmed, at most maxReplyShown bytes: print it quoted, as it may hold anything) and the
+// time it took.
+func postSigned(ctx context.Context, client *http.Client, target string, header http.Header, body []byte) (int, string, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return 0, "", 0, err
 	}
-	req.Header = header
+	req.Header = header.Clone()
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
