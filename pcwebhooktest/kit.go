@@ -59,6 +59,11 @@ type EventSpec struct {
 	// moved on by at least 100ns (the precision Partner Center writes) from the last such
 	// body of this process. Set it to get the same bytes again, as a retried delivery does.
 	Time time.Time
+	// APIRoot, when set, replaces the scheme and host of a ResourceUri and an AuditUri on
+	// Partner Center's API host (pcwebhook.GlobalAPIRoot): [API.URL] puts them on a fake API, so
+	// that pcwebhook.Client.GetResource of the API's client may GET them. URIs on other hosts
+	// (the GDAP events' partner.microsoft.com) are kept.
+	APIRoot string
 }
 
 // lastTime is the last ResourceChangeUtcDate given to a zero EventSpec.Time.
@@ -101,7 +106,28 @@ func (e EventSpec) Body() []byte {
 		audit := e.AuditURI
 		b.AuditURI = &audit
 	}
+	if e.APIRoot != "" {
+		for _, uri := range []*string{b.ResourceURI, b.AuditURI} {
+			if uri != nil {
+				*uri = rebase(*uri, e.APIRoot)
+			}
+		}
+	}
 	return b.encode()
+}
+
+// rebase returns uri with root in place of Partner Center's API root (in either scheme, in any
+// letter case), and any other uri as it is.
+func rebase(uri, root string) string {
+	host := strings.TrimPrefix(pcwebhook.GlobalAPIRoot, "https://")
+	for _, scheme := range []string{"https://", "http://"} {
+		prefix := scheme + host
+		if len(uri) >= len(prefix) && strings.EqualFold(uri[:len(prefix)], prefix) &&
+			(len(uri) == len(prefix) || strings.ContainsRune("/?#", rune(uri[len(prefix)]))) {
+			return strings.TrimSuffix(root, "/") + uri[len(prefix):]
+		}
+	}
+	return uri
 }
 
 // replaceIDs replaces the GUID path segments of uri, in order, with the non-empty ids.
