@@ -180,19 +180,9 @@ func (a *app) resendInput(f *resendFlags) (*resendInput, int, bool) {
 		}
 		return &resendInput{body: body, header: header, source: source}, 0, true
 	}
-	dir, err := a.configDir(f.configDir)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
-		return nil, 2, false
-	}
-	ca, created, err := ensureDevCA(dir, time.Now())
-	if err != nil {
-		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
-		return nil, 1, false
-	}
-	if created {
-		fmt.Fprintf(a.stdout, "Created the development CA in %s\n", ca.dir)
-		fmt.Fprintf(a.stdout, "  your app trusts it with: %s\n", appTrustLine(ca.dir))
+	ca, code, ok := a.signingCA(f.configDir)
+	if !ok {
+		return nil, code, false
 	}
 	header, err := ca.sign(body, f.msHeader)
 	if err != nil {

@@ -90,19 +90,9 @@ Exits 1 unless every delivery got a 2xx answer.`,
 		fmt.Fprintf(a.stderr, "pcwebhook: warning: %q is not an event name pcwebhook %s knows; sending a generic body (a receiver gets it via OnUnknown)\n",
 			name, libraryVersion())
 	}
-	dir, err := a.configDir(f.configDir)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
-		return 2
-	}
-	ca, created, err := ensureDevCA(dir, time.Now())
-	if err != nil {
-		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
-		return 1
-	}
-	if created {
-		fmt.Fprintf(a.stdout, "Created the development CA in %s\n", ca.dir)
-		fmt.Fprintf(a.stdout, "  your app trusts it with: %s\n", appTrustLine(ca.dir))
+	ca, code, ok := a.signingCA(f.configDir)
+	if !ok {
+		return code
 	}
 
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -139,6 +129,27 @@ Exits 1 unless every delivery got a 2xx answer.`,
 		return 1
 	}
 	return 0
+}
+
+// signingCA loads the development CA of the configuration directory (configDirFlag, or its
+// default), creating it on first use and then saying how an app trusts it. On failure it prints
+// why and returns the exit status.
+func (a *app) signingCA(configDirFlag string) (*devCA, int, bool) {
+	dir, err := a.configDir(configDirFlag)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
+		return nil, 2, false
+	}
+	ca, created, err := ensureDevCA(dir, time.Now())
+	if err != nil {
+		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
+		return nil, 1, false
+	}
+	if created {
+		fmt.Fprintf(a.stdout, "Created the development CA in %s\n", ca.dir)
+		fmt.Fprintf(a.stdout, "  your app trusts it with: %s\n", appTrustLine(ca.dir))
+	}
+	return ca, 0, true
 }
 
 // maxReplyShown bounds how much of a receiver's answer trigger prints.
