@@ -80,6 +80,23 @@ type ResourceID struct {
 	Value string
 }
 
+// Key returns Name in snake case ("CustomerID" is "customer_id"), the attribute key that log
+// lines and traces use for the ID.
+func (id ResourceID) Key() string {
+	b := make([]byte, 0, len(id.Name)+3)
+	for i := 0; i < len(id.Name); i++ {
+		c := id.Name[i]
+		if 'A' <= c && c <= 'Z' {
+			if i > 0 && id.Name[i-1] >= 'a' && id.Name[i-1] <= 'z' {
+				b = append(b, '_')
+			}
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
 // wireEvent is the JSON body. encoding/json matches field names case-insensitively, which covers
 // the PascalCase of the documents and the camelCase of the REST reference.
 type wireEvent struct {

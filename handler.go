@@ -42,7 +42,9 @@ type Handler struct {
 	maxAge      time.Duration
 	store       DedupeStore
 	noDedupe    bool
-	observer    func(*http.Request, Result)
+	observers   []func(*http.Request, Result)
+	wrappers    []CallbackMiddleware
+	newVerifier func() (*Verifier, error) // the default Verifier's constructor; tests replace it
 
 	mu  sync.Mutex                // serializes registrations
 	cbs atomic.Pointer[callbacks] // read without a lock while serving
@@ -54,13 +56,42 @@ type HandlerOption func(*Handler)
 // NewHandler returns a Handler. With no options it verifies with [NewVerifier]'s production
 // policy, logs to slog.Default(), accepts bodies up to DefaultMaxBodyBytes and deduplicates with
 // an in-memory store (NewMemoryDedupeStore with the default retention of 7 days).
+//
+// When the default Verifier cannot be built (the host has no trusted roots: a slim container
+// image), NewHandler logs the error and its fix at ERROR right away, and the Handler answers
+// every delivery 500 (Partner Center retries) until the process is fixed. Call [Handler.Check]
+// after NewHandler to refuse to start instead.
 func NewHandler(opts ...HandlerOption) *Handler {
 	h := &Handler{}
 	for _, o := range opts {
 		o(h)
 	}
 	h.init()
+	if h.verifierErr != nil {
+		h.logger.LogAttrs(context.Background(), slog.LevelError,
+			"partner center webhook: this Handler cannot verify deliveries and will answer every one with 500",
+			slog.String("error", h.verifierErr.Error()), slog.String("fix", classify(h.Check()).fix))
+	}
 	return h
+}
+
+// Check reports whether the Handler can verify deliveries: nil when it can, otherwise the error
+// that makes it answer every delivery 500 (misconfigured), which names the fix (for example
+// [ErrNoTrustedRoots]: install the CA bundle, WithRootCAs, or x509roots/fallback). Call it at
+// start-up and stop there when it fails:
+//
+//	hooks := pcwebhook.NewHandler()
+//	if err := hooks.Check(); err != nil {
+//		log.Fatal(err)
+//	}
+//
+// Check makes no network call; [Verifier.Prefetch] checks the network and the clock.
+func (h *Handler) Check() error {
+	h.init()
+	if h.verifierErr != nil {
+		return fmt.Errorf("%w: %w", errMisconfigured, h.verifierErr)
+	}
+	return nil
 }
 
 // WithVerifier sets the Verifier that checks every request, for example one with the allow-list
@@ -96,16 +127,66 @@ func WithoutDeduplication() HandlerOption { return func(h *Handler) { h.noDedupe
 
 // WithObserver calls fn once for every request, after the Handler answered it, with what it did:
 // for metrics, tracing, or tools that show deliveries (the pcwebhook command's listen uses it).
-// fn runs on the request's goroutine, so keep it short; a panic in it is not recovered.
+// It may be given several times (metrics and traces, say): every observer runs, in the order
+// given. fn runs on the request's goroutine, so keep it short; a panic in it is not recovered. A
+// nil fn is ignored.
 func WithObserver(fn func(r *http.Request, res Result)) HandlerOption {
-	return func(h *Handler) { h.observer = fn }
+	return func(h *Handler) {
+		if fn != nil {
+			h.observers = append(h.observers, fn)
+		}
+	}
+}
+
+// CallbackKind says which registration a callback run belongs to, in a [CallbackRun].
+type CallbackKind string
+
+// The kinds of callback runs.
+const (
+	// CallbackAny: the callback of [Handler.OnAny], which runs before the event's own.
+	CallbackAny CallbackKind = "any"
+	// CallbackTyped: the callback of the event's On<Event> method.
+	CallbackTyped CallbackKind = "typed"
+	// CallbackUnknown: the callback of [Handler.OnUnknown], for a name this version does not know.
+	CallbackUnknown CallbackKind = "unknown"
+)
+
+// CallbackRun describes one callback about to run, for a [CallbackMiddleware].
+type CallbackRun struct {
+	// Event is the delivery's event, as the callback gets it.
+	Event *Event
+	// Kind is the registration that runs.
+	Kind CallbackKind
+	// DeliveryKey is the delivery's key in the DedupeStore (the hex SHA-256 of the body).
+	DeliveryKey string
+}
+
+// CallbackMiddleware wraps one callback run: it calls next, which runs the callback with the
+// context it is given, and returns next's error (or another one). next recovers a panic of the
+// callback and returns it as an error, so a middleware always sees the run end. A tracing
+// middleware starts a span, passes the span's context to next, and ends the span with next's
+// error; pcwebhookotel's CallbackMiddleware does that.
+type CallbackMiddleware func(ctx context.Context, run CallbackRun, next func(context.Context) error) error
+
+// WithCallbackMiddleware wraps every callback run (OnAny, the typed callback, OnUnknown) in mw. It
+// may be given several times; the first given is the outermost. The error mw returns is the
+// run's: nil acknowledges the delivery, an error answers 500 and Partner Center retries.
+func WithCallbackMiddleware(mw CallbackMiddleware) HandlerOption {
+	return func(h *Handler) {
+		if mw != nil {
+			h.wrappers = append(h.wrappers, mw)
+		}
+	}
 }
 
 // init fills in the defaults, once; it makes the zero Handler usable.
 func (h *Handler) init() {
 	h.once.Do(func() {
 		if h.verifier == nil {
-			h.verifier, h.verifierErr = NewVerifier()
+			if h.newVerifier == nil {
+				h.newVerifier = func() (*Verifier, error) { return NewVerifier() }
+			}
+			h.verifier, h.verifierErr = h.newVerifier()
 		}
 		if h.logger == nil {
 			h.logger = slog.Default()
@@ -125,46 +206,66 @@ func (h *Handler) init() {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.init()
 	start := time.Now()
-	ev, err := h.process(r)
-	h.answer(w, r, start, ev, err)
+	d, err := h.process(r)
+	h.answer(w, r, start, d, err)
 }
 
-// process runs the steps of one delivery; the first that fails ends it. It returns the decoded
-// event (nil before decoding) and the error the delivery ended with.
-func (h *Handler) process(r *http.Request) (*Event, error) {
+// delivery is what process learned of a request: the event (nil before decoding) and its key
+// ("" before verification).
+type delivery struct {
+	ev  *Event
+	key string
+}
+
+// process runs the steps of one delivery; the first that fails ends it. It returns what it
+// learned of the delivery and the error the delivery ended with.
+func (h *Handler) process(r *http.Request) (delivery, error) {
+	var d delivery
 	if r.Method != http.MethodPost {
-		return nil, errMethodNotAllowed
+		return d, errMethodNotAllowed
 	}
-	if h.verifierErr != nil {
-		return nil, fmt.Errorf("%w: %w", errMisconfigured, h.verifierErr)
+	if err := h.Check(); err != nil {
+		return d, err
 	}
 	body, err := readBody(r, h.maxBody)
 	if err != nil {
-		return nil, err
+		return d, err
 	}
 	ctx := r.Context()
 	if err := h.verifier.Verify(ctx, r.Header, body); err != nil {
-		return nil, err
+		return d, err
 	}
-	ev, err := ParseEvent(body)
+	d.key = deliveryKey(body)
+	if d.ev, err = ParseEvent(body); err != nil {
+		return d, err
+	}
+	if err := h.checkAge(d.ev); err != nil {
+		return d, err
+	}
+	claim, err := h.claim(ctx, d.key)
 	if err != nil {
-		return nil, err
+		return d, err
 	}
-	if err := h.checkAge(ev); err != nil {
-		return ev, err
+	cbCtx := ctx
+	if cc, ok := h.store.(ClaimContexter); ok {
+		cbCtx = cc.WithClaim(ctx, claim)
 	}
-	claim, err := h.claim(ctx, body)
-	if err != nil {
-		return ev, err
-	}
-	err = h.dispatch(ctx, ev)
-	h.settle(ctx, ev, claim, err)
-	return ev, err
+	err = h.dispatch(cbCtx, d)
+	return d, h.settle(ctx, d, claim, err)
+}
+
+// deliveryKey is the key of a delivery in the DedupeStore: the hex-encoded SHA-256 of its body.
+func deliveryKey(body []byte) string {
+	sum := sha256.Sum256(body)
+	var hexSum [2 * sha256.Size]byte
+	hex.Encode(hexSum[:], sum[:])
+	return string(hexSum[:])
 }
 
 // answer writes the status that classify gives for err, logs the request's line and calls the
-// observer.
-func (h *Handler) answer(w http.ResponseWriter, r *http.Request, start time.Time, ev *Event, err error) {
+// observers.
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, start time.Time, dl delivery, err error) {
+	ev := dl.ev
 	v := classify(err)
 	hdr := w.Header()
 	switch {
@@ -182,22 +283,22 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, start time.Time
 	}
 	writeText(w, v.status, body)
 	d := time.Since(start)
-	h.log(r.Context(), ev, v, d, err)
-	if h.observer != nil {
-		h.observer(r, Result{Event: ev, Status: v.status, Outcome: v.outcome, Err: err, Duration: d})
+	h.log(r.Context(), dl, v, d, err)
+	if len(h.observers) > 0 {
+		res := Result{Event: ev, Status: v.status, Outcome: v.outcome, Err: err, Duration: d, DeliveryKey: dl.key}
+		for _, o := range h.observers {
+			o(r, res)
+		}
 	}
 }
 
-// claim asks the DedupeStore for the delivery of body. Its error is errDuplicate, errInProgress
-// or a failure of the store.
-func (h *Handler) claim(ctx context.Context, body []byte) (Claim, error) {
+// claim asks the DedupeStore for the delivery whose key is key. Its error is errDuplicate,
+// errInProgress or a failure of the store.
+func (h *Handler) claim(ctx context.Context, key string) (Claim, error) {
 	if h.store == nil {
 		return Claim{}, nil
 	}
-	sum := sha256.Sum256(body)
-	var hexSum [2 * sha256.Size]byte
-	hex.Encode(hexSum[:], sum[:])
-	c, err := h.store.Begin(ctx, string(hexSum[:]))
+	c, err := h.store.Begin(ctx, key)
 	switch {
 	case err != nil:
 		return c, fmt.Errorf("%w: %w", errDedupeStore, err)
@@ -213,33 +314,64 @@ func (h *Handler) claim(ctx context.Context, body []byte) (Claim, error) {
 }
 
 // settle ends the claim: Done when the callbacks succeeded (or there were none), Release when
-// they failed, so that the retry runs them again.
-func (h *Handler) settle(ctx context.Context, e *Event, c Claim, err error) {
+// they failed, so that the retry runs them again. It returns the error the delivery ends with:
+// the callbacks' (err), or, when Done says their effects were not committed (ErrNotCommitted),
+// that failure, so that Partner Center retries; when Done says another delivery of the same body
+// was recorded first (ErrAlreadyHandled), errDuplicate.
+func (h *Handler) settle(ctx context.Context, d delivery, c Claim, err error) error {
 	if h.store == nil {
-		return
+		return err
 	}
 	ctx = context.WithoutCancel(ctx)
 	if err == nil || err == errNoCallback {
-		if derr := h.store.Done(ctx, c); derr != nil {
-			// The callbacks succeeded: acknowledging is right. A retry may run them again.
-			h.warnClaim(ctx, e, "done", derr)
+		derr := h.store.Done(ctx, c)
+		switch {
+		case derr == nil:
+		case errors.Is(derr, ErrNotCommitted):
+			return fmt.Errorf("%w: %w", errNotCommitted, derr)
+		case errors.Is(derr, ErrAlreadyHandled):
+			return errDuplicate
+		default:
+			// The callbacks succeeded and their effects stand: acknowledging is right. A retry
+			// may run them again.
+			h.warnClaim(ctx, d, "done", derr)
 		}
-		return
+		return err
 	}
 	if rerr := h.store.Release(ctx, c); rerr != nil {
-		h.warnClaim(ctx, e, "release", rerr)
+		h.warnClaim(ctx, d, "release", rerr)
 	}
+	return err
 }
 
 // warnClaim logs a failed Done or Release of a dedupe claim: the claim was lost (the callbacks
 // outlived the lease and another delivery took over) or the store failed.
-func (h *Handler) warnClaim(ctx context.Context, e *Event, op string, err error) {
+func (h *Handler) warnClaim(ctx context.Context, d delivery, op string, err error) {
 	msg := "partner center webhook: dedupe store failed to record the delivery; a retry may run the callbacks again"
 	if errors.Is(err, ErrClaimLost) {
 		msg = "partner center webhook: dedupe claim lost: the callbacks outlived the lease and another delivery took over; they may have run twice"
 	}
-	h.logger.LogAttrs(ctx, slog.LevelWarn, msg, slog.String("event", string(e.Name)),
-		slog.String("op", op), slog.Any("error", err))
+	attrs := append(eventAttrs(d, make([]slog.Attr, 0, 8)), slog.String("op", op), slog.Any("error", err))
+	h.logger.LogAttrs(ctx, slog.LevelWarn, msg, attrs...)
+}
+
+// eventAttrs appends to attrs what a log line says of a delivery: the event name, the IDs its
+// ResourceUri carries (customer_id, subscription_id, relationship_id ...) and the delivery key.
+// Only verified deliveries have a key, so a forged request's claims are never logged as IDs.
+func eventAttrs(d delivery, attrs []slog.Attr) []slog.Attr {
+	if d.ev == nil {
+		return append(attrs, slog.String("event", ""))
+	}
+	attrs = append(attrs, slog.String("event", string(d.ev.Name)))
+	for _, id := range d.ev.IDs() {
+		if id.Value != "" {
+			attrs = append(attrs, slog.String(id.Key(), id.Value))
+		}
+	}
+	if d.key != "" {
+		attrs = append(attrs, slog.String("delivery_key", d.key))
+	}
+	return attrs
 }
 
 // checkAge enforces WithMaxEventAge. It compares instants, never a duration computed from the
@@ -261,35 +393,60 @@ func (h *Handler) checkAge(e *Event) error {
 
 // dispatch runs OnAny, then the typed callback (or OnUnknown), recovering panics. It returns
 // errNoCallback when none is registered for the event, and a *callbackError when one failed.
-func (h *Handler) dispatch(ctx context.Context, e *Event) error {
+func (h *Handler) dispatch(ctx context.Context, d delivery) error {
+	e := d.ev
 	cbs := h.cbs.Load()
 	if cbs == nil {
 		return errNoCallback
 	}
-	fn := cbs.typed[e.Name]
+	fn, kind := cbs.typed[e.Name], CallbackTyped
 	if fn == nil && !e.Name.Known() {
-		fn = cbs.unknown
+		fn, kind = cbs.unknown, CallbackUnknown
 	}
 	if cbs.any == nil && fn == nil {
 		return errNoCallback
 	}
 	if cbs.any != nil {
-		if err := h.call(ctx, cbs.any, e); err != nil {
+		if err := h.run(ctx, d, cbs.any, CallbackAny); err != nil {
 			return err
 		}
 	}
 	if fn != nil {
-		return h.call(ctx, fn, e)
+		return h.run(ctx, d, fn, kind)
 	}
 	return nil
 }
 
+// run runs one callback inside the callback middlewares, the first given outermost.
+func (h *Handler) run(ctx context.Context, d delivery, fn func(context.Context, *Event) error, kind CallbackKind) error {
+	if len(h.wrappers) == 0 {
+		return h.call(ctx, d, fn)
+	}
+	cr := CallbackRun{Event: d.ev, Kind: kind, DeliveryKey: d.key}
+	next := func(ctx context.Context) error { return h.call(ctx, d, fn) }
+	for i := len(h.wrappers) - 1; i >= 0; i-- {
+		mw, inner := h.wrappers[i], next
+		next = func(ctx context.Context) error {
+			if err := mw(ctx, cr, inner); err != nil {
+				var cbErr *callbackError
+				if !errors.As(err, &cbErr) {
+					err = &callbackError{event: d.ev.Name, err: err}
+				}
+				return err
+			}
+			return nil
+		}
+	}
+	return next(ctx)
+}
+
 // call runs one callback and turns a panic into an error, logged with its stack.
-func (h *Handler) call(ctx context.Context, fn func(context.Context, *Event) error, e *Event) (err error) {
+func (h *Handler) call(ctx context.Context, d delivery, fn func(context.Context, *Event) error) (err error) {
+	e := d.ev
 	defer func() {
 		if p := recover(); p != nil {
-			h.logger.LogAttrs(ctx, slog.LevelError, "partner center webhook: callback panicked",
-				slog.String("event", string(e.Name)), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			attrs := append(eventAttrs(d, make([]slog.Attr, 0, 8)), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			h.logger.LogAttrs(ctx, slog.LevelError, "partner center webhook: callback panicked", attrs...)
 			perr, ok := p.(error)
 			if !ok {
 				perr = fmt.Errorf("%v", p)
@@ -303,30 +460,22 @@ func (h *Handler) call(ctx context.Context, fn func(context.Context, *Event) err
 	return nil
 }
 
-// log writes the request's line at the level classify chose. It never holds the signature nor
-// the body.
-func (h *Handler) log(ctx context.Context, ev *Event, v verdict, d time.Duration, err error) {
+// log writes the request's line at the level classify chose: the event, its IDs and delivery key
+// (for a verified event), the outcome, the status, the duration, the error and the fix. It never
+// holds the signature nor the body.
+func (h *Handler) log(ctx context.Context, dl delivery, v verdict, d time.Duration, err error) {
 	if !h.logger.Enabled(ctx, v.level) {
 		return
 	}
-	var name EventName
-	if ev != nil {
-		name = ev.Name
-	}
-	attrs := [6]slog.Attr{
-		slog.String("event", string(name)), slog.String("outcome", string(v.outcome)),
-		slog.Int("status", v.status), slog.Duration("duration", d),
-	}
-	n := 4
+	attrs := eventAttrs(dl, make([]slog.Attr, 0, 10))
+	attrs = append(attrs, slog.String("outcome", string(v.outcome)), slog.Int("status", v.status), slog.Duration("duration", d))
 	if err != nil {
-		attrs[n] = slog.String("error", err.Error())
-		n++
+		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	if v.fix != "" {
-		attrs[n] = slog.String("fix", v.fix)
-		n++
+		attrs = append(attrs, slog.String("fix", v.fix))
 	}
-	h.logger.LogAttrs(ctx, v.level, "partner center webhook", attrs[:n]...)
+	h.logger.LogAttrs(ctx, v.level, "partner center webhook", attrs...)
 }
 
 func writeText(w http.ResponseWriter, status int, body string) {

@@ -44,6 +44,12 @@ const (
 	// retries meanwhile. It is a [VerificationError] whose Transient is true that is not
 	// ErrCertificateUnavailable.
 	OutcomeCertificatePolicyFailed Outcome = "certificate-policy-failed"
+	// OutcomeSignatureUnconfirmed: the signature matches no cached certificate key, and the
+	// certificate could not be downloaded again now to tell a forgery from a certificate replaced
+	// at its URL ([ErrSignatureUnconfirmed]). Answered 503 so that a genuine delivery is retried
+	// (and verified once the new certificate is cached); logged at WARN, since forged requests
+	// end here too and must not page anyone.
+	OutcomeSignatureUnconfirmed Outcome = "signature-unconfirmed"
 	// OutcomeMalformedEvent: the body is genuinely signed but is not a valid event.
 	OutcomeMalformedEvent Outcome = "malformed-event"
 	// OutcomeEventTooOld: the event's ResourceChangeUtcDate is further from now than
@@ -58,6 +64,10 @@ const (
 	OutcomeDedupeStoreError Outcome = "dedupe-store-error"
 	// OutcomeMisconfigured: the Handler's default Verifier could not be built (see the error).
 	OutcomeMisconfigured Outcome = "misconfigured"
+	// OutcomeNotCommitted: the callbacks succeeded but the DedupeStore could not commit their
+	// effects with the delivery's record ([ErrNotCommitted]): nothing of them remains, and
+	// Partner Center retries.
+	OutcomeNotCommitted Outcome = "not-committed"
 )
 
 // Deprecated names of outcomes.
@@ -83,13 +93,17 @@ type Result struct {
 	Err error
 	// Duration is the time from the start of ServeHTTP to the answer.
 	Duration time.Duration
+	// DeliveryKey is the delivery's key in the DedupeStore (the hex SHA-256 of the body); empty
+	// when the request was refused before it was verified.
+	DeliveryKey string
 }
 
 // HTTPStatus returns the status the Handler answers for err: for an error of ParseRequest,
 // Verify or ParseEvent, and for a Result's Err. nil is 200. 4xx means the sender is at fault
 // and Partner Center does not retry; 5xx means the failure is the receiver's and it retries: a
 // *VerificationError is 503 when Transient (the certificate is unavailable or fails this
-// receiver's policy) and 401 otherwise; an error it does not know is 500. The README's status
+// receiver's policy, or the signature could not be confirmed yet) and 401 otherwise; an error it
+// does not know is 500. The README's status
 // table lists every answer.
 func HTTPStatus(err error) int { return classify(err).status }
 
@@ -110,6 +124,7 @@ var (
 	errMethodNotAllowed = errors.New("pcwebhook: method not allowed: use POST")
 	errInProgress       = errors.New("pcwebhook: the same delivery is being handled now")
 	errDedupeStore      = errors.New("pcwebhook: dedupe store failed")
+	errNotCommitted     = errors.New("pcwebhook: dedupe store could not commit the delivery")
 	errMisconfigured    = errors.New("pcwebhook: receiver misconfigured")
 	errEventAge         = errors.New("pcwebhook: event date outside WithMaxEventAge")
 )
@@ -178,6 +193,10 @@ func classifyFailure(err error) verdict {
 	case errors.Is(err, errInProgress):
 		return verdict{status: http.StatusServiceUnavailable, outcome: OutcomeDuplicateInProgress, level: slog.LevelInfo,
 			retryAfter: retryAfterInProgress, body: "being handled, retry later\n"}
+	case errors.Is(err, ErrNotCommitted):
+		return verdict{status: http.StatusServiceUnavailable, outcome: OutcomeNotCommitted, level: slog.LevelError,
+			retryAfter: retryAfterStore, body: "temporarily unavailable, retry later\n",
+			fix: "the DedupeStore rolled the callbacks' effects back (commit failed, connection lost, or the callbacks outlived the lease): check the database, and keep callbacks shorter than the lease"}
 	case errors.Is(err, errDedupeStore):
 		return verdict{status: http.StatusServiceUnavailable, outcome: OutcomeDedupeStoreError, level: slog.LevelError,
 			retryAfter: retryAfterStore, body: "temporarily unavailable, retry later\n",
@@ -192,6 +211,10 @@ func classifyFailure(err error) verdict {
 
 	// Verification: Transient decides between ours (503, retried) and the sender's (401).
 	case verificationOf(err, &verr) && verr.Transient():
+		if errors.Is(verr.Err, ErrSignatureUnconfirmed) {
+			return verdict{status: http.StatusServiceUnavailable, outcome: OutcomeSignatureUnconfirmed, level: slog.LevelWarn,
+				retryAfter: retryAfterCertificate, body: "signature not confirmed yet, retry later\n"}
+		}
 		if errors.Is(verr.Err, ErrCertificateUnavailable) {
 			return verdict{status: http.StatusServiceUnavailable, outcome: OutcomeCertificateUnavailable, level: slog.LevelError,
 				retryAfter: retryAfterCertificate, body: "signing certificate unavailable, retry later\n", fix: verr.Fix()}
@@ -213,7 +236,8 @@ func classifyFailure(err error) verdict {
 
 // verificationSentinels are the sentinels Verify's errors wrap.
 var verificationSentinels = [...]error{ErrMissingSignature, ErrMissingCertificateURL, ErrUnsupportedAlgorithm,
-	ErrUntrustedCertificateURL, ErrCertificateUnavailable, ErrUntrustedCertificate, ErrBadSignature}
+	ErrUntrustedCertificateURL, ErrCertificateUnavailable, ErrUntrustedCertificate, ErrBadSignature,
+	ErrSignatureUnconfirmed, ErrCertificateNotFound}
 
 // verificationOf sets *verr to the *VerificationError in err, or, for a bare sentinel of Verify
 // (no *VerificationError), to one that wraps it: both answer alike, by the same Transient.

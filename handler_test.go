@@ -40,15 +40,24 @@ type logBuffer struct{ testio.Buffer }
 // requestLines returns the per-request log lines, decoded.
 func (l *logBuffer) requestLines(t testing.TB) []map[string]any {
 	var out []map[string]any
+	for _, m := range l.lines(t) {
+		if m["msg"] == "partner center webhook" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// lines returns every log line, decoded.
+func (l *logBuffer) lines(t testing.TB) []map[string]any {
+	var out []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
 		if line == "" {
 			continue
 		}
 		var m map[string]any
 		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
-		if m["msg"] == "partner center webhook" {
-			out = append(out, m)
-		}
+		out = append(out, m)
 	}
 	return out
 }
