@@ -123,7 +123,7 @@ Exits 1 unless every copy got a 2xx answer.`,
 			status, reply, elapsed, err := postSigned(ctx, client, target.String(), in.header, in.body)
 			if err != nil {
 				failed++
-				fmt.Fprintf(a.stdout, "POST %s  copy %d/%d  -> failed: %v\n", target, copyNo, f.count, err)
+				fmt.Fprintf(a.stdout, "POST %s  copy %d/%d  -> failed: %s\n", target, copyNo, f.count, terminalText(err.Error()))
 				if ctx.Err() != nil {
 					fmt.Fprintf(a.stderr, "pcwebhook: stopped after %d of %d copies\n", sent, f.count*len(targets))
 					return 1
@@ -176,7 +176,7 @@ func (a *app) resendInput(f *resendFlags) (*resendInput, int, bool) {
 		header := capturedSignature(captured)
 		source := fmt.Sprintf("%s and %s, with the captured signature", f.headers, f.body)
 		if u := header.Get(pcwebhook.HeaderCertificateURL); u != "" {
-			source += " (certificate " + u + ")"
+			source += " (certificate " + terminalText(u) + ")"
 		}
 		return &resendInput{body: body, header: header, source: source}, 0, true
 	}
@@ -217,7 +217,7 @@ func capturedSignature(captured http.Header) http.Header {
 func describeBody(body []byte) string {
 	ev, err := pcwebhook.ParseEvent(body)
 	if err != nil {
-		return "not a valid event (" + strings.TrimPrefix(err.Error(), pcwebhook.ErrMalformedEvent.Error()+": ") + "): sent anyway"
+		return "not a valid event (" + terminalText(strings.TrimPrefix(err.Error(), pcwebhook.ErrMalformedEvent.Error()+": ")) + "): sent anyway"
 	}
 	if ev.ResourceChangeUTCDate.IsZero() {
 		return fmt.Sprintf("event %q", ev.Name)

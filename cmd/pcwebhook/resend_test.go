@@ -130,11 +130,20 @@ func TestResendEscapesAnswers(t *testing.T) {
 
 	code, stdout, stderr := runIn(t, testEnv(nil), "resend", "--body", bodyFile, "--url", hostile.URL, "--url", refusing.URL)
 	assert.Equal(t, 1, code)
+	assertTerminalSafe(t, stdout)
 	assert.Contains(t, stdout, `-> 500 Internal Server Error  failed, Partner Center retries  "\x1b]0;owned\a\x1b[2J\rfake line"`)
 	assert.Contains(t, stdout, `-> 401 Unauthorized  refused, Partner Center does not retry  "no"`)
-	assert.NotContains(t, stdout, "\x1b")
-	assert.NotContains(t, stdout, "\r")
 	assert.Contains(t, stderr, "2 of 2 copies were not acknowledged with 2xx")
+
+	// A capture is what a sender chose: its certificate URL and a body that is no event are
+	// printed escaped too.
+	headersFile := filepath.Join(t.TempDir(), "x.headers")
+	require.NoError(t, os.WriteFile(headersFile, []byte("Authorization: Signature abc\r\nX-MS-Certificate-Url: https://x.example/\x1b[2J\u202e.cer\r\n"), 0o600))
+	require.NoError(t, os.WriteFile(bodyFile, []byte("{\"EventName\":\"\x1b[31m\"}"), 0o600))
+	code, stdout, _ = runIn(t, testEnv(nil), "resend", "--headers", headersFile, "--body", bodyFile, "--url", refusing.URL)
+	assert.Equal(t, 1, code)
+	assertTerminalSafe(t, stdout)
+	assert.Contains(t, stdout, `(certificate https://x.example/\x1b[2J\u202e.cer)`)
 }
 
 // TestResendUnsignedCaptureAndNothingListening: a capture without a signature is sent with a
