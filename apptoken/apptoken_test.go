@@ -130,7 +130,9 @@ func TestRefusalsNeverHoldTheSecret(t *testing.T) {
 		assert.NotContains(t, text, "s3cr3t")
 	}
 
-	a.answer = func(w http.ResponseWriter, _ url.Values) { http.Error(w, "<html>gateway</html>", http.StatusBadGateway) }
+	a.answer = func(w http.ResponseWriter, _ url.Values) {
+		http.Error(w, "<html>gateway</html>", http.StatusBadGateway)
+	}
 	_, err = s.Token(context.Background())
 	require.True(t, errors.As(err, &e))
 	assert.Equal(t, http.StatusBadGateway, e.StatusCode)
