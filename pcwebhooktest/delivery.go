@@ -11,8 +11,8 @@ import (
 // Delivery is one delivery as it goes over the wire: the exact body bytes and the request
 // headers signed for them. Partner Center retries a delivery with the same bytes and the same
 // signature, and a Handler's DedupeStore knows it by its bytes: send one Delivery twice, to one
-// receiver or to replicas that share a store, to test that the callbacks run once (the second
-// answer is a 200 "already handled").
+// receiver or to replicas that share a store, to test that the callbacks do not run again once
+// they succeeded (the second answer is a 200 "already handled").
 //
 // [Sender.Delivery] signs one. A Delivery made by hand, from headers and a body captured
 // elsewhere ("pcwebhook listen --save") or altered to test a refusal, is sent as it is: nothing
