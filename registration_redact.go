@@ -36,30 +36,28 @@ type redactor struct {
 
 // redactSecret is one token the Client sent.
 type redactSecret struct {
-	lower []byte           // the token, ASCII letters lowered
-	grams *[1 << 10]uint64 // bit h>>48 is set for the rolling hash h of each redactGram bytes of lower; built on first use
+	lower []byte // the token, ASCII letters lowered
+	// grams is a filter of 65536 bits: the top 16 bits of the rolling hash of each redactGram
+	// bytes of lower number a bit that is set. Built on first use.
+	grams *[1 << 10]uint64
 }
 
-// Rolling hash of redactGram bytes: h = sum of c[i]*gramBase^(redactGram-1-i), modulo 2^64.
+// gramBase is the base of the rolling hash of redactGram bytes: the sum of
+// c[i]*gramBase^(redactGram-1-i), modulo 2^64.
 const gramBase = 1099511628211
-
-// gramBasePow is gramBase^redactGram modulo 2^64: what the byte leaving the window weighs.
-var gramBasePow = func() uint64 {
-	p := uint64(1)
-	for i := 0; i < redactGram; i++ {
-		p *= gramBase
-	}
-	return p
-}()
 
 // eachGramHash calls f with the offset and the rolling hash of every redactGram-byte window of b,
 // until f returns true.
 func eachGramHash(b []byte, f func(k int, h uint64) bool) {
+	leaving := uint64(1) // gramBase^redactGram: what the byte leaving the window weighs
+	for i := 0; i < redactGram; i++ {
+		leaving *= gramBase
+	}
 	var h uint64
 	for i := 0; i < len(b); i++ {
 		h = h*gramBase + uint64(b[i])
 		if i >= redactGram {
-			h -= uint64(b[i-redactGram]) * gramBasePow
+			h -= uint64(b[i-redactGram]) * leaving
 		}
 		if i >= redactGram-1 && f(i-redactGram+1, h) {
 			return
@@ -82,8 +80,7 @@ func (r *redactor) add(token string) {
 	for i := 0; i < len(lower); i++ {
 		c := lower[i]
 		if !redactWordByte(c) {
-			r.extra[c] = true
-			r.extra[upperASCII(c)] = true
+			r.extra[c] = true // not a letter: its letter case does not matter
 		}
 	}
 }
@@ -187,8 +184,8 @@ func (r *redactor) redact(s string) string {
 // (JSON \/ and \uXXXX, URL %XX, HTML &#NN; and a few named entities) are read as the characters
 // they stand for.
 func (r *redactor) find(s string, decode bool) [][2]int {
-	// The text as read, dec, with the offset in s where each of its bytes starts (s is at most
-	// the 1 MiB a response body may be: int32 is enough).
+	// The text as read, dec, with the offset in s where each of its bytes starts (int32: the
+	// texts here, response bodies of at most 1 MiB and error messages, are far below 2 GiB).
 	dec := make([]byte, 0, len(s))
 	at := make([]int32, 0, len(s)+1)
 	for i := 0; i < len(s); {
@@ -396,8 +393,8 @@ func decodeEscape(s string, i int) (byte, int) {
 			if len(digits) > 0 && (digits[0] == 'x' || digits[0] == 'X') {
 				digits, base = digits[1:], 16
 			}
-			end := strings.IndexByte(digits, ';')
-			if end <= 0 || end > 7 {
+			end := strings.IndexByte(digits[:min(len(digits), 8)], ';') // a bounded look: no quadratic time
+			if end <= 0 {
 				break
 			}
 			v, ok := 0, true
@@ -414,22 +411,45 @@ func decodeEscape(s string, i int) (byte, int) {
 			}
 			break
 		}
-		for _, e := range htmlEntities {
-			if len(rest) >= len(e.name) && strings.EqualFold(rest[:len(e.name)], e.name) {
-				return e.c, len(e.name)
+		if end := strings.IndexByte(rest[:min(len(rest), len("&equals;"))], ';'); end > 1 {
+			if e := htmlEntity(strings.ToLower(rest[1:end])); e != 0 {
+				return e, end + 1
 			}
 		}
 	}
 	return c, 1
 }
 
-// htmlEntities are the named HTML character references of the characters that matter here.
-var htmlEntities = [...]struct {
-	name string
-	c    byte
-}{
-	{"&amp;", '&'}, {"&quot;", '"'}, {"&apos;", '\''}, {"&lt;", '<'}, {"&gt;", '>'}, {"&sol;", '/'},
-	{"&plus;", '+'}, {"&equals;", '='}, {"&colon;", ':'}, {"&period;", '.'}, {"&lowbar;", '_'}, {"&nbsp;", ' '},
+// htmlEntity returns the character of a named HTML character reference (without '&' and ';')
+// that matters here, or 0.
+func htmlEntity(name string) byte {
+	switch name {
+	case "amp":
+		return '&'
+	case "quot":
+		return '"'
+	case "apos":
+		return '\''
+	case "lt":
+		return '<'
+	case "gt":
+		return '>'
+	case "sol":
+		return '/'
+	case "plus":
+		return '+'
+	case "equals":
+		return '='
+	case "colon":
+		return ':'
+	case "period":
+		return '.'
+	case "lowbar":
+		return '_'
+	case "nbsp":
+		return ' '
+	}
+	return 0
 }
 
 // parseHex parses the first n bytes of s as hexadecimal.
@@ -477,12 +497,4 @@ func lowerASCII(b []byte) []byte {
 		}
 	}
 	return b
-}
-
-// upperASCII raises an ASCII letter.
-func upperASCII(c byte) byte {
-	if 'a' <= c && c <= 'z' {
-		return c - ('a' - 'A')
-	}
-	return c
 }

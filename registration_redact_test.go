@@ -155,6 +155,7 @@ func TestRedactTextStaysBounded(t *testing.T) {
 		{"a long word of JWT headers", strings.Repeat("eyJ", 1<<18) + "." + strings.Repeat("eyJhbGciOi.", 1<<15)},
 		{"many headers", strings.Repeat("Authorization: Bearer ", 1<<15)},
 		{"many escapes", strings.Repeat(`\u0041%41&#65;&amp;`, 1<<14)},
+		{"escape starts without an end", strings.Repeat("&#", 1<<19) + strings.Repeat("&", 1<<19)},
 	} {
 		got := r.text(tc.in, apiMaxErrorBody)
 		assert.LessOrEqual(t, len(got), apiMaxErrorBody+len("..."), tc.name)
@@ -196,7 +197,7 @@ func encodeRandomly(rng *rand.Rand, tok string) string {
 		case 3:
 			fmt.Fprintf(&b, "&#%d;", c)
 		case 4:
-			b.WriteByte(upperASCII(c))
+			b.WriteString(strings.ToUpper(string(c)))
 		case 5:
 			if c == '/' {
 				b.WriteString(`\/`)
@@ -285,6 +286,7 @@ func BenchmarkRedactLongBody(b *testing.B) {
 		{"1MiB text echoing the token", strings.Repeat("Authorization: Bearer "+redactJWT+"\r\n", (1<<20)/(len(redactJWT)+24))},
 		{"1MiB JSON description echoing the token", `{"description":"` + strings.Repeat(`Authorization: Bearer `+redactJWT+`\n`, (1<<20)/(len(redactJWT)+24)) + `"}`},
 		{"1MiB single word", strings.Repeat("eyJ", (1<<20)/3)},
+		{"1MiB of unended escapes", strings.Repeat("&#%\\", (1<<20)/4)},
 	} {
 		body := []byte(bc.body)
 		b.Run(bc.name, func(b *testing.B) {

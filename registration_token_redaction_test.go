@@ -1,4 +1,4 @@
-package pcwebhook_test
+package pcwebhook
 
 import (
 	"context"
@@ -16,52 +16,30 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/partnercenter-go/pcwebhook"
 )
-
-// Tokens the tests send: a JWT, as Microsoft Entra ID issues them, and an opaque token with the
-// characters that JSON, HTML and URL encoders escape ('/' and '+').
-const (
-	jwtToken = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsImtpZCI6InRlc3Qta2V5In0." +
-		"eyJhdWQiOiJodHRwczovL2FwaS5wYXJ0bmVyY2VudGVyLm1pY3Jvc29mdC5jb20iLCJ0aWQiOiJ0ZW5hbnQifQ." +
-		"c2lnbmF0dXJlLXRoYXQtbXVzdC1uZXZlci1sZWFrLTAxMjM0NTY3ODk"
-	opaqueToken = "Op4que+Tok/en_Wh1ch.Must~Never/Leak+0123456789abcdefXYZ"
-)
-
-// leakGram is how many consecutive characters of a token count as a leak: a truncated or partial
-// echo is a leak too.
-const leakGram = 12
-
-// assertNoLeak fails when s holds leakGram consecutive characters of token, in any letter case.
-func assertNoLeak(t *testing.T, token, s, what string) {
-	t.Helper()
-	low, lowTok := strings.ToLower(s), strings.ToLower(token)
-	for i := 0; i+leakGram <= len(lowTok); i++ {
-		if strings.Contains(low, lowTok[i:i+leakGram]) {
-			t.Errorf("%s holds %q, a piece of the token:\n%s", what, token[i:i+leakGram], s)
-			return
-		}
-	}
-}
 
 // assertErrorRedacted fails when err, printed in any way, or any field of the APIError it wraps,
 // shows the token.
 func assertErrorRedacted(t *testing.T, token string, err error) {
 	t.Helper()
 	require.Error(t, err)
-	assertNoLeak(t, token, err.Error(), "err.Error()")
+	shown := map[string]string{"err.Error()": err.Error()}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
-		assertNoLeak(t, token, fmt.Sprintf(verb, err), "fmt "+verb+" of the error")
+		shown["fmt "+verb+" of the error"] = fmt.Sprintf(verb, err)
 	}
-	var apiErr *pcwebhook.APIError
+	var apiErr *APIError
 	if errors.As(err, &apiErr) {
 		for name, v := range map[string]string{"Code": apiErr.Code, "Message": apiErr.Message, "ErrorName": apiErr.ErrorName,
 			"CorrelationID": apiErr.CorrelationID, "RequestID": apiErr.RequestID, "Hint": apiErr.Hint} {
-			assertNoLeak(t, token, v, "APIError."+name)
+			shown["APIError."+name] = v
 		}
-		assertNoLeak(t, token, fmt.Sprintf("%#v", apiErr), "%#v of the APIError")
-		assertNoLeak(t, token, fmt.Sprintf("%+v", *apiErr), "%+v of the APIError value")
+		shown["%#v of the APIError"] = fmt.Sprintf("%#v", apiErr)
+		shown["%+v of the APIError value"] = fmt.Sprintf("%+v", *apiErr)
+	}
+	for what, s := range shown {
+		if p := leaked(s, token); p != "" {
+			t.Errorf("%s holds %q, a piece of the token:\n%s", what, p, s)
+		}
 	}
 }
 
@@ -211,41 +189,41 @@ func echoURL(srv *httptest.Server, status, i int) string {
 // clientCall is one Client method, called for its error.
 type clientCall struct {
 	name string
-	call func(ctx context.Context, c *pcwebhook.Client) error
+	call func(ctx context.Context, c *Client) error
 }
 
-var testRegistration = pcwebhook.Registration{
+var testRegistration = Registration{
 	WebhookURL:    "https://partner.example/hook",
-	WebhookEvents: []pcwebhook.EventName{pcwebhook.EventSubscriptionUpdated, pcwebhook.EventTestCreated},
+	WebhookEvents: []EventName{EventSubscriptionUpdated, EventTestCreated},
 }
 
 // clientCalls are every Client method that sends a request.
 func clientCalls(apiRoot string) []clientCall {
 	return []clientCall{
-		{"SupportedEvents", func(ctx context.Context, c *pcwebhook.Client) error { _, err := c.SupportedEvents(ctx); return err }},
-		{"Registration", func(ctx context.Context, c *pcwebhook.Client) error { _, err := c.Registration(ctx); return err }},
-		{"Register", func(ctx context.Context, c *pcwebhook.Client) error {
+		{"SupportedEvents", func(ctx context.Context, c *Client) error { _, err := c.SupportedEvents(ctx); return err }},
+		{"Registration", func(ctx context.Context, c *Client) error { _, err := c.Registration(ctx); return err }},
+		{"Register", func(ctx context.Context, c *Client) error {
 			_, err := c.Register(ctx, testRegistration)
 			return err
 		}},
-		{"UpdateRegistration", func(ctx context.Context, c *pcwebhook.Client) error {
+		{"UpdateRegistration", func(ctx context.Context, c *Client) error {
 			_, err := c.UpdateRegistration(ctx, testRegistration)
 			return err
 		}},
-		{"EnsureRegistration", func(ctx context.Context, c *pcwebhook.Client) error {
+		{"EnsureRegistration", func(ctx context.Context, c *Client) error {
 			_, err := c.EnsureRegistration(ctx, testRegistration)
 			return err
 		}},
-		{"EnsureRegistrationChanges", func(ctx context.Context, c *pcwebhook.Client) error {
+		{"EnsureRegistrationChanges", func(ctx context.Context, c *Client) error {
 			_, _, err := c.EnsureRegistrationChanges(ctx, testRegistration)
 			return err
 		}},
-		{"SendTestEvent", func(ctx context.Context, c *pcwebhook.Client) error { _, err := c.SendTestEvent(ctx); return err }},
-		{"ValidationStatus", func(ctx context.Context, c *pcwebhook.Client) error {
+		{"SendTestEvent", func(ctx context.Context, c *Client) error { _, err := c.SendTestEvent(ctx); return err }},
+		{"ValidationStatus", func(ctx context.Context, c *Client) error {
 			_, err := c.ValidationStatus(ctx, "c-1")
 			return err
 		}},
-		{"WaitForValidation", func(ctx context.Context, c *pcwebhook.Client) error {
+		{"WaitForValidation", func(ctx context.Context, c *Client) error {
 			// A 404 keeps it polling until its context ends, here once more answers are read
 			// (stopAfterAnswers) than a retried failure takes: the error then quotes the last 404.
 			ctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -256,7 +234,7 @@ func clientCalls(apiRoot string) []clientCall {
 			_, err := c.WaitForValidation(ctx, "c-1", time.Millisecond)
 			return err
 		}},
-		{"GetResource", func(ctx context.Context, c *pcwebhook.Client) error {
+		{"GetResource", func(ctx context.Context, c *Client) error {
 			var out map[string]any
 			return c.GetResource(ctx, apiRoot+"/v1/customers/c-1/subscriptions/s-1", &out)
 		}},
@@ -300,30 +278,27 @@ func (c *closeHook) Close() error {
 	return err
 }
 
-// testAttempts is how many requests a call makes at most.
-const testAttempts = 2
-
-// fastRetries retries at once, so that the retried statuses are tested quickly.
-var fastRetries = pcwebhook.WithRetryPolicy(pcwebhook.RetryPolicy{MaxAttempts: testAttempts, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond})
+// testAttempts is how many requests a call makes at most, with WithRetryPolicy(fastRetries).
+const testAttempts = defaultMaxAttempts
 
 func TestClientErrorsNeverShowTheToken(t *testing.T) {
 	ctx := context.Background()
 	run := func(t *testing.T, root, token string, status int, calls []string) {
 		t.Parallel()
-		c := pcwebhook.NewClient(pcwebhook.StaticToken(token), pcwebhook.WithAPIRoot(root), fastRetries,
-			pcwebhook.WithClientHTTPClient(&http.Client{Transport: stopAfterAnswers{}}))
+		c := NewClient(StaticToken(token), WithAPIRoot(root), WithRetryPolicy(fastRetries),
+			WithClientHTTPClient(&http.Client{Transport: stopAfterAnswers{}}))
 		for _, cc := range clientCalls(root) {
 			if calls != nil && !slices.Contains(calls, cc.name) {
 				continue
 			}
 			err := cc.call(ctx, c)
-			var apiErr *pcwebhook.APIError
+			var apiErr *APIError
 			require.ErrorAs(t, err, &apiErr, "%s: %v", cc.name, err)
 			assert.Equal(t, status, apiErr.StatusCode, cc.name)
 			assertErrorRedacted(t, token, err)
 		}
 	}
-	for _, token := range []string{jwtToken, opaqueToken} {
+	for _, token := range []string{redactJWT, redactOpaque} {
 		srv := echoServer(t, token)
 		for i, eb := range echoBodies {
 			// Every call, with a refused token (not retried), throttling and an outage (both retried).
@@ -343,18 +318,18 @@ func TestClientErrorsNeverShowTheToken(t *testing.T) {
 }
 
 func TestClientErrorsKeepWhatIsNotTheToken(t *testing.T) {
-	srv := echoServer(t, jwtToken)
-	c := pcwebhook.NewClient(pcwebhook.StaticToken(jwtToken), fastRetries,
-		pcwebhook.WithAPIRoot(echoURL(srv, http.StatusBadGateway, 5))) // the text with the request headers
+	srv := echoServer(t, redactJWT)
+	c := NewClient(StaticToken(redactJWT), WithRetryPolicy(fastRetries),
+		WithAPIRoot(echoURL(srv, http.StatusBadGateway, 5))) // the text with the request headers
 	_, err := c.Registration(context.Background())
-	var apiErr *pcwebhook.APIError
+	var apiErr *APIError
 	require.ErrorAs(t, err, &apiErr)
 	assert.Contains(t, apiErr.Message, "upstream refused the request")
 	assert.Contains(t, apiErr.Message, "Authorization: Bearer [REDACTED]")
 	assert.Contains(t, apiErr.Message, "Accept: application/json")
 	assert.Contains(t, apiErr.Message, "User-Agent: pcwebhook-go/")
 	assert.Equal(t, testAttempts, apiErr.Attempts)
-	assertErrorRedacted(t, jwtToken, err)
+	assertErrorRedacted(t, redactJWT, err)
 }
 
 // echoingTransport fails every request with an error that quotes its headers, as a misbehaving
@@ -367,9 +342,9 @@ func (e echoingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func TestTransportErrorsNeverShowTheToken(t *testing.T) {
 	errProxy := errors.New("proxy refused")
-	for _, token := range []string{jwtToken, opaqueToken} {
-		c := pcwebhook.NewClient(pcwebhook.StaticToken(token), pcwebhook.WithAPIRoot("http://127.0.0.1:1"), fastRetries,
-			pcwebhook.WithClientHTTPClient(&http.Client{Transport: echoingTransport{cause: errProxy}}))
+	for _, token := range []string{redactJWT, redactOpaque} {
+		c := NewClient(StaticToken(token), WithAPIRoot("http://127.0.0.1:1"), WithRetryPolicy(fastRetries),
+			WithClientHTTPClient(&http.Client{Transport: echoingTransport{cause: errProxy}}))
 		for _, cc := range clientCalls("http://127.0.0.1:1") {
 			err := cc.call(context.Background(), c)
 			assertErrorRedacted(t, token, err)
@@ -382,15 +357,15 @@ func TestTransportErrorsNeverShowTheToken(t *testing.T) {
 func TestTokenSourceErrorsNeverShowAToken(t *testing.T) {
 	errRefresh := errors.New("refresh failed")
 	for _, msg := range []string{
-		"the authority answered: Authorization: Bearer " + jwtToken,
-		"cached token " + jwtToken + " expired",
-		`{"access_token":"` + jwtToken + `","error":"invalid_grant"}`,
+		"the authority answered: Authorization: Bearer " + redactJWT,
+		"cached token " + redactJWT + " expired",
+		`{"access_token":"` + redactJWT + `","error":"invalid_grant"}`,
 	} {
-		c := pcwebhook.NewClient(pcwebhook.TokenSourceFunc(func(context.Context) (string, error) {
+		c := NewClient(TokenSourceFunc(func(context.Context) (string, error) {
 			return "", fmt.Errorf("%s: %w", msg, errRefresh)
-		}), pcwebhook.WithAPIRoot("http://127.0.0.1:1"))
+		}), WithAPIRoot("http://127.0.0.1:1"))
 		_, err := c.Registration(context.Background())
-		assertErrorRedacted(t, jwtToken, err)
+		assertErrorRedacted(t, redactJWT, err)
 		assert.ErrorIs(t, err, errRefresh, "errors.Is still sees the TokenSource's error")
 		assert.Contains(t, err.Error(), "[REDACTED]")
 	}
@@ -408,8 +383,8 @@ func TestGetResourceDecodeErrorsNeverShowTheToken(t *testing.T) {
 		_, _ = w.Write([]byte(mustJSON(map[string]any{"echo": r.Header})))
 	}))
 	t.Cleanup(srv.Close)
-	c := pcwebhook.NewClient(pcwebhook.StaticToken(jwtToken), pcwebhook.WithAPIRoot(srv.URL))
+	c := NewClient(StaticToken(redactJWT), WithAPIRoot(srv.URL))
 	err := c.GetResource(context.Background(), srv.URL+"/v1/customers/c-1", &leakyResource{})
-	assertErrorRedacted(t, jwtToken, err)
+	assertErrorRedacted(t, redactJWT, err)
 	assert.Contains(t, err.Error(), "cannot use")
 }
