@@ -49,8 +49,9 @@ roots (--allow-cert-url adds a certificate URL prefix, for a sovereign cloud). W
 trusts only the local development CA of "pcwebhook trigger", and never downloads anything.
 
 --forward URL re-posts each verified event, byte for byte with its Content-Type and signature
-headers, to your application, and reports its status; when the application does not answer 2xx
-the Handler answers 500, so the sender retries. A Partner Center delivery keeps Partner Center's
+headers, to your application, and reports its status and what it would mean from Partner
+Center (a 4xx is not retried: the event would be lost; a 5xx is retried); when the application
+does not answer 2xx the Handler answers 500, so the sender retries. A Partner Center delivery keeps Partner Center's
 signature, which the app's production verifier accepts; with --dev the app must trust the
 development CA: pcwebhooktest.DevelopmentVerifier(DIR) with the directory this prints.
 
@@ -81,7 +82,7 @@ development CA: pcwebhooktest.DevelopmentVerifier(DIR) with the directory this p
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return a.usageError(cl, fmt.Sprintf("--forward %q is not an absolute http or https URL", f.forward))
 		}
-		fwd = &forwarder{url: u.String(), client: &http.Client{Timeout: 30 * time.Second}}
+		fwd = &forwarder{url: u.String(), client: &http.Client{Timeout: 30 * time.Second}, dev: f.trust.dev}
 	}
 	tr, err := a.buildVerifier(&f.trust, true, time.Time{})
 	if err != nil {
@@ -286,6 +287,7 @@ func (l *listener) report(r *http.Request, status int, d *delivery, elapsed time
 	}
 	if d.forward != nil && d.forward.err != nil {
 		errText = d.forward.err.Error()
+		outcome = d.forward.outcome() // what the app did, rather than "callback-error"
 	}
 	var b bytes.Buffer
 	if l.json {
@@ -306,7 +308,7 @@ func (l *listener) report(r *http.Request, status int, d *delivery, elapsed time
 			j.Saved = d.saved
 		}
 		if d.forward != nil {
-			j.Forward = &forwardJSON{URL: d.forward.url, Status: d.forward.status}
+			j.Forward = &forwardJSON{URL: d.forward.url, Status: d.forward.status, Meaning: d.forward.meaning}
 			if d.forward.err != nil {
 				j.Forward.Error = d.forward.err.Error()
 			}
@@ -363,23 +365,60 @@ type deliveryJSON struct {
 
 // forwardJSON is the outcome of a --forward in JSON.
 type forwardJSON struct {
-	URL    string `json:"url"`
-	Status int    `json:"status,omitempty"`
-	Error  string `json:"error,omitempty"`
+	URL     string `json:"url"`
+	Status  int    `json:"status,omitempty"`
+	Meaning string `json:"meaning,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // forwarder re-posts verified events to the user's application.
 type forwarder struct {
 	url    string
 	client *http.Client
+	dev    bool // listen --dev: the events are signed by the development CA
 }
 
 // forwardResult is what the application answered to one forwarded event.
 type forwardResult struct {
 	url     string
 	status  int
+	meaning string // what the answer means, for a failure
 	elapsed time.Duration
 	err     error // non-nil when the post failed or the answer was not 2xx
+}
+
+// outcome names a failed forward in the request's line: app-answered-<status>, or
+// app-unreachable.
+func (r *forwardResult) outcome() string {
+	if r.status == 0 {
+		return "app-unreachable"
+	}
+	return fmt.Sprintf("app-answered-%d", r.status)
+}
+
+// answerMeaning says what an application's answer means for Partner Center's delivery: a 4xx is
+// not retried (the event is lost), a 5xx is retried. It is "" for a 2xx.
+func (f *forwarder) answerMeaning(status int) string {
+	const lost = "; Partner Center does not retry a 4xx: this event would be lost"
+	switch {
+	case status >= 200 && status <= 299:
+		return ""
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		trust := "Partner Center's certificate (pcwebhook.NewVerifier's production policy)"
+		if f.dev {
+			trust = "the development CA (pcwebhooktest.DevelopmentVerifier, with the directory \"pcwebhook trigger\" uses)"
+		}
+		return "the app refused the signature: does its Verifier trust " + trust + "?" + lost
+	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
+		return "nothing in the app accepts a POST at this URL: check --forward's path" + lost
+	case status == http.StatusRequestEntityTooLarge:
+		return "the app refused the body as too large" + lost
+	case status >= 400 && status <= 499:
+		return "the app refused the event" + lost
+	case status >= 500:
+		return "the app failed; Partner Center would retry (ten attempts over a few days, then the event is parked)"
+	}
+	return "the app did not acknowledge the event (only a 2xx does); Partner Center does not follow redirects"
 }
 
 // describe says what the application answered.
@@ -418,14 +457,19 @@ func (f *forwarder) send(ctx context.Context, e *pcwebhook.Event, h http.Header)
 	req.Header.Set("User-Agent", "pcwebhook-listen/"+libraryVersion())
 	resp, err := f.client.Do(req)
 	if err != nil {
-		res.err = fmt.Errorf("forwarding to %s: %w", f.url, err)
+		res.meaning = "the app could not be reached: is it running, at this URL?"
+		var nerr net.Error
+		if errors.As(err, &nerr) && nerr.Timeout() {
+			res.meaning = "the app did not answer in time; Partner Center would retry"
+		}
+		res.err = fmt.Errorf("forwarding to %s: %w (%s)", f.url, err, res.meaning)
 		return res
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	res.status = resp.StatusCode
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		res.err = fmt.Errorf("forwarding to %s: the application answered %d %s", f.url, resp.StatusCode, http.StatusText(resp.StatusCode))
+	if res.meaning = f.answerMeaning(resp.StatusCode); res.meaning != "" {
+		res.err = fmt.Errorf("forwarding to %s: the app answered %d %s: %s", f.url, resp.StatusCode, http.StatusText(resp.StatusCode), res.meaning)
 	}
 	return res
 }
