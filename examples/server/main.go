@@ -7,6 +7,11 @@
 //
 // Register https://<your host>/webhooks/partner-center with Partner Center (see
 // examples/register). TLS is usually terminated by the load balancer in front of it.
+//
+// examples/observability is this receiver with Prometheus metrics (/metrics on a port of its
+// own) and OpenTelemetry traces (OTLP): a module of its own, so that the exporters' dependencies
+// stay out of pcwebhook's go.mod. docs/observability.md explains the metrics, the spans, the
+// Grafana dashboard and the alerts.
 package main
 
 import (
