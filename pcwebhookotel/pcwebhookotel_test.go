@@ -125,7 +125,7 @@ func (r *receiver) deliveries(t *testing.T) []metricdata.DataPoint[int64] {
 func attrs(kvs []attribute.KeyValue) map[string]string {
 	out := map[string]string{}
 	for _, kv := range kvs {
-		out[string(kv.Key)] = kv.Value.Emit()
+		out[string(kv.Key)] = kv.Value.String()
 	}
 	return out
 }
