@@ -12,18 +12,18 @@ import (
 // points at the Verifier's trust, the development CA with --dev.
 func TestForwardAnswerMeaning(t *testing.T) {
 	dev, prod := &forwarder{dev: true}, &forwarder{}
-	assert.Empty(t, dev.answerMeaning(http.StatusOK))
-	assert.Empty(t, dev.answerMeaning(http.StatusNoContent))
-	assert.Contains(t, dev.answerMeaning(http.StatusUnauthorized), "development CA")
-	assert.Contains(t, prod.answerMeaning(http.StatusForbidden), "Partner Center's certificate")
+	assert.Empty(t, dev.forwardMeaning(http.StatusOK))
+	assert.Empty(t, dev.forwardMeaning(http.StatusNoContent))
+	assert.Contains(t, dev.forwardMeaning(http.StatusUnauthorized), "development CA")
+	assert.Contains(t, prod.forwardMeaning(http.StatusForbidden), "Partner Center's certificate")
 	for _, s := range []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusMethodNotAllowed,
 		http.StatusRequestEntityTooLarge, http.StatusConflict} {
-		assert.Contains(t, prod.answerMeaning(s), "does not retry a 4xx: this event would be lost", s)
+		assert.Contains(t, prod.forwardMeaning(s), "Partner Center does not retry: this event would be lost", s)
 	}
-	assert.Contains(t, prod.answerMeaning(http.StatusNotFound), "check --forward's path")
+	assert.Contains(t, prod.forwardMeaning(http.StatusNotFound), "check --forward's path")
 	for _, s := range []int{http.StatusInternalServerError, http.StatusServiceUnavailable} {
-		assert.Contains(t, prod.answerMeaning(s), "Partner Center would retry", s)
-		assert.NotContains(t, prod.answerMeaning(s), "lost", s)
+		assert.Contains(t, prod.forwardMeaning(s), "Partner Center retries", s)
+		assert.NotContains(t, prod.forwardMeaning(s), "lost", s)
 	}
-	assert.Contains(t, prod.answerMeaning(http.StatusFound), "only a 2xx")
+	assert.Contains(t, prod.forwardMeaning(http.StatusFound), "does not retry")
 }

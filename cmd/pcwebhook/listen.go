@@ -51,9 +51,9 @@ trusts only the local development CA of "pcwebhook trigger", and never downloads
 --forward URL re-posts each verified event, byte for byte with its Content-Type and signature
 headers, to your application, and reports its status and what it would mean from Partner
 Center (a 4xx is not retried: the event would be lost; a 5xx is retried); when the application
-does not answer 2xx the Handler answers 500, so the sender retries. A Partner Center delivery keeps Partner Center's
-signature, which the app's production verifier accepts; with --dev the app must trust the
-development CA: pcwebhookdev.NewVerifier(DIR) with the directory this prints.
+does not answer 2xx the Handler answers 500, so the sender retries. A Partner Center delivery
+keeps Partner Center's signature, which the app's production verifier accepts; with --dev the
+app must trust the development CA: pcwebhookdev.NewVerifier(DIR) with the directory this prints.
 
 --save DIR writes each request's headers and exact body bytes to DIR, in the form
 "pcwebhook verify --headers F --body F" reads.
@@ -398,29 +398,30 @@ func (r *forwardResult) outcome() string {
 	return fmt.Sprintf("app-answered-%d", r.status)
 }
 
-// answerMeaning says what an application's answer means for Partner Center's delivery: a 4xx is
-// not retried (the event is lost), a 5xx is retried. It is "" for a 2xx.
-func (f *forwarder) answerMeaning(status int) string {
-	const lost = "; Partner Center does not retry a 4xx: this event would be lost"
-	switch {
-	case status >= 200 && status <= 299:
+// forwardMeaning says what an application's answer would mean from Partner Center
+// (answerMeaning: a 4xx is not retried, so the event would be lost; a 5xx is retried), with the
+// likely cause of a refused signature, path or size. It is "" for a 2xx.
+func (f *forwarder) forwardMeaning(status int) string {
+	if status >= 200 && status <= 299 {
 		return ""
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+	}
+	m := answerMeaning(status)
+	if status < 500 {
+		m += ": this event would be lost"
+	}
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden:
 		trust := "Partner Center's certificate (pcwebhook.NewVerifier's production policy)"
 		if f.dev {
-			trust = "the development CA (pcwebhooktest.DevelopmentVerifier, with the directory \"pcwebhook trigger\" uses)"
+			trust = "the development CA (pcwebhookdev.NewVerifier with the directory listen printed)"
 		}
-		return "the app refused the signature: does its Verifier trust " + trust + "?" + lost
-	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
-		return "nothing in the app accepts a POST at this URL: check --forward's path" + lost
-	case status == http.StatusRequestEntityTooLarge:
-		return "the app refused the body as too large" + lost
-	case status >= 400 && status <= 499:
-		return "the app refused the event" + lost
-	case status >= 500:
-		return "the app failed; Partner Center would retry (ten attempts over a few days, then the event is parked)"
+		m += ". The app refused the signature: does its Verifier trust " + trust + "?"
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		m += ". Nothing in the app accepts a POST at this URL: check --forward's path."
+	case http.StatusRequestEntityTooLarge:
+		m += ". The app refused the body as too large."
 	}
-	return "the app did not acknowledge the event (only a 2xx does); Partner Center does not follow redirects"
+	return m
 }
 
 // describe says what the application answered.
@@ -459,10 +460,10 @@ func (f *forwarder) send(ctx context.Context, e *pcwebhook.Event, h http.Header)
 	req.Header.Set("User-Agent", "pcwebhook-listen/"+libraryVersion())
 	resp, err := f.client.Do(req)
 	if err != nil {
-		res.meaning = "the app could not be reached: is it running, at this URL?"
+		res.meaning = "the app could not be reached: is it running, at this URL? (" + answerMeaning(http.StatusBadGateway) + ")"
 		var nerr net.Error
 		if errors.As(err, &nerr) && nerr.Timeout() {
-			res.meaning = "the app did not answer in time; Partner Center would retry"
+			res.meaning = "the app did not answer in time: " + answerMeaning(http.StatusGatewayTimeout)
 		}
 		res.err = fmt.Errorf("forwarding to %s: %w (%s)", f.url, err, res.meaning)
 		return res
@@ -470,7 +471,7 @@ func (f *forwarder) send(ctx context.Context, e *pcwebhook.Event, h http.Header)
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	res.status = resp.StatusCode
-	if res.meaning = f.answerMeaning(resp.StatusCode); res.meaning != "" {
+	if res.meaning = f.forwardMeaning(resp.StatusCode); res.meaning != "" {
 		res.err = fmt.Errorf("forwarding to %s: the app answered %d %s: %s", f.url, resp.StatusCode, http.StatusText(resp.StatusCode), res.meaning)
 	}
 	return res

@@ -166,16 +166,15 @@ func TestListenForward(t *testing.T) {
 	out = waitFor(t, l.stdout, regexp.MustCompile(`500 app-answered-401`), 1)
 	assert.NotContains(t, out, "callback-error")
 	assert.Contains(t, out, "    forwarded to "+app.URL+"/hooks: 401 Unauthorized (")
-	assert.Contains(t, out, "    error: forwarding to "+app.URL+"/hooks: the app answered 401 Unauthorized: the app refused the signature: "+
-		"does its Verifier trust the development CA (pcwebhooktest.DevelopmentVerifier")
-	assert.Contains(t, out, "Partner Center does not retry a 4xx: this event would be lost")
+	assert.Contains(t, out, "    error: forwarding to "+app.URL+"/hooks: the app answered 401 Unauthorized: refused, Partner Center does not retry: "+
+		"this event would be lost. The app refused the signature: does its Verifier trust the development CA (pcwebhookdev.NewVerifier")
 
 	// The application fails: the Handler answers 500 so that Partner Center retries ...
 	appHandler.setStatus(http.StatusBadGateway)
 	assert.Equal(t, http.StatusInternalServerError, send())
 	out = waitFor(t, l.stdout, regexp.MustCompile(`500 app-answered-502`), 1)
 	assert.Contains(t, out, "    forwarded to "+app.URL+"/hooks: 502 Bad Gateway (")
-	assert.Contains(t, out, "    error: forwarding to "+app.URL+"/hooks: the app answered 502 Bad Gateway: the app failed; Partner Center would retry")
+	assert.Contains(t, out, "    error: forwarding to "+app.URL+"/hooks: the app answered 502 Bad Gateway: failed, Partner Center retries")
 
 	// ... and the retry, with the identical body, is handled again once the application is back.
 	appHandler.setStatus(http.StatusOK)
@@ -212,7 +211,7 @@ func TestListenForwardUnreachable(t *testing.T) {
 	assert.Equal(t, 500, m.Status)
 	assert.Equal(t, "app-unreachable", m.Outcome)
 	assert.Equal(t, dead, m.Forward.URL)
-	assert.Equal(t, "the app could not be reached: is it running, at this URL?", m.Forward.Meaning)
+	assert.Equal(t, "the app could not be reached: is it running, at this URL? (failed, Partner Center retries)", m.Forward.Meaning)
 	assert.Contains(t, m.Forward.Error, "forwarding to "+dead)
 	assert.Contains(t, m.Error, "connection refused")
 }
