@@ -1,6 +1,7 @@
 package pcwebhookprom_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -160,7 +161,8 @@ func TestDeliveriesScraped(t *testing.T) {
 	assert.Equal(t, 1.0, series(t, f, pcwebhookprom.VerifierCachedCertificates, nil).GetGauge().GetValue())
 	assert.Positive(t, series(t, f, pcwebhookprom.VerifierDownloadedBytesTotal, nil).GetCounter().GetValue())
 	for _, name := range []string{pcwebhookprom.VerifierDownloadFailuresTotal, pcwebhookprom.VerifierFailureCacheHitsTotal,
-		pcwebhookprom.VerifierDownloadsQueueFullTotal, pcwebhookprom.VerifierRotationChecksTotal} {
+		pcwebhookprom.VerifierDownloadsQueueFullTotal, pcwebhookprom.VerifierRotationChecksTotal,
+		pcwebhookprom.VerifierUnconfirmedSignaturesTotal, pcwebhookprom.VerifierPreviousKeyMatchesTotal} {
 		assert.Equal(t, 0.0, series(t, f, name, nil).GetCounter().GetValue(), name)
 	}
 }
@@ -248,7 +250,7 @@ func TestNilMetrics(t *testing.T) {
 	reg.MustRegister(pcwebhookprom.NewVerifierCollector(nil))
 	families, err := reg.Gather()
 	require.NoError(t, err)
-	assert.Len(t, families, 9)
+	assert.Len(t, families, 11)
 }
 
 // TestMetricNamesFollowConventions: promlint (the Prometheus naming guide as code) finds nothing
@@ -262,4 +264,48 @@ func TestMetricNamesFollowConventions(t *testing.T) {
 	problems, err := promlint.NewWithMetricFamilies(families).Lint()
 	require.NoError(t, err)
 	assert.Empty(t, problems)
+}
+
+// post serves body with the given headers to the receiver over HTTP and returns the status.
+func (r *receiver) post(t *testing.T, body []byte, header http.Header) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, r.srv.URL+"/webhooks", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header = header
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, resp.Body.Close())
+	return resp.StatusCode
+}
+
+// TestVerifierFailureCounters: the verifier's failure counters, scraped after the requests that
+// move them: a certificate URL that is not served (a failed download, then the failure cache),
+// and tampered bodies (a rotation check that finds the same key, then a signature that cannot be
+// confirmed within the rotation check interval).
+func TestVerifierFailureCounters(t *testing.T) {
+	r := newReceiver(t)
+	body := pcwebhooktest.EventSpec{Name: pcwebhook.EventSubscriptionUpdated}.Body()
+	require.Equal(t, http.StatusOK, r.deliver(t, nil, body), "the certificate is cached")
+
+	missing := r.sender.Sign(body)
+	missing.Set(pcwebhook.HeaderCertificateURL, r.sender.CertificateURLPrefix()+"missing.cer")
+	first := r.post(t, body, missing)
+	assert.Equal(t, first, r.post(t, body, missing.Clone()), "answered from the failure cache")
+
+	tampered := r.sender.Sign(body)
+	other := pcwebhooktest.EventSpec{Name: pcwebhook.EventSubscriptionUpdated}.Body()
+	assert.Equal(t, http.StatusUnauthorized, r.post(t, other, tampered), "checked against a fresh download")
+	assert.Equal(t, http.StatusServiceUnavailable, r.post(t, other, tampered.Clone()), "no second download within the interval")
+
+	f := r.scrape(t)
+	value := func(name string) float64 { return series(t, f, name, nil).GetCounter().GetValue() }
+	assert.Equal(t, 1.0, value(pcwebhookprom.VerifierDownloadFailuresTotal))
+	assert.Equal(t, 1.0, value(pcwebhookprom.VerifierFailureCacheHitsTotal))
+	assert.Equal(t, 1.0, value(pcwebhookprom.VerifierRotationChecksTotal))
+	assert.Equal(t, 1.0, value(pcwebhookprom.VerifierUnconfirmedSignaturesTotal))
+	assert.Equal(t, 0.0, value(pcwebhookprom.VerifierPreviousKeyMatchesTotal))
+	assert.Equal(t, 4.0, series(t, f, pcwebhookprom.VerifierVerificationsTotal, map[string]string{"result": "rejected"}).GetCounter().GetValue())
+	assert.Equal(t, 1.0, series(t, f, pcwebhookprom.DeliveriesTotal,
+		map[string]string{"event": "", "outcome": "signature-unconfirmed", "code": "503"}).GetCounter().GetValue())
 }

@@ -27,6 +27,12 @@ const (
 	// VerifierRotationChecksTotal counts certificate downloads made because a signature did not
 	// match a cached key.
 	VerifierRotationChecksTotal = "pcwebhook_verifier_rotation_checks_total"
+	// VerifierUnconfirmedSignaturesTotal counts Verify calls whose signature matched no cached
+	// key and could not be confirmed by a fresh download (pcwebhook.ErrSignatureUnconfirmed).
+	VerifierUnconfirmedSignaturesTotal = "pcwebhook_verifier_unconfirmed_signatures_total"
+	// VerifierPreviousKeyMatchesTotal counts signatures that matched the previous key of a
+	// certificate URL, kept through a rotation.
+	VerifierPreviousKeyMatchesTotal = "pcwebhook_verifier_previous_key_matches_total"
 	// VerifierCachedCertificates is the number of certificate keys in the cache.
 	VerifierCachedCertificates = "pcwebhook_verifier_cached_certificates"
 )
@@ -35,7 +41,7 @@ const (
 // Verifier.
 var verifierDescs = struct {
 	verifications, cacheHits, failureCacheHits, downloads, downloadFailures,
-	downloadedBytes, queueFull, rotationChecks, cached *prometheus.Desc
+	downloadedBytes, queueFull, rotationChecks, unconfirmed, previousKey, cached *prometheus.Desc
 }{
 	verifications: prometheus.NewDesc(VerifierVerificationsTotal,
 		"Signature verifications of Partner Center webhook requests, by result (verified or rejected).", []string{"result"}, nil),
@@ -53,6 +59,10 @@ var verifierDescs = struct {
 		"Certificate downloads refused at once because every download slot was taken and the queue was full.", nil, nil),
 	rotationChecks: prometheus.NewDesc(VerifierRotationChecksTotal,
 		"Certificate downloads made because a signature did not match the cached key (a certificate rotation, or a forged request).", nil, nil),
+	unconfirmed: prometheus.NewDesc(VerifierUnconfirmedSignaturesTotal,
+		"Verifications whose signature matched no cached key and could not be confirmed by a fresh download now (answered 503 signature-unconfirmed).", nil, nil),
+	previousKey: prometheus.NewDesc(VerifierPreviousKeyMatchesTotal,
+		"Signatures that matched the previous key of a certificate URL, kept through a certificate rotation.", nil, nil),
 	cached: prometheus.NewDesc(VerifierCachedCertificates,
 		"Certificate keys in the verifier's cache now.", nil, nil),
 }
@@ -76,7 +86,7 @@ func NewVerifierCollector(v *pcwebhook.Verifier) prometheus.Collector {
 func (c verifierCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := &verifierDescs
 	for _, desc := range [...]*prometheus.Desc{d.verifications, d.cacheHits, d.failureCacheHits, d.downloads,
-		d.downloadFailures, d.downloadedBytes, d.queueFull, d.rotationChecks, d.cached} {
+		d.downloadFailures, d.downloadedBytes, d.queueFull, d.rotationChecks, d.unconfirmed, d.previousKey, d.cached} {
 		ch <- desc
 	}
 }
@@ -98,5 +108,7 @@ func (c verifierCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.downloadedBytes, st.BytesDownloaded)
 	counter(d.queueFull, st.QueueFull)
 	counter(d.rotationChecks, st.RotationChecks)
+	counter(d.unconfirmed, st.UnconfirmedSignatures)
+	counter(d.previousKey, st.PreviousKeyMatches)
 	ch <- prometheus.MustNewConstMetric(d.cached, prometheus.GaugeValue, float64(st.CachedCertificates))
 }
