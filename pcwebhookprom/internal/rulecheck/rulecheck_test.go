@@ -62,12 +62,12 @@ func exposedNames(t *testing.T) map[string]bool {
 	return names
 }
 
-var promql = parser.NewParser(parser.Options{})
+var promqlParser = parser.NewParser(parser.Options{})
 
 // selectedNames returns the metric names the vector selectors of expr name.
 func selectedNames(t *testing.T, expr string) []string {
 	t.Helper()
-	node, err := promql.ParseExpr(expr)
+	node, err := promqlParser.ParseExpr(expr)
 	require.NoError(t, err, expr)
 	var names []string
 	parser.Inspect(node, func(n parser.Node, _ []parser.Node) error {
@@ -84,7 +84,7 @@ func selectedNames(t *testing.T, expr string) []string {
 // a description, and every metric it queries is one pcwebhookprom exposes.
 func TestAlertRules(t *testing.T) {
 	exposed := exposedNames(t)
-	groups, errs := rulefmt.ParseFile(alertsFile, false, model.UTF8Validation, promql, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	groups, errs := rulefmt.ParseFile(alertsFile, false, model.UTF8Validation, promqlParser, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.Empty(t, errs)
 	var alerts []string
 	for _, g := range groups.Groups {
