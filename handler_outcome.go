@@ -98,6 +98,23 @@ type Result struct {
 	DeliveryKey string
 }
 
+// EventLabelUnknown is what [Result.EventLabel] returns for an event whose name this version does
+// not know.
+const EventLabelUnknown = "unknown"
+
+// EventLabel returns the event's name as a metric label with a bounded set of values: the name of
+// a documented event, EventLabelUnknown for any other name (a sender cannot create series at
+// will), and "" when the request was refused before its event was decoded.
+func (r Result) EventLabel() string {
+	switch {
+	case r.Event == nil:
+		return ""
+	case r.Event.Name.Known():
+		return string(r.Event.Name)
+	}
+	return EventLabelUnknown
+}
+
 // HTTPStatus returns the status the Handler answers for err: for an error of ParseRequest,
 // Verify or ParseEvent, and for a Result's Err. nil is 200. 4xx means the sender is at fault
 // and Partner Center does not retry; 5xx means the failure is the receiver's and it retries: a

@@ -73,7 +73,7 @@ const (
 const (
 	// EventUnknown is the metric's event name of an event whose name this version of pcwebhook
 	// does not know.
-	EventUnknown = "unknown"
+	EventUnknown = pcwebhook.EventLabelUnknown
 	// EventNone is the metric's event name of a request refused before its event was decoded.
 	EventNone = ""
 )
@@ -167,7 +167,7 @@ func (t *Telemetry) Observe(r *http.Request, res pcwebhook.Result) {
 	if r != nil {
 		ctx = r.Context()
 	}
-	attrs := t.metricAttrs(setKey{event: eventLabel(res.Event), outcome: res.Outcome, status: res.Status})
+	attrs := t.metricAttrs(setKey{event: res.EventLabel(), outcome: res.Outcome, status: res.Status})
 	t.deliveries.Add(ctx, 1, attrs)
 	t.duration.Record(ctx, res.Duration.Seconds(), attrs)
 }
@@ -213,18 +213,6 @@ func (t *Telemetry) metricAttrs(k setKey) metric.MeasurementOption {
 		AttrEventName.String(k.event), AttrOutcome.String(string(k.outcome)), AttrStatusCode.Int(k.status)))
 	actual, _ := t.attrs.LoadOrStore(k, o)
 	return actual.(metric.MeasurementOption)
-}
-
-// eventLabel is the bounded event name of the metrics: the name of a documented event,
-// EventUnknown for another name, EventNone when there is no event.
-func eventLabel(e *pcwebhook.Event) string {
-	switch {
-	case e == nil:
-		return EventNone
-	case e.Name.Known():
-		return string(e.Name)
-	}
-	return EventUnknown
 }
 
 // CallbackMiddleware runs one callback inside a span, "pcwebhook callback <kind>", a child of the

@@ -48,7 +48,7 @@ const (
 	// EventUnknown is the event label of an event whose name this version of pcwebhook does not
 	// know (pcwebhook.EventName.Known is false). Partner Center adds names over time; a handler
 	// sees them with pcwebhook.Handler.OnUnknown.
-	EventUnknown = "unknown"
+	EventUnknown = pcwebhook.EventLabelUnknown
 	// EventNone is the event label of a request refused before its event was decoded.
 	EventNone = ""
 )
@@ -134,7 +134,7 @@ func (m *Metrics) Observe(_ *http.Request, res pcwebhook.Result) {
 	if m == nil || m.deliveries == nil || m.duration == nil {
 		return
 	}
-	k := seriesKey{event: eventLabel(res.Event), outcome: res.Outcome, code: res.Status}
+	k := seriesKey{event: res.EventLabel(), outcome: res.Outcome, code: res.Status}
 	s, ok := m.series.Load(k)
 	if !ok {
 		s, _ = m.series.LoadOrStore(k, &series{
@@ -145,17 +145,4 @@ func (m *Metrics) Observe(_ *http.Request, res pcwebhook.Result) {
 	ss := s.(*series)
 	ss.deliveries.Inc()
 	ss.duration.Observe(res.Duration.Seconds())
-}
-
-// eventLabel returns the event label of a delivery: the name of a documented event, EventUnknown
-// for another name, EventNone when there is no event (the request was refused before its event
-// was decoded).
-func eventLabel(e *pcwebhook.Event) string {
-	switch {
-	case e == nil:
-		return EventNone
-	case e.Name.Known():
-		return string(e.Name)
-	}
-	return EventUnknown
 }
