@@ -70,14 +70,6 @@ const (
 	OutcomeNotCommitted Outcome = "not-committed"
 )
 
-// Deprecated names of outcomes.
-const (
-	// Deprecated: use OutcomeVerificationFailed, the same value.
-	OutcomeUnverified = OutcomeVerificationFailed
-	// Deprecated: use OutcomeDuplicateInProgress, the same value.
-	OutcomeInProgress = OutcomeDuplicateInProgress
-)
-
 // Result is what the Handler did with one request, as given to the function of [WithObserver].
 type Result struct {
 	// Event is the decoded event; nil when the request was refused before it was decoded
