@@ -56,8 +56,10 @@ type Claim struct {
 
 // ErrClaimLost is returned (wrapped) by [DedupeStore.Done] and [DedupeStore.Release] when the
 // claim is no longer the current one: its lease ran out and another delivery took the key over,
-// or the key is already done. Nothing was changed. The Handler logs it at WARN: the callbacks
-// may have run twice (the lease is shorter than they took).
+// or another claim finished the key, or (for Release) the key is done or free after the lease.
+// Nothing was changed. The Handler logs it at WARN: the callbacks may have run twice (the lease
+// is shorter than they took). A repeated Done or Release of the same claim, as a client library
+// sends when it retries a command whose reply was lost, is not a lost claim (see [DedupeStore]).
 var ErrClaimLost = errors.New("pcwebhook: dedupe claim lost (lease expired; another delivery took over or finished)")
 
 // ErrDedupeStoreFull is returned (wrapped) by the in-memory store's Begin when every entry it may
@@ -100,24 +102,36 @@ type ClaimContexter interface {
 //     does not block the delivery for good).
 //   - Done records the delivery as handled for the store's retention (Begin then answers
 //     DeliveryDone) when the claim is current, or when the key is free because the lease ran out
-//     and nobody took over (the callbacks did succeed). Otherwise it changes nothing and returns
-//     an error wrapping ErrClaimLost.
+//     and nobody took over (the callbacks did succeed). The record keeps the Token that finished
+//     the key: a Done of that same claim on the key it finished is a repeat (a client library
+//     retried a command whose reply was lost) and returns nil, changing nothing (the retention
+//     still counts from the first Done), during the lease or after it. Otherwise (another claim
+//     holds the key or finished it) Done changes nothing and returns an error wrapping
+//     ErrClaimLost.
 //   - Release forgets the delivery when the claim is current, so that the retry handles it
-//     again; otherwise (another owner, done, or expired) it changes nothing and returns an error
-//     wrapping ErrClaimLost.
+//     again. When the key is already free (nobody holds it and it is not done) while the claim's
+//     lease runs (before its Expires), Release is a repeat and returns nil, changing nothing:
+//     before Expires the key can be free only because this claim gave it up (another delivery
+//     may have claimed and released it since).
+//     Otherwise (another claim holds the key, the key is done, or it is free once the lease ran
+//     out, or the Claim has no Expires) Release changes nothing and returns an error wrapping
+//     ErrClaimLost.
 //   - Any other error means the store could not answer (unreachable, timed out): the Handler
 //     answers 503 for Begin and never runs callbacks without a claim.
 //
 // A store shared by several replicas gives exactly-once processing across them; see the
-// redisdedupe module. This interface changed in wave 2 (claims with owners); see the README's
-// changelog.
+// redisdedupe module. This interface changed before the first tagged release (claims with
+// owners); see the README's changelog.
 type DedupeStore interface {
 	// Begin claims key when it is new and reports what it was.
 	Begin(ctx context.Context, key string) (Claim, error)
 	// Done marks the claimed delivery as handled successfully; later deliveries of it are
-	// acknowledged without running callbacks, for as long as the store keeps it.
+	// acknowledged without running callbacks, for as long as the store keeps it. Repeating it
+	// with the same claim returns nil.
 	Done(ctx context.Context, c Claim) error
 	// Release forgets the claimed delivery after a failure, so that the retry handles it again.
+	// Repeating it with the same claim before the claim's Expires returns nil while nobody else
+	// holds the key.
 	Release(ctx context.Context, c Claim) error
 }
 
@@ -168,16 +182,15 @@ func NewMemoryDedupeStoreWithOptions(o MemoryDedupeOptions) DedupeStore {
 	if o.MaxEntries < 1 {
 		o.MaxEntries = DefaultDedupeMaxEntries
 	}
-	return &memoryDedupeStore{m: dedupe.NewMemory(o.Retention, o.Lease, o.MaxEntries, nil), lease: o.Lease}
+	return &memoryDedupeStore{m: dedupe.NewMemory(o.Retention, o.Lease, o.MaxEntries, nil)}
 }
 
 type memoryDedupeStore struct {
-	m     *dedupe.Memory
-	lease time.Duration
+	m *dedupe.Memory
 }
 
 func (s *memoryDedupeStore) Begin(_ context.Context, key string) (Claim, error) {
-	st, token := s.m.Begin(key)
+	st, token, expires := s.m.Begin(key)
 	switch st {
 	case dedupe.InProgress:
 		return Claim{Key: key, State: DeliveryInProgress}, nil
@@ -186,7 +199,7 @@ func (s *memoryDedupeStore) Begin(_ context.Context, key string) (Claim, error) 
 	case dedupe.Full:
 		return Claim{Key: key}, fmt.Errorf("%w (%s)", ErrDedupeStoreFull, key)
 	}
-	return Claim{Key: key, State: DeliveryNew, Token: strconv.FormatUint(token, 36), Expires: time.Now().Add(s.lease)}, nil
+	return Claim{Key: key, State: DeliveryNew, Token: strconv.FormatUint(token, 36), Expires: expires}, nil
 }
 
 func (s *memoryDedupeStore) Done(_ context.Context, c Claim) error {
@@ -199,7 +212,7 @@ func (s *memoryDedupeStore) Done(_ context.Context, c Claim) error {
 
 func (s *memoryDedupeStore) Release(_ context.Context, c Claim) error {
 	token, ok := memoryToken(c)
-	if !ok || !s.m.Release(c.Key, token) {
+	if !ok || !s.m.Release(c.Key, token, c.Expires) {
 		return fmt.Errorf("%w: %s", ErrClaimLost, c.Key)
 	}
 	return nil

@@ -27,12 +27,18 @@ func TestMemoryDedupeStore(t *testing.T) {
 	assert.Empty(t, other.Token)
 	assert.ErrorIs(t, s.Release(ctx, other), ErrClaimLost, "a claim without a token owns nothing")
 	require.NoError(t, s.Release(ctx, a))
-	assert.ErrorIs(t, s.Release(ctx, a), ErrClaimLost, "released once")
+	require.NoError(t, s.Release(ctx, a), "a repeated Release within the lease finds the key free")
+	noLease := a
+	noLease.Expires = time.Time{}
+	assert.ErrorIs(t, s.Release(ctx, noLease), ErrClaimLost, "a claim without a lease cannot tell a repeat")
 	a2 := begin("a")
 	assert.Equal(t, DeliveryNew, a2.State)
 	assert.NotEqual(t, a.Token, a2.Token, "every claim has its own token")
 	assert.ErrorIs(t, s.Done(ctx, a), ErrClaimLost, "the old claim cannot finish the new one")
+	assert.ErrorIs(t, s.Release(ctx, a), ErrClaimLost, "nor release it")
 	require.NoError(t, s.Done(ctx, a2))
+	require.NoError(t, s.Done(ctx, a2), "a repeated Done of the claim that finished the key")
+	assert.ErrorIs(t, s.Done(ctx, a), ErrClaimLost, "another claim finished the key")
 	assert.Equal(t, DeliveryDone, begin("a").State)
 
 	// Bounded: two more keys push "a" out.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 
@@ -84,15 +83,7 @@ func ExampleDiffRegistrations() {
 // EnsureRegistrationChanges reports what it changed. Here an httptest server stands in for the
 // Partner Center API, with a registration that lacks invoice-ready.
 func ExampleClient_EnsureRegistrationChanges() {
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method == http.MethodGet {
-			fmt.Fprint(w, `{"WebhookUrl":"https://partner.example/webhooks","WebhookEvents":["test-created"]}`)
-			return
-		}
-		body, _ := io.ReadAll(r.Body) // PUT: echo it, as Partner Center does
-		w.Write(body)
-	}))
+	api := registrationAPI(`{"WebhookUrl":"https://partner.example/webhooks","WebhookEvents":["test-created"]}`)
 	defer api.Close()
 
 	client := pcwebhook.NewClient(pcwebhook.StaticToken("example-token"), pcwebhook.WithAPIRoot(api.URL))

@@ -1,10 +1,24 @@
 package pcwebhook
 
+import "crypto/x509"
+
 // Misconfigure makes h answer as a Handler whose default Verifier could not be built, failing
 // with err: the test machines have trust roots, so NewVerifier() does not fail there.
 func Misconfigure(h *Handler, err error) {
 	h.init()
 	h.verifierErr = err
+}
+
+// WithSystemRoots makes the Handler's default Verifier load the system roots with load, so that
+// a test can play a host without CA certificates.
+func WithSystemRoots(load func() (*x509.CertPool, error)) HandlerOption {
+	return func(h *Handler) {
+		h.newVerifier = func() (*Verifier, error) {
+			cfg := defaultConfig()
+			cfg.systemRoots = load
+			return newVerifier(cfg)
+		}
+	}
 }
 
 // WireEvent is the wire form ParseEvent decodes, for FuzzParseEventFastPath.

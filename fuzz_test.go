@@ -174,16 +174,19 @@ func FuzzHandler(f *testing.F) {
 	f.Add("POST", "Signature {sig}", cert, "rsa-sha256", []byte(`{"EventName":`))
 	f.Add("GET", "", "", "", []byte(nil))
 	f.Add("POST", "Signature AAAA", cert, "rsa-sha256", body)
+	f.Add("POST", "Signature AAAA", cert, "rsa-sha256", body) // again, inside the rotation check interval: unconfirmed
 	f.Add("PUT", "Signature {sig}", cert, "rsa-sha256", body)
 
 	allowed := map[int]bool{200: true, 400: true, 401: true, 405: true, 413: true, 500: true, 503: true}
 	var once sync.Once
 	var h *pcwebhook.Handler
 	var ran atomic.Int64
+	var last atomic.Pointer[pcwebhook.Result]
 	f.Fuzz(func(t *testing.T, method, auth, certURL, alg string, body []byte) {
 		env := fuzzEnvFor(t)
 		once.Do(func() {
-			h = pcwebhook.NewHandler(pcwebhook.WithVerifier(env.v), pcwebhook.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+			h = pcwebhook.NewHandler(pcwebhook.WithVerifier(env.v), pcwebhook.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+				pcwebhook.WithObserver(func(_ *http.Request, res pcwebhook.Result) { last.Store(&res) }))
 			h.OnAny(func(context.Context, *pcwebhook.Event) error { ran.Add(1); return nil })
 			h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { panic("a callback panic is answered with 500") })
 			h.OnInvoiceReady(func(context.Context, *pcwebhook.InvoiceEvent) error { return errors.New("callback failure") })
@@ -211,6 +214,16 @@ func FuzzHandler(f *testing.F) {
 		}
 		if !genuine && (w.Code == http.StatusOK || ran.Load() != before) {
 			t.Fatalf("a request without a genuine signature got %d (callbacks run: %d)", w.Code, ran.Load()-before)
+		}
+		res := last.Load()
+		if res == nil || res.Status != w.Code || pcwebhook.HTTPStatus(res.Err) != w.Code {
+			t.Fatalf("the Result %+v disagrees with the answer %d", res, w.Code)
+		}
+		if res.Outcome == pcwebhook.OutcomeSignatureUnconfirmed {
+			// A signature that matches no cached key inside the rotation check interval: retried.
+			if genuine || w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+				t.Fatalf("unconfirmed signature answered %d (genuine %v, Retry-After %q)", w.Code, genuine, w.Header().Get("Retry-After"))
+			}
 		}
 		if n := env.guard.foreign.Load(); n != 0 {
 			t.Fatalf("%d download(s) left the sender's host", n)

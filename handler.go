@@ -44,6 +44,7 @@ type Handler struct {
 	noDedupe    bool
 	observers   []func(*http.Request, Result)
 	wrappers    []CallbackMiddleware
+	newVerifier func() (*Verifier, error) // the default Verifier's constructor; tests replace it
 
 	mu  sync.Mutex                // serializes registrations
 	cbs atomic.Pointer[callbacks] // read without a lock while serving
@@ -55,13 +56,42 @@ type HandlerOption func(*Handler)
 // NewHandler returns a Handler. With no options it verifies with [NewVerifier]'s production
 // policy, logs to slog.Default(), accepts bodies up to DefaultMaxBodyBytes and deduplicates with
 // an in-memory store (NewMemoryDedupeStore with the default retention of 7 days).
+//
+// When the default Verifier cannot be built (the host has no trusted roots: a slim container
+// image), NewHandler logs the error and its fix at ERROR right away, and the Handler answers
+// every delivery 500 (Partner Center retries) until the process is fixed. Call [Handler.Check]
+// after NewHandler to refuse to start instead.
 func NewHandler(opts ...HandlerOption) *Handler {
 	h := &Handler{}
 	for _, o := range opts {
 		o(h)
 	}
 	h.init()
+	if h.verifierErr != nil {
+		h.logger.LogAttrs(context.Background(), slog.LevelError,
+			"partner center webhook: this Handler cannot verify deliveries and will answer every one with 500",
+			slog.String("error", h.verifierErr.Error()), slog.String("fix", classify(h.Check()).fix))
+	}
 	return h
+}
+
+// Check reports whether the Handler can verify deliveries: nil when it can, otherwise the error
+// that makes it answer every delivery 500 (misconfigured), which names the fix (for example
+// [ErrNoTrustedRoots]: install the CA bundle, WithRootCAs, or x509roots/fallback). Call it at
+// start-up and stop there when it fails:
+//
+//	hooks := pcwebhook.NewHandler()
+//	if err := hooks.Check(); err != nil {
+//		log.Fatal(err)
+//	}
+//
+// Check makes no network call; [Verifier.Prefetch] checks the network and the clock.
+func (h *Handler) Check() error {
+	h.init()
+	if h.verifierErr != nil {
+		return fmt.Errorf("%w: %w", errMisconfigured, h.verifierErr)
+	}
+	return nil
 }
 
 // WithVerifier sets the Verifier that checks every request, for example one with the allow-list
@@ -153,7 +183,10 @@ func WithCallbackMiddleware(mw CallbackMiddleware) HandlerOption {
 func (h *Handler) init() {
 	h.once.Do(func() {
 		if h.verifier == nil {
-			h.verifier, h.verifierErr = NewVerifier()
+			if h.newVerifier == nil {
+				h.newVerifier = func() (*Verifier, error) { return NewVerifier() }
+			}
+			h.verifier, h.verifierErr = h.newVerifier()
 		}
 		if h.logger == nil {
 			h.logger = slog.Default()
@@ -191,8 +224,8 @@ func (h *Handler) process(r *http.Request) (delivery, error) {
 	if r.Method != http.MethodPost {
 		return d, errMethodNotAllowed
 	}
-	if h.verifierErr != nil {
-		return d, fmt.Errorf("%w: %w", errMisconfigured, h.verifierErr)
+	if err := h.Check(); err != nil {
+		return d, err
 	}
 	body, err := readBody(r, h.maxBody)
 	if err != nil {

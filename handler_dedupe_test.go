@@ -207,3 +207,57 @@ func TestHandlerHungCallbackPastLease(t *testing.T) {
 		})
 	}
 }
+
+// repeatingStore sends every Done and Release twice and answers the second result, as a store
+// client does when it retries a command whose reply was lost (the first run did its work).
+type repeatingStore struct {
+	pcwebhook.DedupeStore
+	firstFailed atomic.Int32 // first runs that did not succeed: the test would prove nothing
+	repeats     atomic.Int32
+}
+
+func (s *repeatingStore) Done(ctx context.Context, c pcwebhook.Claim) error {
+	return s.repeat(s.DedupeStore.Done(ctx, c), func() error { return s.DedupeStore.Done(ctx, c) })
+}
+
+func (s *repeatingStore) Release(ctx context.Context, c pcwebhook.Claim) error {
+	return s.repeat(s.DedupeStore.Release(ctx, c), func() error { return s.DedupeStore.Release(ctx, c) })
+}
+
+func (s *repeatingStore) repeat(first error, again func() error) error {
+	if first != nil {
+		s.firstFailed.Add(1)
+	}
+	s.repeats.Add(1)
+	return again()
+}
+
+// TestHandlerRepeatedDoneOrReleaseIsNoLostClaim: a Done or Release that the store's client sent
+// twice (the first reply was lost) ends the claim quietly: no WARN "dedupe claim lost", and the
+// outcome stands (the success is a duplicate afterwards, the failure is retried).
+func TestHandlerRepeatedDoneOrReleaseIsNoLostClaim(t *testing.T) {
+	store := &repeatingStore{DedupeStore: pcwebhook.NewMemoryDedupeStore(0, 0)}
+	f := newHandlerFixture(t, pcwebhook.WithDedupeStore(store))
+	var runs atomic.Int32
+	f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error {
+		if runs.Add(1) == 2 {
+			return errors.New("the second delivery fails once")
+		}
+		return nil
+	})
+	handled, failing := uniqueBody(pcwebhook.EventTestCreated), uniqueBody(pcwebhook.EventTestCreated)
+	require.Equal(t, http.StatusOK, f.post(handled).Code)
+	require.Equal(t, http.StatusInternalServerError, f.post(failing).Code)
+	assert.Equal(t, int32(2), store.repeats.Load(), "one Done and one Release, each sent twice")
+	assert.Zero(t, store.firstFailed.Load(), "the first Done and Release did their work")
+
+	assert.NotContains(t, f.logs.String(), "dedupe claim lost")
+	assert.NotContains(t, f.logs.String(), `"level":"WARN"`)
+	assert.Equal(t, http.StatusOK, f.post(handled).Code, "the handled delivery is a duplicate")
+	assert.Equal(t, http.StatusOK, f.post(failing).Code, "the released delivery is retried")
+	assert.Equal(t, int32(3), runs.Load())
+	lines := f.logs.requestLines(t)
+	require.Len(t, lines, 4)
+	assert.Equal(t, "duplicate-acknowledged", lines[2]["outcome"])
+	assert.Equal(t, "handled", lines[3]["outcome"])
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -29,7 +30,7 @@ func ExampleWithObserver() {
 		pcwebhook.WithObserver(func(r *http.Request, res pcwebhook.Result) {
 			switch res.Outcome {
 			case pcwebhook.OutcomeCertificateUnavailable, pcwebhook.OutcomeCertificatePolicyFailed,
-				pcwebhook.OutcomeDedupeStoreError, pcwebhook.OutcomeMisconfigured:
+				pcwebhook.OutcomeDedupeStoreError, pcwebhook.OutcomeMisconfigured, pcwebhook.OutcomeNotCommitted:
 				fmt.Println("page the on-call:", res.Outcome, res.Err)
 			case pcwebhook.OutcomeVerificationFailed:
 				fmt.Println(res.Status, res.Outcome, "(not from Partner Center)")
@@ -54,4 +55,15 @@ func ExampleWithObserver() {
 	// 200 handled
 	// 200 duplicate-acknowledged
 	// 401 verification-failed (not from Partner Center)
+}
+
+// A server checks at start-up that its Handler can verify deliveries, and stops there when it
+// cannot (a slim image without CA certificates): the error names the fix.
+func ExampleHandler_Check() {
+	hooks := pcwebhook.NewHandler() // the production policy, with this host's trust roots
+	if err := hooks.Check(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("ready to verify deliveries")
+	// Output: ready to verify deliveries
 }

@@ -59,7 +59,10 @@ func TestCallbackMiddlewareWrapsEveryRun(t *testing.T) {
 	}
 	f := newObservedFixture(t, pcwebhook.WithCallbackMiddleware(mw("outer")), pcwebhook.WithCallbackMiddleware(mw("inner")))
 	var seen []any
-	f.h.OnAny(func(ctx context.Context, _ *pcwebhook.Event) error { seen = append(seen, ctx.Value(ctxKey{})); return nil })
+	f.h.OnAny(func(ctx context.Context, _ *pcwebhook.Event) error {
+		seen = append(seen, ctx.Value(ctxKey{}))
+		return nil
+	})
 	f.h.OnTestCreated(func(ctx context.Context, _ *pcwebhook.TestEvent) error { return errors.New("database down") })
 	f.h.OnUnknown(func(context.Context, *pcwebhook.Event) error { panic("boom") })
 
@@ -85,7 +88,10 @@ func TestCallbackMiddlewareErrorFailsTheDelivery(t *testing.T) {
 		return errors.New("rate limited")
 	}
 	f := newObservedFixture(t, pcwebhook.WithCallbackMiddleware(refuse))
-	f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error { t.Error("the middleware did not call next"); return nil })
+	f.h.OnTestCreated(func(context.Context, *pcwebhook.TestEvent) error {
+		t.Error("the middleware did not call next")
+		return nil
+	})
 	body := uniqueBody(pcwebhook.EventTestCreated)
 	assert.Equal(t, http.StatusInternalServerError, f.post(body).Code)
 	assert.Equal(t, pcwebhook.OutcomeCallbackError, f.last(t).Outcome)

@@ -44,6 +44,12 @@ const (
 	// retries meanwhile. It is a [VerificationError] whose Transient is true that is not
 	// ErrCertificateUnavailable.
 	OutcomeCertificatePolicyFailed Outcome = "certificate-policy-failed"
+	// OutcomeSignatureUnconfirmed: the signature matches no cached certificate key, and the
+	// certificate could not be downloaded again now to tell a forgery from a certificate replaced
+	// at its URL ([ErrSignatureUnconfirmed]). Answered 503 so that a genuine delivery is retried
+	// (and verified once the new certificate is cached); logged at WARN, since forged requests
+	// end here too and must not page anyone.
+	OutcomeSignatureUnconfirmed Outcome = "signature-unconfirmed"
 	// OutcomeMalformedEvent: the body is genuinely signed but is not a valid event.
 	OutcomeMalformedEvent Outcome = "malformed-event"
 	// OutcomeEventTooOld: the event's ResourceChangeUtcDate is further from now than
@@ -96,7 +102,8 @@ type Result struct {
 // Verify or ParseEvent, and for a Result's Err. nil is 200. 4xx means the sender is at fault
 // and Partner Center does not retry; 5xx means the failure is the receiver's and it retries: a
 // *VerificationError is 503 when Transient (the certificate is unavailable or fails this
-// receiver's policy) and 401 otherwise; an error it does not know is 500. The README's status
+// receiver's policy, or the signature could not be confirmed yet) and 401 otherwise; an error it
+// does not know is 500. The README's status
 // table lists every answer.
 func HTTPStatus(err error) int { return classify(err).status }
 
@@ -204,6 +211,10 @@ func classifyFailure(err error) verdict {
 
 	// Verification: Transient decides between ours (503, retried) and the sender's (401).
 	case verificationOf(err, &verr) && verr.Transient():
+		if errors.Is(verr.Err, ErrSignatureUnconfirmed) {
+			return verdict{status: http.StatusServiceUnavailable, outcome: OutcomeSignatureUnconfirmed, level: slog.LevelWarn,
+				retryAfter: retryAfterCertificate, body: "signature not confirmed yet, retry later\n"}
+		}
 		if errors.Is(verr.Err, ErrCertificateUnavailable) {
 			return verdict{status: http.StatusServiceUnavailable, outcome: OutcomeCertificateUnavailable, level: slog.LevelError,
 				retryAfter: retryAfterCertificate, body: "signing certificate unavailable, retry later\n", fix: verr.Fix()}
@@ -225,7 +236,8 @@ func classifyFailure(err error) verdict {
 
 // verificationSentinels are the sentinels Verify's errors wrap.
 var verificationSentinels = [...]error{ErrMissingSignature, ErrMissingCertificateURL, ErrUnsupportedAlgorithm,
-	ErrUntrustedCertificateURL, ErrCertificateUnavailable, ErrUntrustedCertificate, ErrBadSignature}
+	ErrUntrustedCertificateURL, ErrCertificateUnavailable, ErrUntrustedCertificate, ErrBadSignature,
+	ErrSignatureUnconfirmed, ErrCertificateNotFound}
 
 // verificationOf sets *verr to the *VerificationError in err, or, for a bare sentinel of Verify
 // (no *VerificationError), to one that wraps it: both answer alike, by the same Transient.

@@ -3,6 +3,7 @@ package pcwebhook_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"go/ast"
@@ -10,6 +11,7 @@ import (
 	"go/token"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -468,6 +470,19 @@ func outcomeRows() []outcomeRow {
 				return []pcwebhook.HandlerOption{pcwebhook.WithVerifier(testSender(t).Verifier(pcwebhook.WithClock(func() time.Time { return later })))}
 			},
 			request: postUnique(pcwebhook.EventTestCreated)},
+		{outcome: pcwebhook.OutcomeSignatureUnconfirmed, status: 503, level: "WARN",
+			setup: func(t *testing.T, f *observedFixture) {
+				// A genuine delivery caches the key; a forged one is checked against a fresh
+				// download (401) and starts the rotation check interval.
+				require.Equal(t, http.StatusOK, f.post(uniqueBody(pcwebhook.EventTestCreated)).Code)
+				body := uniqueBody(pcwebhook.EventTestCreated)
+				require.Equal(t, http.StatusUnauthorized, f.do(body, f.s.Sign(uniqueBody(pcwebhook.EventTestCreated))).Code)
+			},
+			request: func(_ *testing.T, f *observedFixture) *httptest.ResponseRecorder {
+				// Inside the interval, a signature that matches no cached key cannot be told from one
+				// made with a new certificate: retried, not refused.
+				return f.do(uniqueBody(pcwebhook.EventTestCreated), f.s.Sign(uniqueBody(pcwebhook.EventTestCreated)))
+			}},
 		{outcome: pcwebhook.OutcomeMalformedEvent, status: 400, level: "WARN",
 			request: func(_ *testing.T, f *observedFixture) *httptest.ResponseRecorder {
 				return f.post([]byte(`{"EventName":`))
@@ -581,7 +596,7 @@ func TestEveryOutcomeHasARow(t *testing.T) {
 		rows[r.outcome] = true
 	}
 	assert.Equal(t, declared, rows, "every Outcome in handler_outcome.go has exactly one row in outcomeRows")
-	assert.Len(t, declared, 17)
+	assert.Len(t, declared, 18)
 
 	assert.Equal(t, pcwebhook.OutcomeVerificationFailed, pcwebhook.OutcomeUnverified, "the deprecated name keeps its value")
 	assert.Equal(t, pcwebhook.OutcomeDuplicateInProgress, pcwebhook.OutcomeInProgress, "the deprecated name keeps its value")
@@ -598,7 +613,7 @@ func TestHTTPStatusOfTransientVerificationErrors(t *testing.T) {
 	untrusted := &pcwebhook.VerificationError{Step: pcwebhook.StepChain, Reason: "no trust roots", Err: pcwebhook.ErrUntrustedCertificate}
 	want := 401
 	if untrusted.Transient() {
-		want = 503 // policy failures of allow-listed certificates are the receiver's (issue 10 point 3)
+		want = 503 // policy failures of allow-listed certificates are the receiver's
 	}
 	assert.Equal(t, want, pcwebhook.HTTPStatus(untrusted))
 
@@ -662,4 +677,47 @@ func TestHTTPStatusOfNilVerificationError(t *testing.T) {
 		assert.Equal(t, http.StatusInternalServerError, pcwebhook.HTTPStatus(fmt.Errorf("x: %w", nilErr)))
 		assert.NotEmpty(t, nilErr.Error())
 	})
+}
+
+// TestHandlerFreshCertificateNameIsTheSenders: a forged request naming a never-seen file under the
+// allowed prefix gets 401 and a WARN line, not 503 and an ERROR line asking the operator to let
+// the host reach the certificate store.
+func TestHandlerFreshCertificateNameIsTheSenders(t *testing.T) {
+	s := testSender(t)
+	f := newObservedFixture(t)
+	h := s.Sign(uniqueBody(pcwebhook.EventTestCreated))
+	h.Set("X-MS-Certificate-Url", s.CertificateURLPrefix()+"never-seen.cer")
+	w := f.do(uniqueBody(pcwebhook.EventTestCreated), h)
+	assert.Equal(t, http.StatusUnauthorized, w.Code, w.Body.String())
+	assert.Equal(t, pcwebhook.OutcomeVerificationFailed, f.last(t).Outcome)
+	lines := f.logs.requestLines(t)
+	require.Len(t, lines, 1)
+	assert.Equal(t, "WARN", lines[0]["level"])
+	assert.NotContains(t, lines[0], "fix")
+}
+
+// TestHandlerWithoutTrustRootsFailsAtStartUp: on a host without CA certificates the default
+// Handler says so when it is built (an ERROR line naming the fixes) and Check returns the error,
+// so the README's first snippet stops at start-up instead of answering 500 to every delivery.
+func TestHandlerWithoutTrustRootsFailsAtStartUp(t *testing.T) {
+	logs := &logBuffer{}
+	h := pcwebhook.NewHandler(pcwebhook.WithSystemRoots(func() (*x509.CertPool, error) { return x509.NewCertPool(), nil }),
+		pcwebhook.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))
+	err := h.Check()
+	require.ErrorIs(t, err, pcwebhook.ErrNoTrustedRoots)
+	assert.Contains(t, err.Error(), "ca-certificates")
+	lines := logs.lines(t)
+	require.Len(t, lines, 1, "one line at construction, before any delivery")
+	assert.Equal(t, "ERROR", lines[0]["level"])
+	assert.Contains(t, lines[0]["error"], "WithRootCAs")
+	assert.NotEmpty(t, lines[0]["fix"])
+
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`)))
+	assert.Equal(t, http.StatusInternalServerError, w.Code)
+
+	ok := pcwebhook.NewHandler(pcwebhook.WithVerifier(testSender(t).Verifier()))
+	assert.NoError(t, ok.Check())
+	var zero pcwebhook.Handler
+	assert.NoError(t, zero.Check(), "the test machine has roots: the zero Handler's production policy builds")
 }

@@ -1,10 +1,7 @@
 package pcwebhook
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 )
@@ -12,7 +9,9 @@ import (
 // RegistrationDiff is what replacing a registration changes. A partner account has one webhook
 // registration: registering or updating replaces it whole, for every program of the account, so a
 // change of URL or a dropped event cuts off whoever relied on it. Make one with
-// [DiffRegistrations]; [Client.EnsureRegistrationChanges] returns the one it applied.
+// [DiffRegistrations], or read one from the service with [Client.PlanRegistration] (a plan, which
+// [Client.ApplyRegistrationPlan] applies); [Client.EnsureRegistrationChanges] returns the one it
+// applied or refused.
 type RegistrationDiff struct {
 	// Before is the registration as it was; nil when there was none (the change creates it).
 	Before *Registration
@@ -63,9 +62,32 @@ func (d RegistrationDiff) Changed() bool {
 
 // Disruptive reports whether the change can cut off deliveries that the current registration
 // gets: it moves them to another URL, or drops events. Creating a registration is not
-// disruptive. The command-line tool asks for confirmation before a disruptive change.
+// disruptive, and neither are added events nor a new header mode (the Handler reads the
+// signature from either header). The Client writes a disruptive change only when allowed by name
+// ([AllowDisruptive]); the command-line tool asks for confirmation first.
 func (d RegistrationDiff) Disruptive() bool {
 	return d.Before != nil && (d.URLChanged || len(d.RemovedEvents) > 0)
+}
+
+// Disruption says in one phrase how the change cuts deliveries off, for people, for example
+// "moves every delivery from https://old.example/hook to https://new.example/hook, and stops
+// 1 event(s): invoice-ready"; it is "" when the change is not [RegistrationDiff.Disruptive].
+func (d RegistrationDiff) Disruption() string {
+	if !d.Disruptive() {
+		return ""
+	}
+	var why []string
+	if d.URLChanged {
+		why = append(why, "moves every delivery from "+strings.TrimSpace(d.Before.WebhookURL)+" to "+d.After.WebhookURL)
+	}
+	if n := len(d.RemovedEvents); n > 0 {
+		names := make([]string, n)
+		for i, e := range d.RemovedEvents {
+			names[i] = string(e)
+		}
+		why = append(why, fmt.Sprintf("stops %d event(s): %s", n, strings.Join(names, ", ")))
+	}
+	return strings.Join(why, ", and ")
 }
 
 // String describes the change on a few lines, for people, for example
@@ -161,38 +183,4 @@ func eventsMissingFrom(a, b []EventName) []EventName {
 		out = append(out, c)
 	}
 	return out
-}
-
-// EnsureRegistrationChanges is [Client.EnsureRegistration] that also reports what it changed:
-// the diff between the registration it found and reg. When nothing differed, the diff's Changed
-// is false and nothing was written. On an error, the diff says what was attempted (its Before is
-// nil when the registration could not be read).
-//
-// If the POST that creates the registration is refused with 409 Conflict (a registration was
-// created meanwhile), the registration is read again, and replaced with PUT only if it differs.
-func (c *Client) EnsureRegistrationChanges(ctx context.Context, reg Registration) (*Registration, RegistrationDiff, error) {
-	if _, err := c.registrationRequest(reg); err != nil { // invalid input: fail before any call
-		return nil, DiffRegistrations(nil, reg), err
-	}
-	current, err := c.Registration(ctx)
-	switch {
-	case errors.Is(err, ErrNotRegistered):
-		diff := DiffRegistrations(nil, reg)
-		created, err := c.Register(ctx, reg)
-		var apiErr *APIError
-		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusConflict {
-			return created, diff, err
-		}
-		if current, err = c.Registration(ctx); err != nil {
-			return nil, diff, err
-		}
-	case err != nil:
-		return nil, DiffRegistrations(nil, reg), err
-	}
-	diff := DiffRegistrations(current, reg)
-	if !diff.Changed() {
-		return current, diff, nil
-	}
-	updated, err := c.UpdateRegistration(ctx, reg)
-	return updated, diff, err
 }

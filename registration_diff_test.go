@@ -46,12 +46,15 @@ func TestDiffRegistrations(t *testing.T) {
 		assert.Equal(t, "url:    https://prod.example/hook -> https://abc.tunnel.example/hook\n"+
 			"events: + invoice-ready\n        - subscription-updated\n        - transfer-failed\n"+
 			"header: Authorization -> x-ms-signature", d.String())
+		assert.Equal(t, "moves every delivery from https://prod.example/hook to https://abc.tunnel.example/hook, "+
+			"and stops 2 event(s): subscription-updated, transfer-failed", d.Disruption())
 	})
 	t.Run("only added events", func(t *testing.T) {
 		d := DiffRegistrations(before, Registration{WebhookURL: before.WebhookURL,
 			WebhookEvents: append([]EventName{EventInvoiceReady}, before.WebhookEvents...)})
 		assert.True(t, d.Changed())
 		assert.False(t, d.Disruptive(), "adding events cuts nothing off")
+		assert.Empty(t, d.Disruption())
 		assert.Equal(t, "url:    https://prod.example/hook (unchanged)\nevents: + invoice-ready\nheader: Authorization (unchanged)", d.String())
 	})
 	t.Run("only the header mode", func(t *testing.T) {
@@ -65,6 +68,7 @@ func TestDiffRegistrations(t *testing.T) {
 		assert.True(t, d.Disruptive())
 		assert.False(t, d.URLChanged)
 		assert.Equal(t, []EventName{EventSubscriptionUpdated}, d.RemovedEvents)
+		assert.Equal(t, "stops 1 event(s): subscription-updated", d.Disruption())
 	})
 	t.Run("before is copied", func(t *testing.T) {
 		b := &Registration{WebhookURL: "https://x.example/h", WebhookEvents: []EventName{EventTestCreated}}
@@ -83,7 +87,7 @@ func TestEnsureRegistrationChangesReportsTheChange(t *testing.T) {
 		fakeCall{method: "POST", path: registrationPath, file: "registration.json"},
 	)
 	c, _ := newTestClient(t, f)
-	got, diff, err := c.EnsureRegistrationChanges(context.Background(), wanted)
+	got, diff, err := c.EnsureRegistrationWith(context.Background(), wanted, AllowDisruptive())
 	require.NoError(t, err)
 	assert.Equal(t, "e82cac64-dc67-4cd3-849b-78b6127dd57d", got.SubscriberID)
 	assert.True(t, diff.Changed())

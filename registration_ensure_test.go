@@ -66,15 +66,11 @@ func TestEnsureRegistrationNoOp(t *testing.T) {
 	assert.Equal(t, []string{"GET " + registrationPath, "GET " + registrationPath}, f.calls(), "no write call")
 }
 
-func TestEnsureRegistrationUpdates(t *testing.T) {
+// Added events and a new header mode cut no delivery off: they are written without an option.
+func TestEnsureRegistrationAppliesAdditiveChanges(t *testing.T) {
 	for name, reg := range map[string]Registration{
-		"other URL":            {WebhookURL: "https://partner.example/webhooks/v2", WebhookEvents: wanted.WebhookEvents},
-		"URL differs in slash": {WebhookURL: "https://partner.example/webhooks/", WebhookEvents: wanted.WebhookEvents},
-		"URL differs in case":  {WebhookURL: "https://partner.example/Webhooks", WebhookEvents: wanted.WebhookEvents},
-		"event added":          {WebhookURL: wanted.WebhookURL, WebhookEvents: append([]EventName{EventInvoiceReady}, wanted.WebhookEvents...)},
-		"event removed":        {WebhookURL: wanted.WebhookURL, WebhookEvents: []EventName{EventTestCreated}},
-		"no events":            {WebhookURL: wanted.WebhookURL},
-		"header flag":          {WebhookURL: wanted.WebhookURL, WebhookEvents: wanted.WebhookEvents, SignatureTokenToMsSignatureHeader: true},
+		"event added": {WebhookURL: wanted.WebhookURL, WebhookEvents: append([]EventName{EventInvoiceReady}, wanted.WebhookEvents...)},
+		"header flag": {WebhookURL: wanted.WebhookURL, WebhookEvents: wanted.WebhookEvents, SignatureTokenToMsSignatureHeader: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFakePC(t,
@@ -89,18 +85,73 @@ func TestEnsureRegistrationUpdates(t *testing.T) {
 	}
 }
 
-func TestEnsureRegistrationConflictFallsBackToPut(t *testing.T) {
+// A change of URL (in any way) or dropped events is refused: nothing is written, the error says
+// what and names the option; with AllowDisruptive it is written.
+func TestEnsureRegistrationRefusesDisruptiveChanges(t *testing.T) {
+	for name, tc := range map[string]struct {
+		reg     Registration
+		removed []EventName
+	}{
+		"other URL":            {reg: Registration{WebhookURL: "https://partner.example/webhooks/v2", WebhookEvents: wanted.WebhookEvents}},
+		"URL differs in slash": {reg: Registration{WebhookURL: "https://partner.example/webhooks/", WebhookEvents: wanted.WebhookEvents}},
+		"URL differs in case":  {reg: Registration{WebhookURL: "https://partner.example/Webhooks", WebhookEvents: wanted.WebhookEvents}},
+		"event removed":        {reg: Registration{WebhookURL: wanted.WebhookURL, WebhookEvents: []EventName{EventTestCreated}}, removed: []EventName{EventSubscriptionUpdated}},
+		"no events":            {reg: Registration{WebhookURL: wanted.WebhookURL}, removed: wanted.WebhookEvents},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakePC(t,
+				fakeCall{method: "GET", path: registrationPath, file: "registration.json"},
+				fakeCall{method: "GET", path: registrationPath, file: "registration.json"},
+				fakeCall{method: "GET", path: registrationPath, file: "registration.json"},
+				fakeCall{method: "PUT", path: registrationPath, file: "registration.json"},
+			)
+			c, _ := newTestClient(t, f)
+			got, err := c.EnsureRegistration(context.Background(), tc.reg)
+			require.ErrorIs(t, err, ErrDisruptiveChange)
+			assert.ErrorContains(t, err, "AllowDisruptive")
+			require.NotNil(t, got, "the registration as it stays")
+			assert.Equal(t, wanted.WebhookURL, got.WebhookURL)
+
+			_, diff, err := c.EnsureRegistrationChanges(context.Background(), tc.reg)
+			var refused *RegistrationChangeError
+			require.ErrorAs(t, err, &refused)
+			assert.Equal(t, diff, refused.Diff)
+			assert.True(t, diff.Disruptive())
+			assert.Equal(t, tc.removed, diff.RemovedEvents)
+			assert.Equal(t, []string{"GET " + registrationPath, "GET " + registrationPath}, f.calls(), "nothing written")
+
+			_, diff, err = c.EnsureRegistrationWith(context.Background(), tc.reg, nil, AllowDisruptive()) // a nil option is skipped
+			require.NoError(t, err)
+			assert.True(t, diff.Disruptive())
+			assert.Equal(t, "PUT "+registrationPath, f.calls()[3])
+		})
+	}
+}
+
+// After a 409 Conflict the decision is made again against the registration created meanwhile:
+// another URL is refused by default, and replaced with AllowDisruptive.
+func TestEnsureRegistrationConflictDecidesAgain(t *testing.T) {
+	other := `{"WebhookUrl":"https://other.example/hook","WebhookEvents":["test-created"]}`
 	f := newFakePC(t,
 		fakeCall{method: "GET", path: registrationPath, status: 404},
 		fakeCall{method: "POST", path: registrationPath, status: 409, file: "error-409.json"},
-		fakeCall{method: "GET", path: registrationPath, body: `{"WebhookUrl":"https://other.example/hook","WebhookEvents":["test-created"]}`},
+		fakeCall{method: "GET", path: registrationPath, body: other},
+		fakeCall{method: "GET", path: registrationPath, status: 404},
+		fakeCall{method: "POST", path: registrationPath, status: 409, file: "error-409.json"},
+		fakeCall{method: "GET", path: registrationPath, body: other},
 		fakeCall{method: "PUT", path: registrationPath, file: "registration.json"},
 	)
 	c, _ := newTestClient(t, f)
 	_, diff, err := c.EnsureRegistrationChanges(context.Background(), wanted)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"GET " + registrationPath, "POST " + registrationPath, "GET " + registrationPath, "PUT " + registrationPath}, f.calls())
+	require.ErrorIs(t, err, ErrDisruptiveChange)
+	assert.Equal(t, []string{"GET " + registrationPath, "POST " + registrationPath, "GET " + registrationPath}, f.calls(), "no PUT")
 	require.NotNil(t, diff.Before, "the diff is against the registration found after the conflict")
+	assert.Equal(t, "https://other.example/hook", diff.Before.WebhookURL)
+
+	_, diff, err = c.EnsureRegistrationWith(context.Background(), wanted, AllowDisruptive())
+	require.NoError(t, err)
+	assert.Equal(t, "PUT "+registrationPath, f.calls()[6])
+	require.NotNil(t, diff.Before)
 	assert.Equal(t, "https://other.example/hook", diff.Before.WebhookURL)
 	assert.True(t, diff.URLChanged)
 	assert.Equal(t, []EventName{EventSubscriptionUpdated}, diff.AddedEvents)

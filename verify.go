@@ -2,7 +2,6 @@ package pcwebhook
 
 import (
 	"context"
-	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/partnercenter-go/pcwebhook/internal/certcache"
 )
@@ -34,10 +35,19 @@ import (
 //     its KeyUsage when that is present, and a chain to the trusted roots at the clock's time,
 //     downloading a missing issuer from the certificate's AIA URL only when that URL is inside
 //     the issuer allow-list;
-//  6. the RSA PKCS#1 v1.5 SHA-256 signature matches the raw body bytes. When it does not match a
-//     cached key, the certificate is downloaded again (at most once per URL per rotation
-//     interval) and the signature checked against the fresh key, so that a certificate replaced
-//     at the same URL is picked up on the first delivery signed with it.
+//  6. the RSA PKCS#1 v1.5 SHA-256 signature matches the raw body bytes, with the certificate's
+//     key or, for a while after a rotation, its previous key. When it matches no cached key,
+//     the certificate is downloaded again (a rotation check: at most once per URL per rotation
+//     interval, and carried to its end even if the caller leaves) and the signature checked
+//     against the fresh key, so that a certificate replaced at the same URL is picked up on the
+//     first delivery signed with it. A signature is refused for good ([ErrBadSignature], 401)
+//     only when it fails against a key downloaded after the request arrived; when no such
+//     download can be made now, the answer is [ErrSignatureUnconfirmed] (503, retried).
+//
+// When a rotation check replaces a key, the previous key stays accepted until its own cache
+// entry would have ended (never past its chain's NotAfter): a delivery signed just before the
+// rotation and retried after it still verifies, and nothing is accepted that would not have been
+// before the rotation was noticed.
 //
 // Cached certificates are used only while the clock is inside the validity of their whole chain
 // and for at most the maximum age; failures are cached briefly; issuer certificates are cached
@@ -56,7 +66,8 @@ type verifierState struct {
 	broken *VerificationError // a zero Verifier whose production policy failed (no roots)
 	gate   *certcache.Gate    // download slots and the bounded queue for them
 
-	keys    *certcache.Loader[*rsa.PublicKey]      // per certificate URL
+	keys    *certcache.Loader[*leafEntry]          // per certificate URL
+	loads   atomic.Uint64                          // numbers the loads of keys, in the order they start
 	issuers *certcache.Loader[[]*x509.Certificate] // per issuer (AIA) URL
 
 	stats verifierCounters
@@ -67,6 +78,7 @@ type verifierCounters struct {
 	verified, rejected, cacheHits, failureCacheHits  atomic.Int64
 	certDownloads, issuerDownloads, downloadFailures atomic.Int64
 	bytesDownloaded, queueFull, rotationChecks       atomic.Int64
+	unconfirmed, previousKeyMatches                  atomic.Int64
 }
 
 // VerifierStats is a snapshot of a Verifier's counters, for metrics and tests.
@@ -94,6 +106,12 @@ type VerifierStats struct {
 	// RotationChecks counts certificate downloads made because a signature did not match a cached
 	// key (see [WithRotationCheckInterval]).
 	RotationChecks int64
+	// UnconfirmedSignatures counts Verify calls that returned [ErrSignatureUnconfirmed]: the
+	// signature matched no cached key and no fresh download could be made to confirm it.
+	UnconfirmedSignatures int64
+	// PreviousKeyMatches counts signatures that matched the previous key of a certificate URL,
+	// kept through a rotation (deliveries signed before the certificate was replaced).
+	PreviousKeyMatches int64
 	// CachedCertificates is the number of certificate keys in the cache now, including any that
 	// expired but were not looked up since.
 	CachedCertificates int
@@ -265,29 +283,71 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 	if !ok {
 		return verificationError(ErrBadSignature, StepSignatureFormat, "signature is not valid base64")
 	}
-	key, err := st.leafKey(ctx, &u)
+	arrival := st.loads.Load() // loads numbered above this one start after the request arrived
+	e, err := st.leafKey(ctx, &u)
 	if err != nil {
 		return err
 	}
-	if len(sig) == key.Size() && method.Verify(string(body), sig, key) == nil {
+	if st.matches(e, method, body, sig) {
 		return nil
 	}
-	// The certificate may have been replaced at the same URL: check once against a fresh
-	// download (at most one per URL per rotation interval) before refusing.
-	fresh, verr := st.rotatedKey(ctx, &u, key)
-	if verr != nil {
-		return verr
-	}
-	if fresh != nil {
-		key = fresh
-		if len(sig) == key.Size() && method.Verify(string(body), sig, key) == nil {
+	if e.seq <= arrival {
+		// The key was fetched before the request arrived: the certificate may have been replaced
+		// at the same URL since. Check again with a fresh download (at most one per URL per
+		// rotation interval) before refusing.
+		fresh, cerr := st.rotationCheck(ctx, &u)
+		var verr *VerificationError
+		if cerr != nil && errors.As(cerr, &verr) && errors.Is(verr.Err, ErrUntrustedCertificate) {
+			return verr // the certificate now served fails the policy: the receiver's to fix
+		}
+		if cerr == nil && fresh != e && st.matches(fresh, method, body, sig) {
 			return nil
 		}
+		if cerr != nil || fresh.seq <= arrival {
+			// No key fetched since the request arrived: whether the signature is forged or made
+			// with a certificate this verifier has not seen yet cannot be told now. A retry can.
+			st.stats.unconfirmed.Add(1)
+			return unconfirmed(cerr, u.authority())
+		}
+		e = fresh
 	}
-	if len(sig) != key.Size() {
+	// The signature was checked against a key downloaded after the request arrived: forged.
+	if len(sig) != e.key.Size() {
 		return verificationError(ErrBadSignature, StepSignatureFormat, "signature length does not match the key size")
 	}
 	return verificationError(ErrBadSignature, StepSignature, "signature does not match the body")
+}
+
+// matches reports whether sig is the signature of body by the key of e, or by its previous key
+// while that is still accepted.
+func (st *verifierState) matches(e *leafEntry, method *jwt.SigningMethodRSA, body, sig []byte) bool {
+	if len(sig) == e.key.Size() && method.Verify(string(body), sig, e.key) == nil {
+		return true
+	}
+	if prev := e.previous(st.cfg.now()); prev != nil && len(sig) == prev.Size() && method.Verify(string(body), sig, prev) == nil {
+		st.stats.previousKeyMatches.Add(1)
+		return true
+	}
+	return false
+}
+
+// unconfirmed is the error of a signature that matches no cached key of the certificate at host
+// and could not be checked against a fresh download: checkErr is why (nil: a rotation check was
+// made recently, before the request arrived). It wraps ErrSignatureUnconfirmed and no other
+// sentinel: the download's own failure is told in the reason and the network cause.
+func unconfirmed(checkErr error, host string) *VerificationError {
+	e := &VerificationError{Step: StepSignature, Host: host, Err: ErrSignatureUnconfirmed}
+	const prefix = "signature does not match the cached certificate"
+	var verr *VerificationError
+	switch {
+	case checkErr == nil:
+		e.Reason = prefix + ", which was checked for a rotation less than the rotation check interval ago"
+	case errors.As(checkErr, &verr):
+		e.Reason, e.Cause = prefix+"; checking it again: "+verr.Reason, verr.Cause
+	default: // the caller's context ended
+		e.Reason, e.Cause = prefix+", and the request ended before the certificate was downloaded again", checkErr
+	}
+	return e
 }
 
 // Prefetch downloads and checks certificates now (with no arguments: [DefaultCertificateURL],
@@ -345,17 +405,19 @@ func (v *Verifier) Stats() VerifierStats {
 	}
 	st := v.state()
 	return VerifierStats{
-		Verified:             st.stats.verified.Load(),
-		Rejected:             st.stats.rejected.Load(),
-		CacheHits:            st.stats.cacheHits.Load(),
-		FailureCacheHits:     st.stats.failureCacheHits.Load(),
-		CertificateDownloads: st.stats.certDownloads.Load(),
-		IssuerDownloads:      st.stats.issuerDownloads.Load(),
-		DownloadFailures:     st.stats.downloadFailures.Load(),
-		BytesDownloaded:      st.stats.bytesDownloaded.Load(),
-		QueueFull:            st.stats.queueFull.Load(),
-		RotationChecks:       st.stats.rotationChecks.Load(),
-		CachedCertificates:   st.keys.Len(),
+		Verified:              st.stats.verified.Load(),
+		Rejected:              st.stats.rejected.Load(),
+		CacheHits:             st.stats.cacheHits.Load(),
+		FailureCacheHits:      st.stats.failureCacheHits.Load(),
+		CertificateDownloads:  st.stats.certDownloads.Load(),
+		IssuerDownloads:       st.stats.issuerDownloads.Load(),
+		DownloadFailures:      st.stats.downloadFailures.Load(),
+		BytesDownloaded:       st.stats.bytesDownloaded.Load(),
+		QueueFull:             st.stats.queueFull.Load(),
+		RotationChecks:        st.stats.rotationChecks.Load(),
+		UnconfirmedSignatures: st.stats.unconfirmed.Load(),
+		PreviousKeyMatches:    st.stats.previousKeyMatches.Load(),
+		CachedCertificates:    st.keys.Len(),
 	}
 }
 

@@ -20,9 +20,34 @@ import (
 //
 // Conditions of the moment (the download queue full, every caller gone) are never remembered.
 
+// leafEntry is the cached state of one certificate URL: the key its certificate holds, and,
+// after a rotation check replaced that key, the previous one, still accepted until its own entry
+// would have expired (a retry of a delivery signed before the rotation verifies).
+type leafEntry struct {
+	key *rsa.PublicKey
+	// seq is the number of the load that downloaded key: loads are numbered in the order they
+	// start, so a key whose seq is above a request's arrival number was fetched after the request
+	// arrived (see verifierState.verify).
+	seq uint64
+	// expires is when this entry's cache window ends (the earliest NotAfter of the chain, or the
+	// maximum age).
+	expires time.Time
+	// prev is the key that a rotation check replaced, accepted until prevUntil; nil when none.
+	prev      *rsa.PublicKey
+	prevUntil time.Time
+}
+
+// previous returns the previous key while it is still accepted at now, else nil.
+func (e *leafEntry) previous(now time.Time) *rsa.PublicKey {
+	if e.prev != nil && now.Before(e.prevUntil) {
+		return e.prev
+	}
+	return nil
+}
+
 // newKeyLoader returns the loader of signing keys, per certificate URL.
-func newKeyLoader(cfg *verifierConfig) *certcache.Loader[*rsa.PublicKey] {
-	return certcache.NewLoader[*rsa.PublicKey](certcache.LoaderOptions{
+func newKeyLoader(cfg *verifierConfig) *certcache.Loader[*leafEntry] {
+	return certcache.NewLoader[*leafEntry](certcache.LoaderOptions{
 		Size: cfg.cacheSize, Now: cfg.now, FailureTTL: cfg.failureTTL, Cacheable: cacheableFailure,
 		RefreshInterval: cfg.rotationInterval,
 	})
@@ -50,51 +75,54 @@ func cacheableFailure(err error) bool {
 	return true
 }
 
-// leafKey returns the verified RSA key for the certificate URL u: from the cache when an entry
-// is valid at the clock's time, else from the failure cache, else by loading it once for all
+// leafKey returns the verified entry of the certificate URL u: from the cache when an entry is
+// valid at the clock's time, else from the failure cache, else by loading it once for all
 // concurrent callers. The caller waits at most until ctx ends. A URL that verified before gets
 // its download ahead of never-seen URLs.
-func (st *verifierState) leafKey(ctx context.Context, u *strictURL) (*rsa.PublicKey, error) {
+func (st *verifierState) leafKey(ctx context.Context, u *strictURL) (*leafEntry, error) {
 	now := st.cfg.now()
-	if key, ok := st.keys.Get(u.canonical, now); ok {
+	if e, ok := st.keys.Get(u.canonical, now); ok {
 		st.stats.cacheHits.Add(1)
-		return key, nil
+		return e, nil
 	}
 	if err, ok := st.keys.Failure(u.canonical, now); ok {
 		st.stats.failureCacheHits.Add(1)
 		return nil, errorFromWait(err, StepDownload, u.authority())
 	}
-	key, err := st.keys.Load(ctx, u.canonical, st.leafLoad(u))
+	e, err := st.keys.Load(ctx, u.canonical, st.leafLoad(u, false))
 	if err != nil {
 		return nil, errorFromWait(err, StepDownload, u.authority())
 	}
-	return key, nil
+	return e, nil
 }
 
-// rotatedKey is called when a signature does not match the cached key old of u. It downloads the
-// certificate again, unless that was done less than the rotation interval ago (then it returns
-// the key cached now, which another caller's reload may have replaced). It returns nil when there
-// is no other key to try.
-func (st *verifierState) rotatedKey(ctx context.Context, u *strictURL, old *rsa.PublicKey) (*rsa.PublicKey, error) {
-	load := st.leafLoad(u)
-	key, _, err := st.keys.Reload(ctx, u.canonical, func(ctx context.Context) (*rsa.PublicKey, time.Time, time.Time, error) {
-		st.stats.rotationChecks.Add(1)
-		return load(ctx)
-	})
+// rotationCheck is called when a signature matches neither key of the cached entry of u. It
+// downloads the certificate again, unless a rotation check of u was made less than the rotation
+// interval ago; the download runs to its end even when the caller stops waiting. It returns the
+// entry cached after the check (which another caller's check may have replaced), or the check's
+// failure.
+func (st *verifierState) rotationCheck(ctx context.Context, u *strictURL) (*leafEntry, error) {
+	e, _, err := st.keys.Reload(ctx, u.canonical, st.leafLoad(u, true))
 	if err != nil {
 		return nil, errorFromWait(err, StepDownload, u.authority())
 	}
-	if key == nil || key.Equal(old) {
-		return nil, nil
+	if e == nil {
+		// Inside the interval, and the cached entry expired meanwhile.
+		return nil, &VerificationError{Step: StepDownload, Reason: reasonCheckedRecently, Host: u.authority(), Err: ErrCertificateUnavailable}
 	}
-	return key, nil
+	return e, nil
 }
 
-// leafLoad returns the load of u's certificate: download (or pin), parse, check, chain.
-func (st *verifierState) leafLoad(u *strictURL) certcache.LoadFunc[*rsa.PublicKey] {
+// leafLoad returns the load of u's certificate: download (or pin), parse, check, chain. A
+// rotation check's load keeps the key it replaces as the previous key of the new entry.
+func (st *verifierState) leafLoad(u *strictURL, rotation bool) certcache.LoadFunc[*leafEntry] {
 	target := *u
 	priority := st.keys.Known(u.canonical)
-	return func(ctx context.Context) (*rsa.PublicKey, time.Time, time.Time, error) {
+	return func(ctx context.Context) (*leafEntry, time.Time, time.Time, error) {
+		seq := st.loads.Add(1)
+		if rotation {
+			st.stats.rotationChecks.Add(1)
+		}
 		now := st.cfg.now()
 		key, notBefore, expires, verr := st.fetchAndCheckLeaf(ctx, &target, now, priority)
 		if verr != nil {
@@ -103,7 +131,16 @@ func (st *verifierState) leafLoad(u *strictURL) certcache.LoadFunc[*rsa.PublicKe
 			}
 			return nil, notBefore, expires, verr
 		}
-		return key, notBefore, expires, nil
+		e := &leafEntry{key: key, seq: seq, expires: expires}
+		if old, ok := st.keys.Get(target.canonical, now); ok && rotation {
+			switch {
+			case !old.key.Equal(key):
+				e.prev, e.prevUntil = old.key, old.expires
+			case old.previous(now) != nil:
+				e.prev, e.prevUntil = old.prev, old.prevUntil
+			}
+		}
+		return e, notBefore, expires, nil
 	}
 }
 

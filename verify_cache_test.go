@@ -255,9 +255,10 @@ func TestIssuerCachedAcrossLeaves(t *testing.T) {
 }
 
 // TestCertificateRotation: a new certificate at the same URL is picked up on the first delivery
-// signed with it (a signature that fails with the cached key causes one fresh download), unless
-// the cached key was downloaded less than the rotation interval ago; and once the cached entry
-// ends in any case.
+// signed with it (a signature that fails with the cached key causes one fresh download), also
+// right after the old one was downloaded; the old key stays accepted until its own cache entry
+// would have ended, so that retries of deliveries signed before the rotation verify; then it is
+// refused, checked against a fresh download.
 func TestCertificateRotation(t *testing.T) {
 	f := newFixture(t)
 	var mu sync.Mutex
@@ -270,7 +271,8 @@ func TestCertificateRotation(t *testing.T) {
 	clock := newTestClock(time.Now())
 	v := f.verifier(t, pcwebhook.WithClock(clock.now), pcwebhook.WithCertificateMaxAge(time.Hour), pcwebhook.WithRotationCheckInterval(time.Minute))
 	url := f.cs.url("/cert/rotating.cer")
-	require.NoError(t, v.Verify(context.Background(), signedHeader(t, url, testBody), testBody))
+	oldSig := signedHeader(t, url, testBody)
+	require.NoError(t, v.Verify(context.Background(), oldSig, testBody)) // cached until +1h
 
 	// The new certificate has another key.
 	k := testKeys()
@@ -282,15 +284,71 @@ func TestCertificateRotation(t *testing.T) {
 	newSig.Set("X-MS-Certificate-Url", url)
 	newSig.Set("X-MS-Signature-Algorithm", "rsa-sha256")
 
-	assert.ErrorIs(t, v.Verify(context.Background(), newSig, testBody), pcwebhook.ErrBadSignature, "the old key was downloaded less than the interval ago")
-	assert.Equal(t, int64(1), v.Stats().CertificateDownloads)
-	clock.add(2 * time.Minute)
+	clock.add(30 * time.Minute)
 	require.NoError(t, v.Verify(context.Background(), newSig, testBody), "rotation picked up on the first delivery")
 	assert.Equal(t, int64(2), v.Stats().CertificateDownloads)
 	assert.Equal(t, int64(1), v.Stats().RotationChecks)
-	assert.ErrorIs(t, v.Verify(context.Background(), signedHeader(t, url, testBody), testBody), pcwebhook.ErrBadSignature, "old key gone")
-	assert.Equal(t, int64(2), v.Stats().CertificateDownloads, "the new key is fresh: no further download")
-	clock.add(2 * time.Hour)
+
+	// A retry signed before the rotation: the old key is still accepted, without a download.
+	clock.add(time.Second)
+	require.NoError(t, v.Verify(context.Background(), oldSig, testBody), "old key, 1 s after the rotation")
+	clock.add(2 * time.Minute)
+	require.NoError(t, v.Verify(context.Background(), oldSig, testBody), "old key, 2 min after the rotation")
+	assert.Equal(t, int64(2), v.Stats().PreviousKeyMatches)
 	require.NoError(t, v.Verify(context.Background(), newSig, testBody))
-	assert.Equal(t, int64(3), v.Stats().CertificateDownloads, "the entry ended after the maximum age")
+	assert.Equal(t, int64(2), v.Stats().CertificateDownloads, "both keys are served from the cache")
+
+	// Past the moment the old key's own entry would have ended (+1 h), it is refused: checked
+	// against a fresh download, which still holds the new key only.
+	clock.add(30 * time.Minute)
+	err := v.Verify(context.Background(), oldSig, testBody)
+	assert.ErrorIs(t, err, pcwebhook.ErrBadSignature, "old key gone once its entry would have expired")
+	assert.Equal(t, int64(3), v.Stats().CertificateDownloads)
+	require.NoError(t, v.Verify(context.Background(), newSig, testBody))
+	assert.Equal(t, int64(3), v.Stats().CertificateDownloads, "the new key is fresh: no further download")
+}
+
+// TestCertificateNotFound: a never-seen name under the allowed prefix that the store answers 404
+// is the sender's fault (401, remembered like any failure), whereas a URL this verifier knows (one
+// given to Prefetch, one that verified before) answering 404 is the receiver's condition (503):
+// Partner Center's own certificate missing for a while must not lose deliveries.
+func TestCertificateNotFound(t *testing.T) {
+	f := newFixture(t)
+	var mu sync.Mutex
+	present := true
+	f.cs.handle("/cert/vanishing.cer", func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !present {
+			http.NotFound(w, nil)
+			return
+		}
+		_, _ = w.Write(f.leaf.Raw)
+	})
+	clock := newTestClock(time.Now())
+	v := f.verifier(t, pcwebhook.WithClock(clock.now), pcwebhook.WithCertificateMaxAge(time.Hour))
+
+	fresh := f.cs.url("/cert/never-seen.cer")
+	err := v.Verify(context.Background(), signedHeader(t, fresh, testBody), testBody)
+	require.ErrorIs(t, err, pcwebhook.ErrCertificateNotFound)
+	assert.Equal(t, http.StatusUnauthorized, pcwebhook.HTTPStatus(err))
+	require.ErrorIs(t, v.Verify(context.Background(), signedHeader(t, fresh, testBody), testBody), pcwebhook.ErrCertificateNotFound)
+	assert.Equal(t, int64(1), v.Stats().FailureCacheHits, "the refusal is remembered")
+
+	prefetched := f.cs.url("/cert/prefetched-missing.cer")
+	require.ErrorIs(t, v.Prefetch(context.Background(), prefetched), pcwebhook.ErrCertificateUnavailable)
+	clock.add(time.Minute) // past the failure cache
+	err = v.Verify(context.Background(), signedHeader(t, prefetched, testBody), testBody)
+	require.ErrorIs(t, err, pcwebhook.ErrCertificateUnavailable, "a prefetched URL is known: 503")
+	assert.Equal(t, http.StatusServiceUnavailable, pcwebhook.HTTPStatus(err))
+
+	verified := f.cs.url("/cert/vanishing.cer")
+	require.NoError(t, v.Verify(context.Background(), signedHeader(t, verified, testBody), testBody))
+	mu.Lock()
+	present = false
+	mu.Unlock()
+	clock.add(2 * time.Hour) // the cached entry ended
+	err = v.Verify(context.Background(), signedHeader(t, verified, testBody), testBody)
+	require.ErrorIs(t, err, pcwebhook.ErrCertificateUnavailable, "a URL that verified before is known: 503")
+	assert.Equal(t, http.StatusServiceUnavailable, pcwebhook.HTTPStatus(err))
 }

@@ -14,7 +14,13 @@ import (
 //     ([ErrMissingSignature], [ErrMissingCertificateURL]), an algorithm other than rsa-sha256
 //     ([ErrUnsupportedAlgorithm]), a certificate URL outside the allow-list
 //     ([ErrUntrustedCertificateURL]), a malformed signature, or one that does not match the body
-//     even with a freshly downloaded key ([ErrBadSignature]). Not transient: answer 401.
+//     with a key downloaded after the request arrived ([ErrBadSignature]), a certificate URL that
+//     names no certificate and was never seen ([ErrCertificateNotFound]). Not transient: answer
+//     401.
+//   - Neither side is known to be at fault when a signature matches no cached key and the
+//     certificate cannot be downloaded again now to tell a forgery from a certificate replaced
+//     at its URL ([ErrSignatureUnconfirmed]). Transient: answer 503, so that a genuine delivery
+//     is retried; nothing for the operator to fix.
 //   - The receiver is at fault when the certificate cannot be downloaded now
 //     ([ErrCertificateUnavailable]) and when the certificate served from an allow-listed URL fails
 //     this verifier's policy ([ErrUntrustedCertificate]): only Microsoft can put a file there, so a
@@ -44,10 +50,25 @@ var (
 	// store's owner can put a file at an allow-listed URL, so this is the receiver's condition
 	// (trust roots, clock, policy): transient, see [VerificationError.Fix].
 	ErrUntrustedCertificate = errors.New("pcwebhook: untrusted certificate")
-	// ErrBadSignature: the signature is malformed, or does not match the body with the
-	// certificate's current key (a cached key is checked against a fresh download first, so that
-	// a certificate replaced at the same URL is picked up at once).
+	// ErrBadSignature: the signature is malformed, or does not match the body with a key of the
+	// certificate downloaded after the request arrived (a signature that does not match a cached
+	// key is checked against a fresh download first, so that a certificate replaced at the same
+	// URL is picked up at once; see [ErrSignatureUnconfirmed] when that cannot be done).
 	ErrBadSignature = errors.New("pcwebhook: bad signature")
+	// ErrSignatureUnconfirmed: the signature matches no cached key of the certificate URL, and the
+	// certificate could not be downloaded again now to tell a forged signature from one made with
+	// a certificate replaced at the same URL (a rotation check was made less than the rotation
+	// check interval ago, the download slots are busy, the download failed, or the request ended
+	// first). Transient: answer 503, so that a genuine delivery is retried and verified once the
+	// new certificate is cached; a forged one fails again. Only a signature checked against a
+	// key downloaded after the request arrived is refused for good ([ErrBadSignature]).
+	ErrSignatureUnconfirmed = errors.New("pcwebhook: signature unconfirmed")
+	// ErrCertificateNotFound: the certificate URL is inside the allow-list but the certificate
+	// store answered 404 (no such file), and no certificate was ever verified at that URL (nor is
+	// it DefaultCertificateURL, pinned, or given to Prefetch). The request names a certificate
+	// that does not exist: the sender's fault, 401. A known URL answering 404 is
+	// [ErrCertificateUnavailable] instead.
+	ErrCertificateNotFound = errors.New("pcwebhook: certificate not found")
 )
 
 // ErrNoTrustedRoots: [NewVerifier] found no trusted root certificate: the system has no CA bundle
@@ -148,13 +169,15 @@ func (e *VerificationError) Unwrap() []error {
 	return []error{e.Err, e.Cause}
 }
 
-// Transient reports whether the failure is the receiver's condition, so that the same request may
-// succeed later: true for [ErrCertificateUnavailable] (download failed, queue full, a nil
-// Verifier) and for [ErrUntrustedCertificate] (the certificate from an allow-listed URL fails the
-// policy: trust roots, clock, policy). A handler answers 5xx when it is true, so that Partner
-// Center retries, and 401 otherwise; [VerificationError.Fix] says what to do about it.
+// Transient reports whether the same request may succeed later: true for
+// [ErrCertificateUnavailable] (download failed, queue full, a nil Verifier), for
+// [ErrUntrustedCertificate] (the certificate from an allow-listed URL fails the policy: trust
+// roots, clock, policy) and for [ErrSignatureUnconfirmed] (the signature could not be checked
+// against a fresh download yet). A handler answers 5xx when it is true, so that Partner Center
+// retries, and 401 otherwise; [VerificationError.Fix] says what to do about it.
 func (e *VerificationError) Transient() bool {
-	return e != nil && (errors.Is(e.Err, ErrCertificateUnavailable) || errors.Is(e.Err, ErrUntrustedCertificate))
+	return e != nil && (errors.Is(e.Err, ErrCertificateUnavailable) || errors.Is(e.Err, ErrUntrustedCertificate) ||
+		errors.Is(e.Err, ErrSignatureUnconfirmed))
 }
 
 // Fix returns, for a transient failure, one or two sentences for the operator saying how to fix
@@ -164,6 +187,11 @@ func (e *VerificationError) Transient() bool {
 func (e *VerificationError) Fix() string {
 	if !e.Transient() {
 		return ""
+	}
+	if errors.Is(e.Err, ErrSignatureUnconfirmed) {
+		return "nothing to change unless it lasts: a signature matched no cached certificate, which is checked again at most once per " +
+			"WithRotationCheckInterval; Partner Center retries, and a certificate replaced at its URL is picked up by that check. " +
+			"Forged requests naming Partner Center's certificate URL end here too."
 	}
 	if errors.Is(e.Err, ErrCertificateUnavailable) {
 		switch {
@@ -213,6 +241,9 @@ const (
 	reasonSlotWait = "too many downloads in progress"
 	// reasonAbandoned: every caller stopped waiting before the download started.
 	reasonAbandoned = "every caller gave up before the download started"
+	// reasonCheckedRecently: a rotation check of the URL was made less than the rotation
+	// interval ago, before the request arrived.
+	reasonCheckedRecently = "the certificate was checked for a rotation less than the rotation check interval ago"
 )
 
 // verificationError builds a *VerificationError; it is on the failure path only.

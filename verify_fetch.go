@@ -43,7 +43,9 @@ func defaultTransport() http.RoundTripper {
 // before) are served before the others, and when the queue of its class is full it fails at once
 // (reasonQueueFull). ctx ending (nobody waits any more) stops the wait for a slot, never a
 // download in progress. Every failure is ErrCertificateUnavailable, except a URL that net/url
-// reads differently from the strict parser (ErrUntrustedCertificateURL).
+// reads differently from the strict parser (ErrUntrustedCertificateURL) and a 404 for a
+// certificate URL that is not known (ErrCertificateNotFound: the sender named a file that does
+// not exist).
 func (st *verifierState) download(ctx context.Context, u *strictURL, step VerificationStep, counter *atomic.Int64, priority bool) ([]byte, *VerificationError) {
 	host := u.authority()
 	fail := func(reason string, cause error) *VerificationError {
@@ -83,6 +85,10 @@ func (st *verifierState) download(ctx context.Context, u *strictURL, step Verifi
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		return nil, fail("redirect refused (HTTP "+strconv.Itoa(resp.StatusCode)+")", nil)
+	case resp.StatusCode == http.StatusNotFound && step == StepDownload && !priority:
+		// A name never seen under the allowed prefix that names no file: the request's fault.
+		st.stats.downloadFailures.Add(1)
+		return nil, &VerificationError{Step: step, Reason: "no certificate at this URL (HTTP 404), and none was ever verified there", Host: host, Err: ErrCertificateNotFound}
 	case resp.StatusCode != http.StatusOK:
 		return nil, fail("HTTP status "+strconv.Itoa(resp.StatusCode), nil)
 	case resp.ContentLength > st.cfg.maxBytes:

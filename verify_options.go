@@ -30,7 +30,7 @@ const (
 	// verified before and for never-seen URLs; past it a download is refused at once.
 	DefaultMaxQueuedDownloads = 16
 	// DefaultRotationCheckInterval is the least time between two downloads of a cached
-	// certificate made because a signature did not match its key.
+	// certificate made because a signature matched none of its keys (rotation checks).
 	DefaultRotationCheckInterval = time.Minute
 )
 
@@ -313,11 +313,14 @@ func WithMaxQueuedDownloads(n int) VerifierOption {
 	}
 }
 
-// WithRotationCheckInterval sets the least time between two downloads of a cached certificate
-// made because a signature did not match its key (default [DefaultRotationCheckInterval]). Such
-// a download picks up a certificate replaced at the same URL on the first delivery signed with
-// it; the interval bounds what a flood of forged signatures costs: one download per URL per
-// interval.
+// WithRotationCheckInterval sets the least time between two rotation checks of a cached
+// certificate: downloads made because a signature matched none of its keys (default
+// [DefaultRotationCheckInterval]). Other downloads (the first, Prefetch, the refresh when the
+// cached entry ends) do not count. A rotation check picks up a certificate replaced at the same
+// URL on the first delivery signed with it; the interval bounds what a flood of forged signatures
+// costs: one download per URL per interval. Inside the interval, a signature that matches no
+// cached key and was not checked against a download made after it arrived is answered
+// [ErrSignatureUnconfirmed] (503, retried), never refused for good.
 func WithRotationCheckInterval(d time.Duration) VerifierOption {
 	return func(c *verifierConfig) error {
 		if d <= 0 {

@@ -145,7 +145,8 @@ func TestVerifyRejects(t *testing.T) {
 			require.Error(t, err)
 			assert.ErrorIs(t, err, c.want)
 			for _, other := range []error{pcwebhook.ErrMissingSignature, pcwebhook.ErrMissingCertificateURL, pcwebhook.ErrUnsupportedAlgorithm,
-				pcwebhook.ErrUntrustedCertificateURL, pcwebhook.ErrCertificateUnavailable, pcwebhook.ErrUntrustedCertificate, pcwebhook.ErrBadSignature} {
+				pcwebhook.ErrUntrustedCertificateURL, pcwebhook.ErrCertificateUnavailable, pcwebhook.ErrUntrustedCertificate, pcwebhook.ErrBadSignature,
+				pcwebhook.ErrSignatureUnconfirmed, pcwebhook.ErrCertificateNotFound} {
 				if other != c.want {
 					assert.NotErrorIs(t, err, other, "exactly one sentinel")
 				}
@@ -355,7 +356,7 @@ func hostileCases(t *testing.T, f *fixture) []hostileCase {
 		{name: "redirect to another host", header: signedFor(f.cs.url("/cert/redirect.cer")), want: pcwebhook.ErrCertificateUnavailable, step: pcwebhook.StepDownload},
 		{name: "redirect with a client that follows redirects", header: signedFor(f.cs.url("/cert/redirect.cer")), opts: []pcwebhook.VerifierOption{pcwebhook.WithHTTPClient(&followingClient)}, want: pcwebhook.ErrCertificateUnavailable},
 		{name: "server error", header: signedFor(f.cs.url("/cert/500.cer")), want: pcwebhook.ErrCertificateUnavailable, step: pcwebhook.StepDownload},
-		{name: "not found", header: signedFor(f.cs.url("/cert/missing.cer")), want: pcwebhook.ErrCertificateUnavailable},
+		{name: "not found, never seen", header: signedFor(f.cs.url("/cert/missing.cer")), want: pcwebhook.ErrCertificateNotFound, step: pcwebhook.StepDownload},
 		{name: "slow server, short context", header: signedFor(f.cs.url("/cert/slow.cer")),
 			ctx: func() (context.Context, context.CancelFunc) {
 				return context.WithTimeout(context.Background(), 50*time.Millisecond)

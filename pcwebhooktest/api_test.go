@@ -119,7 +119,7 @@ func TestAPIEnsureRegistration(t *testing.T) {
 	c := api.NewClient()
 	want := pcwebhook.Registration{WebhookURL: "https://partner.example/hooks", WebhookEvents: []pcwebhook.EventName{pcwebhook.EventInvoiceReady}}
 	api.SetRegistration(pcwebhook.Registration{WebhookURL: "https://old.example/hooks"})
-	_, err := c.EnsureRegistration(context.Background(), want)
+	_, _, err := c.EnsureRegistrationWith(context.Background(), want, pcwebhook.AllowDisruptive()) // moves the URL
 	require.NoError(t, err)
 	got, ok := api.Registration()
 	require.True(t, ok)

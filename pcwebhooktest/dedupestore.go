@@ -48,31 +48,18 @@ const (
 //
 // The subtests check: Begin is atomic under concurrency (exactly one DeliveryNew, with a token);
 // tokens are distinct; Done and Release act only for the current claim and otherwise change
-// nothing and return an error wrapping pcwebhook.ErrClaimLost; a claim's lease runs out and
-// another Begin takes the key over, after which the late owner's Done and Release cannot undo
-// it; Done is recorded when the lease ran out and nobody took over; a handled delivery is
-// remembered for the retention and forgotten after it; Release after a failure lets the retry
-// begin again. The expiry subtests sleep for leases and retentions of a few hundred
-// milliseconds; the suite takes about two seconds.
+// nothing and return an error wrapping pcwebhook.ErrClaimLost; a repeated Done of the claim that
+// finished the key, and a repeated Release of a claim whose lease still runs on a free key,
+// return nil (a client library retried a command whose reply was lost), while a Done with
+// another claim's token on a done key, and a Release by a late owner, stay lost; a claim's lease
+// runs out and another Begin takes the key over, after which the late owner's Done and Release
+// cannot undo it; Done is recorded when the lease ran out and nobody took over; a handled
+// delivery is remembered for the retention and forgotten after it; Release after a failure lets
+// the retry begin again. The expiry subtests sleep for leases and retentions of a few hundred
+// milliseconds; the suite takes about three seconds.
 func TestDedupeStore(t *testing.T, newStore MakeDedupeStore) {
 	t.Helper()
-	long := DedupeStoreConfig{Lease: kitLongLease, Retention: kitLongRetention}
-	for _, st := range []struct {
-		name string
-		cfg  DedupeStoreConfig
-		fn   func(*testing.T, pcwebhook.DedupeStore, DedupeStoreConfig)
-	}{
-		{"BeginClaims", long, testBeginClaims},
-		{"ConcurrentBegin", long, testConcurrentBegin},
-		{"DistinctTokens", long, testDistinctTokens},
-		{"DoneIsRemembered", long, testDoneIsRemembered},
-		{"ReleaseAfterFailure", long, testReleaseAfterFailure},
-		{"ForeignClaim", long, testForeignClaim},
-		{"LeaseExpiry", DedupeStoreConfig{Lease: kitShortLease, Retention: kitLongRetention}, testLeaseExpiry},
-		{"LateOwnerAfterTakeover", DedupeStoreConfig{Lease: kitShortLease, Retention: kitLongRetention}, testLateOwnerAfterTakeover},
-		{"DoneAfterLeaseWithoutTakeover", DedupeStoreConfig{Lease: kitShortLease, Retention: kitLongRetention}, testDoneAfterLease},
-		{"Retention", DedupeStoreConfig{Lease: kitLongLease, Retention: kitShortRetention}, testRetention},
-	} {
+	for _, st := range kitSubtests() {
 		st := st
 		t.Run(st.name, func(t *testing.T) {
 			s := newStore(t, st.cfg)
@@ -81,6 +68,36 @@ func TestDedupeStore(t *testing.T, newStore MakeDedupeStore) {
 			}
 			st.fn(t, s, st.cfg)
 		})
+	}
+}
+
+// kitSubtest is one subtest of TestDedupeStore: its name, the durations its store gets, and
+// the checks it runs on that store.
+type kitSubtest struct {
+	name string
+	cfg  DedupeStoreConfig
+	fn   func(*testing.T, pcwebhook.DedupeStore, DedupeStoreConfig)
+}
+
+// kitSubtests lists TestDedupeStore's subtests, in the order they run.
+func kitSubtests() []kitSubtest {
+	long := DedupeStoreConfig{Lease: kitLongLease, Retention: kitLongRetention}
+	shortLease := DedupeStoreConfig{Lease: kitShortLease, Retention: kitLongRetention}
+	return []kitSubtest{
+		{"BeginClaims", long, testBeginClaims},
+		{"ConcurrentBegin", long, testConcurrentBegin},
+		{"DistinctTokens", long, testDistinctTokens},
+		{"DoneIsRemembered", long, testDoneIsRemembered},
+		{"RepeatedDoneSameClaim", long, testRepeatedDone},
+		{"DoneWithOtherTokenOnDoneKey", long, testDoneWithOtherToken},
+		{"ReleaseAfterFailure", long, testReleaseAfterFailure},
+		{"RepeatedRelease", long, testRepeatedRelease},
+		{"ForeignClaim", long, testForeignClaim},
+		{"LeaseExpiry", shortLease, testLeaseExpiry},
+		{"LateOwnerAfterTakeover", shortLease, testLateOwnerAfterTakeover},
+		{"ReleaseAfterTakeover", shortLease, testReleaseAfterTakeover},
+		{"DoneAfterLeaseWithoutTakeover", shortLease, testDoneAfterLease},
+		{"Retention", DedupeStoreConfig{Lease: kitLongLease, Retention: kitShortRetention}, testRetention},
 	}
 }
 
@@ -318,8 +335,50 @@ func testDoneIsRemembered(t *testing.T, s pcwebhook.DedupeStore, _ DedupeStoreCo
 	wantState(t, ctx, s, key, pcwebhook.DeliveryDone, "a handled delivery is remembered")
 	wantLost(t, "Release after Done", s.Release(ctx, c), "done is final")
 	wantState(t, ctx, s, key, pcwebhook.DeliveryDone, "Release never forgets a handled delivery")
-	wantLost(t, "second Done", s.Done(ctx, c), "the claim ended with the first Done")
+	wantOK(t, "second Done", s.Done(ctx, c), "a repeated Done of the claim that finished the key")
 	wantState(t, ctx, s, key, pcwebhook.DeliveryDone, "still handled")
+}
+
+// testRepeatedDone: a client library that lost the reply of Done sends it again; the repeat
+// finds the key done by the same claim and must not report the claim lost.
+func testRepeatedDone(t *testing.T, s pcwebhook.DedupeStore, _ DedupeStoreConfig) {
+	ctx := kitCtx(t)
+	key := kitKey(t)
+	c := mustNew(t, ctx, s, key, "a key never seen")
+	wantOK(t, "Done", s.Done(ctx, c), "the owner ends its claim")
+	for i := 0; i < 3; i++ {
+		wantOK(t, "repeated Done", s.Done(ctx, c), "the key is done by this very claim")
+		wantState(t, ctx, s, key, pcwebhook.DeliveryDone, "a repeated Done keeps the delivery handled")
+	}
+	other := kitKey(t)
+	o := mustNew(t, ctx, s, other, "a key never seen")
+	wantOK(t, "Done(other)", s.Done(ctx, o), "the owner ends its claim")
+	wantOK(t, "repeated Done(other)", s.Done(ctx, o), "each key remembers its own finishing claim")
+	wantOK(t, "repeated Done", s.Done(ctx, c), "finishing another key changed nothing here")
+}
+
+// testDoneWithOtherToken: a done key is final for every claim but the one that finished it.
+func testDoneWithOtherToken(t *testing.T, s pcwebhook.DedupeStore, _ DedupeStoreConfig) {
+	ctx := kitCtx(t)
+	key := kitKey(t)
+
+	// The released claim's lease still runs, but the retry claimed the key and finished it.
+	released := mustNew(t, ctx, s, key, "a key never seen")
+	wantOK(t, "Release", s.Release(ctx, released), "the owner gives its claim up after a failure")
+	owner := mustNew(t, ctx, s, key, "after a Release the retry handles the delivery again")
+	wantOK(t, "Done of the retry", s.Done(ctx, owner), "the retry's owner ends its claim")
+	wantLost(t, "Done of the released claim", s.Done(ctx, released), "another claim finished the key")
+	wantLost(t, "Done of the released claim, again", s.Done(ctx, released), "another claim finished the key")
+
+	stranger := mustNew(t, ctx, s, kitKey(t), "a key never seen")
+	moved := stranger
+	moved.Key = key
+	wantLost(t, "Done with the token of a claim on another key", s.Done(ctx, moved), "a token holds only its own key")
+	wantLost(t, "Done with a token the store never made", s.Done(ctx, pcwebhook.Claim{Key: key, State: pcwebhook.DeliveryNew, Token: "0123456789abcdef0123456789abcdef", Expires: owner.Expires}), "only the finishing claim repeats its Done")
+	wantLost(t, "Done without a token", s.Done(ctx, pcwebhook.Claim{Key: key, State: pcwebhook.DeliveryDone}), "a duplicate's answer owns nothing")
+	wantState(t, ctx, s, key, pcwebhook.DeliveryDone, "still handled")
+	wantOK(t, "repeated Done of the finishing claim", s.Done(ctx, owner), "the refused ones changed nothing")
+	wantOK(t, "Release(stranger)", s.Release(ctx, stranger), "the other key's owner still holds its claim")
 }
 
 func testReleaseAfterFailure(t *testing.T, s pcwebhook.DedupeStore, _ DedupeStoreConfig) {
@@ -335,6 +394,25 @@ func testReleaseAfterFailure(t *testing.T, s pcwebhook.DedupeStore, _ DedupeStor
 	wantState(t, ctx, s, key, pcwebhook.DeliveryInProgress, "the released claim's second Release changed nothing")
 	wantOK(t, "Done", s.Done(ctx, retry), "the retry's owner ends its claim")
 	wantState(t, ctx, s, key, pcwebhook.DeliveryDone, "the retry was recorded")
+}
+
+// testRepeatedRelease: a client library that lost the reply of Release sends it again; the
+// repeat finds the key free while the claim's lease still runs and must not report the claim
+// lost.
+func testRepeatedRelease(t *testing.T, s pcwebhook.DedupeStore, _ DedupeStoreConfig) {
+	ctx := kitCtx(t)
+	key := kitKey(t)
+	c := mustNew(t, ctx, s, key, "a key never seen")
+	wantOK(t, "Release", s.Release(ctx, c), "the owner gives its claim up after a failure")
+	for i := 0; i < 3; i++ {
+		wantOK(t, "repeated Release", s.Release(ctx, c), "the key is free and the claim's lease still runs")
+	}
+	retry := mustNew(t, ctx, s, key, "the repeated Release left the key free for the retry")
+	wantLost(t, "repeated Release while the retry holds the key", s.Release(ctx, c), "another claim holds the key")
+	wantState(t, ctx, s, key, pcwebhook.DeliveryInProgress, "the retry's claim still stands")
+	wantOK(t, "Done of the retry", s.Done(ctx, retry), "the retry's owner ends its claim")
+	wantLost(t, "repeated Release of a done key", s.Release(ctx, c), "done is final")
+	wantState(t, ctx, s, key, pcwebhook.DeliveryDone, "still handled")
 }
 
 func testForeignClaim(t *testing.T, s pcwebhook.DedupeStore, _ DedupeStoreConfig) {
@@ -436,11 +514,30 @@ func testLateOwnerAfterTakeover(t *testing.T, s pcwebhook.DedupeStore, cfg Dedup
 	mustNew(t, ctx, s, key, "the key was released by its owner")
 }
 
+// testReleaseAfterTakeover: a late owner's Release, repeated or not, never undoes the claim that
+// took the key over, and once that claim released the key the late owner's lease has run out:
+// the free key is no repeat of its Release.
+func testReleaseAfterTakeover(t *testing.T, s pcwebhook.DedupeStore, cfg DedupeStoreConfig) {
+	ctx := kitCtx(t)
+	key, late := expiredClaim(t, ctx, s, cfg)
+	takeover := time.Now()
+	owner := mustNew(t, ctx, s, key, "the lease ran out: another delivery takes over")
+	wantLost(t, "late owner's Release", s.Release(ctx, late), "another delivery took the key over")
+	wantLost(t, "late owner's Release, repeated", s.Release(ctx, late), "another delivery still holds the key")
+	wantOK(t, "Release of the new owner", s.Release(ctx, owner), "nobody took the key from the new owner")
+	wantLost(t, "late owner's Release of the free key", s.Release(ctx, late), "the late owner's lease ran out")
+	if time.Since(takeover) < cfg.Lease { // skipped on a machine too slow to ask within the new lease
+		wantOK(t, "repeated Release of the new owner", s.Release(ctx, owner), "the new owner's lease still runs")
+	}
+	mustNew(t, ctx, s, key, "the key was released by its owner")
+}
+
 func testDoneAfterLease(t *testing.T, s pcwebhook.DedupeStore, cfg DedupeStoreConfig) {
 	ctx := kitCtx(t)
 	key, c := expiredClaim(t, ctx, s, cfg)
 	wantOK(t, "Done after the lease", s.Done(ctx, c), "the lease ran out but nobody took over: the callbacks did succeed")
 	wantState(t, ctx, s, key, pcwebhook.DeliveryDone, "the late success was recorded")
+	wantOK(t, "repeated Done after the lease", s.Done(ctx, c), "the key is done by this very claim")
 	wantLost(t, "Release after that Done", s.Release(ctx, c), "done is final")
 	wantState(t, ctx, s, key, pcwebhook.DeliveryDone, "still handled")
 }

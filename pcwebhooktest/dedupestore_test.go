@@ -35,6 +35,10 @@ func TestDedupeStoreCatchesBrokenStores(t *testing.T) {
 		{"release-ignores-owner", "ForeignClaim"},
 		{"done-ignores-owner", "LateOwnerAfterTakeover"},
 		{"release-forgets-done", "DoneIsRemembered"},
+		{"done-forgets-token", "RepeatedDoneSameClaim"},
+		{"done-key-accepts-any-token", "DoneWithOtherTokenOnDoneKey"},
+		{"release-free-is-lost", "RepeatedRelease"},
+		{"release-free-ignores-lease", "ReleaseAfterTakeover"},
 		{"lease-never-ends", "LeaseExpiry"},
 		{"done-needs-live-lease", "DoneAfterLeaseWithoutTakeover"},
 		{"keeps-done-forever", "Retention"},
@@ -144,6 +148,10 @@ func (s *mapStore) Done(_ context.Context, c pcwebhook.Claim) error {
 		return pcwebhook.ErrClaimLost
 	case e == nil && s.defect == "done-needs-live-lease":
 		return pcwebhook.ErrClaimLost
+	case e != nil && e.done && s.defect == "done-key-accepts-any-token":
+		return nil
+	case e != nil && e.done && e.token == c.Token && s.defect != "done-forgets-token":
+		return nil // a repeat
 	case e != nil && (e.done || e.token != c.Token) && s.defect != "done-ignores-owner":
 		return pcwebhook.ErrClaimLost
 	}
@@ -151,7 +159,7 @@ func (s *mapStore) Done(_ context.Context, c pcwebhook.Claim) error {
 	if s.defect == "keeps-done-forever" {
 		retention = time.Hour
 	}
-	s.m[c.Key] = &mapEntry{done: true, expires: time.Now().Add(retention)}
+	s.m[c.Key] = &mapEntry{token: c.Token, done: true, expires: time.Now().Add(retention)}
 	return nil
 }
 
@@ -160,6 +168,10 @@ func (s *mapStore) Release(_ context.Context, c pcwebhook.Claim) error {
 	defer s.mu.Unlock()
 	e := s.get(c.Key)
 	switch {
+	case e == nil && s.defect == "release-free-ignores-lease":
+		return nil
+	case e == nil && time.Now().Before(c.Expires) && s.defect != "release-free-is-lost":
+		return nil // a repeat
 	case e == nil:
 		return pcwebhook.ErrClaimLost
 	case e.done && s.defect == "release-forgets-done":

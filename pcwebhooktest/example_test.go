@@ -65,11 +65,13 @@ func Example() {
 	}
 	resp.Body.Close()
 	fmt.Println("tampered:", resp.StatusCode)
+	// The tampered signature matched the cached key of no certificate, so the certificate was
+	// downloaded once more to tell a forgery from a certificate replaced since: refused for good.
 	fmt.Println("certificate downloads:", sender.Downloads())
 
 	// Output:
 	// subscription cb9a54ce-b00e-5491-b23d-a456f44f2858 of customer a235e100-04c9-54b8-b9b6-6cb3500ccc5a
 	// genuine: 200
 	// tampered: 401
-	// certificate downloads: 1
+	// certificate downloads: 2
 }

@@ -4,11 +4,24 @@
 //
 // Each delivery is one Redis string key, the prefix followed by the hex SHA-256 of the body. Its
 // value is the owner's token while a replica handles the delivery (it expires with the lease),
-// then "done" (it expires with the retention). Begin is one atomic round trip (a Lua script that
-// reads the key and claims it when it is free); Done and Release are owner-checked
-// compare-and-set scripts. Every script touches one key, so the store works with a single
-// server, Sentinel and Cluster clients alike (keys hash into slots freely). Scripts are sent with
-// EVALSHA, and once with EVAL when the server does not have them yet.
+// then "done:" followed by the token of the claim that finished it (it expires with the
+// retention). Begin is one atomic round trip (a Lua script that reads the key and claims it when
+// it is free); Done and Release are owner-checked compare-and-set scripts. Every script touches
+// one key, so the store works with a single server, Sentinel and Cluster clients alike (keys hash
+// into slots freely). Scripts are sent with EVALSHA, and once with EVAL when the server does not
+// have them yet.
+//
+// go-redis retries a command whose reply was lost (a dropped connection, a read timeout), and
+// the retry finds what the first run did. Each script takes that into account: a retried Begin
+// owns its own claim, a retried Done finds the key done by its own token, and a retried Release
+// finds the key free while the claim's lease runs; all three succeed instead of reporting the
+// delivery in progress or the claim lost.
+//
+// Records of handled deliveries written by earlier versions of this package hold "done" alone:
+// they still read as handled (a Done or Release of any claim on them is refused with
+// pcwebhook.ErrClaimLost). During a rolling upgrade, replicas that still run an earlier version
+// read a "done:<token>" record as a delivery in progress and answer its duplicates with 503 until
+// they are upgraded; Partner Center retries, and no delivery runs twice.
 //
 // Failures: when Redis cannot answer, Begin returns the error and the Handler answers 503 with
 // Retry-After without running callbacks; Partner Center retries. When Done fails after the
@@ -26,6 +39,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -48,8 +62,10 @@ const (
 // ErrNoClient is returned by a Store that has no Redis client (the zero Store, or New(nil)).
 var ErrNoClient = errors.New("redisdedupe: no Redis client (use New with a client)")
 
-// doneValue marks a handled delivery. Tokens are 32 lowercase hex digits, so no token equals it.
-const doneValue = "done"
+// doneMark starts the value of a handled delivery's key: doneMark, ":" and the token of the claim
+// that finished it, or doneMark alone in the records of earlier versions. Tokens are 32 lowercase
+// hex digits and "o" is none, so no token starts with it.
+const doneMark = "done"
 
 // Store is a pcwebhook.DedupeStore on Redis, safe for concurrent use by any number of Handlers
 // in any number of processes that share the Redis and the key prefix. Create it with New.
@@ -105,35 +121,48 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 // or already held by ARGV[1] itself: go-redis retries a command whose reply was lost (a dropped
 // connection, a read timeout) with the same token, and that retry must not find its own claim
 // "in progress" (nobody would own the delivery until the lease ran out). It answers 0 when the
-// caller now owns the key, 1 when another owner holds it, 2 when done.
+// caller now owns the key, 1 when another owner holds it, 2 when done (in either format).
 var beginScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
-if v == '` + doneValue + `' then return 2 end
+if v and string.sub(v, 1, ` + strconv.Itoa(len(doneMark)) + `) == '` + doneMark + `' then return 2 end
 if v and v ~= ARGV[1] then return 1 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 0
 `)
 
-// doneScript marks KEYS[1] done for ARGV[2] milliseconds when the token ARGV[1] holds it, or when
-// it is free (the lease ran out and nobody took over: the callbacks did succeed). It answers 1
-// when it did, 0 when another owner holds the key or it is done already.
+// doneScript marks KEYS[1] done by the token ARGV[1] for ARGV[2] milliseconds when that token
+// holds it, or when it is free (the lease ran out and nobody took over: the callbacks did
+// succeed). It answers 1 when it did, and also, changing nothing, when the key is done by ARGV[1]
+// already (a retried Done); 0 when another owner holds the key or another claim finished it.
 var doneScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
+local done = '` + doneMark + `:' .. ARGV[1]
 if v == ARGV[1] or not v then
-	redis.call('SET', KEYS[1], '` + doneValue + `', 'PX', ARGV[2])
+	redis.call('SET', KEYS[1], done, 'PX', ARGV[2])
 	return 1
 end
+if v == done then return 1 end
 return 0
 `)
 
-// releaseScript deletes KEYS[1] when the token ARGV[1] holds it. It answers 1 when it did.
+// releaseScript deletes KEYS[1] when the token ARGV[1] holds it. It answers 1 when it did, 2
+// when the key is free (Release decides whether that is a repeat), 0 when another owner holds it
+// or it is done.
 var releaseScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
 	redis.call('DEL', KEYS[1])
 	return 1
 end
+if not v then return 2 end
 return 0
 `)
+
+// The answers of releaseScript, besides 0 (lost).
+const (
+	releaseFreed = 1
+	releaseFree  = 2
+)
 
 // Begin claims key when it is new, in one round trip, and reports what it was. An error means
 // Redis did not answer: the Handler then answers 503 and runs no callback.
@@ -162,37 +191,54 @@ func (s *Store) Begin(ctx context.Context, key string) (pcwebhook.Claim, error) 
 	return pcwebhook.Claim{}, fmt.Errorf("redisdedupe: begin %s: unexpected answer %d from the script", shortKey(key), st)
 }
 
-// Done marks the claimed delivery as handled, for the retention. When the claim is no longer the
-// current one (see pcwebhook.DedupeStore) it changes nothing and returns an error wrapping
-// pcwebhook.ErrClaimLost.
+// Done marks the claimed delivery as handled, for the retention, and remembers the claim's token
+// with it: a repeated Done of the same claim (go-redis retried it after a lost reply) returns nil
+// and changes nothing. When the claim is no longer the current one (see pcwebhook.DedupeStore)
+// it changes nothing and returns an error wrapping pcwebhook.ErrClaimLost.
 func (s *Store) Done(ctx context.Context, c pcwebhook.Claim) error {
-	return s.end(ctx, "done", doneScript, c)
+	answer, err := s.end(ctx, "done", doneScript, c)
+	if err == nil && answer != 1 {
+		err = claimLost("done", c)
+	}
+	return err
 }
 
-// Release forgets the claimed delivery after a failure, so that the retry handles it again. When
-// the claim is no longer the current one it changes nothing and returns an error wrapping
-// pcwebhook.ErrClaimLost.
+// Release forgets the claimed delivery after a failure, so that the retry handles it again. A
+// repeated Release of the same claim (go-redis retried it after a lost reply) finds the key free
+// before the claim's Expires and returns nil. When the claim is no longer the current one it
+// changes nothing and returns an error wrapping pcwebhook.ErrClaimLost.
 func (s *Store) Release(ctx context.Context, c pcwebhook.Claim) error {
-	return s.end(ctx, "release", releaseScript, c)
+	answer, err := s.end(ctx, "release", releaseScript, c)
+	switch {
+	case err != nil:
+		return err
+	case answer == releaseFreed:
+		return nil
+	case answer == releaseFree && time.Now().Before(c.Expires):
+		return nil // before Expires the key can be free only because this claim gave it up
+	}
+	return claimLost("release", c)
 }
 
-// end runs an owner-checked script for c.
+// end runs an owner-checked script for c and returns its answer.
 // Both scripts take the token and the retention (which releaseScript ignores).
-func (s *Store) end(ctx context.Context, op string, script *redis.Script, c pcwebhook.Claim) error {
+func (s *Store) end(ctx context.Context, op string, script *redis.Script, c pcwebhook.Claim) (int64, error) {
 	if s == nil || s.rdb == nil {
-		return ErrNoClient
+		return 0, ErrNoClient
 	}
 	if !validToken(c.Token) {
-		return fmt.Errorf("redisdedupe: %s %s: not a claim of this store: %w", op, shortKey(c.Key), pcwebhook.ErrClaimLost)
+		return 0, fmt.Errorf("redisdedupe: %s %s: not a claim of this store: %w", op, shortKey(c.Key), pcwebhook.ErrClaimLost)
 	}
-	ok, err := script.Run(ctx, s.rdb, []string{s.prefix + c.Key}, c.Token, s.retention.Milliseconds()).Int64()
+	answer, err := script.Run(ctx, s.rdb, []string{s.prefix + c.Key}, c.Token, s.retention.Milliseconds()).Int64()
 	if err != nil {
-		return fmt.Errorf("redisdedupe: %s %s: %w", op, shortKey(c.Key), err)
+		return 0, fmt.Errorf("redisdedupe: %s %s: %w", op, shortKey(c.Key), err)
 	}
-	if ok != 1 {
-		return fmt.Errorf("redisdedupe: %s %s: %w", op, shortKey(c.Key), pcwebhook.ErrClaimLost)
-	}
-	return nil
+	return answer, nil
+}
+
+// claimLost is the error of a Done or Release whose claim is no longer the current one.
+func claimLost(op string, c pcwebhook.Claim) error {
+	return fmt.Errorf("redisdedupe: %s %s: %w", op, shortKey(c.Key), pcwebhook.ErrClaimLost)
 }
 
 // newToken returns 128 random bits in hex.

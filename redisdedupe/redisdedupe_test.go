@@ -27,8 +27,9 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// What the store writes: one key per delivery, the owner's token with the lease, then "done"
-// with the retention; Release deletes it.
+// What the store writes: one key per delivery, the owner's token with the lease, then "done:"
+// and the finishing token with the retention; Release deletes it. A repeated Done or Release
+// changes nothing.
 func TestKeysAndExpiry(t *testing.T) {
 	srv := redisserver.Start(t)
 	rdb, _ := newClient(t, srv)
@@ -48,16 +49,44 @@ func TestKeysAndExpiry(t *testing.T) {
 	assert.InDelta(t, (90 * time.Second).Seconds(), ttl.Seconds(), 5, "the lease")
 
 	require.NoError(t, s.Done(ctx, c))
-	assert.Equal(t, "done", rdb.Get(ctx, redisdedupe.DefaultKeyPrefix+key).Val())
+	assert.Equal(t, "done:"+c.Token, rdb.Get(ctx, redisdedupe.DefaultKeyPrefix+key).Val(), "done, by the claim's token")
 	ttl = rdb.PTTL(ctx, redisdedupe.DefaultKeyPrefix+key).Val()
 	assert.InDelta(t, (48 * time.Hour).Seconds(), ttl.Seconds(), 5, "the retention")
 	assert.Equal(t, int64(1), rdb.DBSize(ctx).Val(), "one key per delivery, nothing else")
+	require.NoError(t, rdb.PExpire(ctx, redisdedupe.DefaultKeyPrefix+key, time.Hour).Err())
+	require.NoError(t, s.Done(ctx, c), "a repeated Done")
+	assert.Equal(t, "done:"+c.Token, rdb.Get(ctx, redisdedupe.DefaultKeyPrefix+key).Val())
+	assert.LessOrEqual(t, rdb.PTTL(ctx, redisdedupe.DefaultKeyPrefix+key).Val(), time.Hour, "the repeat does not renew the retention")
 
 	other := key[:63] + "f"
 	c, err = s.Begin(ctx, other)
 	require.NoError(t, err)
 	require.NoError(t, s.Release(ctx, c))
 	assert.Equal(t, int64(0), rdb.Exists(ctx, redisdedupe.DefaultKeyPrefix+other).Val(), "Release deletes the key")
+	require.NoError(t, s.Release(ctx, c), "a repeated Release within the lease")
+	assert.Equal(t, int64(0), rdb.Exists(ctx, redisdedupe.DefaultKeyPrefix+other).Val(), "and writes nothing")
+}
+
+// A record of a handled delivery as earlier versions wrote it ("done" alone) still reads as
+// handled, and no claim's Done or Release changes it.
+func TestDoneRecordsOfEarlierVersions(t *testing.T) {
+	srv := redisserver.Start(t)
+	rdb, _ := newClient(t, srv)
+	ctx := context.Background()
+	prefix := uniquePrefix(t)
+	s := redisdedupe.New(rdb, redisdedupe.WithKeyPrefix(prefix))
+	c, err := s.Begin(ctx, "k")
+	require.NoError(t, err)
+	require.Equal(t, pcwebhook.DeliveryNew, c.State)
+	require.NoError(t, rdb.Set(ctx, prefix+"k", "done", time.Hour).Err()) // an earlier version's Done
+
+	again, err := s.Begin(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, pcwebhook.DeliveryDone, again.State, "an earlier version's record is a handled delivery")
+	assert.ErrorIs(t, s.Done(ctx, c), pcwebhook.ErrClaimLost, "it names no finishing claim")
+	assert.ErrorIs(t, s.Release(ctx, c), pcwebhook.ErrClaimLost, "done is final")
+	assert.Equal(t, "done", rdb.Get(ctx, prefix+"k").Val(), "unchanged")
+	assert.InDelta(t, time.Hour.Seconds(), rdb.PTTL(ctx, prefix+"k").Val().Seconds(), 5, "its retention unchanged")
 }
 
 // Defaults and options.

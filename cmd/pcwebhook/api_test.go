@@ -52,6 +52,18 @@ func newRegisteredAPI(t *testing.T, opts ...pcwebhooktest.APIOption) (*pcwebhook
 	return api, e
 }
 
+// applied is what the API receives when register or update writes: the plan's GET, the GET
+// right before writing (the write happens only if the registration is still the planned one),
+// and the write, method POST or PUT.
+func applied(method string) []string {
+	return []string{"GET " + regPath, "GET " + regPath, method + " " + regPath}
+}
+
+// readerFunc is an io.Reader made of a function.
+type readerFunc func(p []byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
 // lastBody returns the body of the last request "METHOD path" the API received.
 func lastBody(t *testing.T, api *pcwebhooktest.API, key string) string {
 	t.Helper()
@@ -107,7 +119,7 @@ func TestRegisterCreates(t *testing.T) {
 	code, stdout, stderr := runIn(t, e, "register", "--url", "https://partner.example/hook", "--events", "Subscription-Updated, test-created")
 	require.Equal(t, 0, code, stderr)
 	assert.Empty(t, stderr)
-	assert.Equal(t, []string{"GET " + regPath, "POST " + regPath}, api.Requests())
+	assert.Equal(t, applied("POST"), api.Requests())
 	assert.JSONEq(t, `{"WebhookUrl":"https://partner.example/hook","WebhookEvents":["subscription-updated","test-created"],
 		"SignatureTokenToMsSignatureHeader":false}`, lastBody(t, api, "POST "+regPath))
 	reg, ok := api.Registration()
@@ -126,7 +138,7 @@ func TestRegisterUpdatesWhenDifferent(t *testing.T) {
 	code, stdout, stderr := runIn(t, e, "register", "--url", "https://partner.example/hook", "--events", "invoice-ready,brand-new",
 		"--ms-signature-header", "--allow-unknown", "--yes")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, api.Requests())
+	assert.Equal(t, applied("PUT"), api.Requests())
 	assert.JSONEq(t, `{"WebhookUrl":"https://partner.example/hook","WebhookEvents":["invoice-ready","brand-new"],
 		"SignatureTokenToMsSignatureHeader":true}`, lastBody(t, api, "PUT "+regPath))
 	reg, _ := api.Registration()
@@ -158,7 +170,7 @@ func TestRegisterAll(t *testing.T) {
 	api.Respond(http.MethodPost, regPath, http.StatusCreated, "") // no body: the client reports what was sent
 	code, stdout, stderr := runIn(t, e, "register", "--url", "https://partner.example/hook", "--all")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, []string{"GET " + regPath + "/events", "GET " + regPath, "POST " + regPath}, api.Requests())
+	assert.Equal(t, append([]string{"GET " + regPath + "/events"}, applied("POST")...), api.Requests())
 	var sent struct{ WebhookEvents []pcwebhook.EventName }
 	require.NoError(t, json.Unmarshal([]byte(lastBody(t, api, "POST "+regPath)), &sent))
 	assert.Equal(t, []pcwebhook.EventName{pcwebhook.EventSubscriptionUpdated, pcwebhook.EventTestCreated, "subscription-active"}, sent.WebhookEvents)
@@ -175,7 +187,7 @@ func TestUpdate(t *testing.T) {
 	api, e := newRegisteredAPI(t)
 	code, stdout, stderr := runIn(t, e, "update", "--url", "https://partner.example/hook", "--events", "subscription-updated,test-created,invoice-ready")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, api.Requests())
+	assert.Equal(t, applied("PUT"), api.Requests())
 	assert.JSONEq(t, `{"WebhookUrl":"https://partner.example/hook","WebhookEvents":["subscription-updated","test-created","invoice-ready"],
 		"SignatureTokenToMsSignatureHeader":false}`, lastBody(t, api, "PUT "+regPath))
 	reg, _ := api.Registration()
@@ -221,8 +233,24 @@ func TestRegisterDisruptiveChange(t *testing.T) {
 		assert.Contains(t, stderr, "moves every delivery from https://partner.example/hook to "+tunnel)
 		assert.Contains(t, stderr, "stops 1 event(s): subscription-updated")
 		assert.Contains(t, stderr, "Run again with --yes")
+		assert.NotContains(t, stderr, "Apply it?")
 		assert.Equal(t, []string{"GET " + regPath}, api.Requests(), "nothing written")
 		assert.Equal(t, registered.WebhookURL, registeredURL(api))
+	})
+	// /dev/null is a character device but no terminal: no question is asked (and end of input
+	// read as "no"); the refusal says why and names --yes.
+	t.Run("stdin /dev/null: refused without a question", func(t *testing.T) {
+		api, e := newRegisteredAPI(t)
+		devNull, err := os.Open(os.DevNull)
+		require.NoError(t, err)
+		defer devNull.Close()
+		e.stdin = devNull
+		code, _, stderr := runIn(t, e, args...)
+		assert.Equal(t, 1, code)
+		assert.NotContains(t, stderr, "Apply it?")
+		assert.Contains(t, stderr, "there is no terminal to confirm it on")
+		assert.Contains(t, stderr, "Run again with --yes")
+		assert.Equal(t, []string{"GET " + regPath}, api.Requests(), "nothing written")
 	})
 	t.Run("terminal: declined", func(t *testing.T) {
 		api, e := newRegisteredAPI(t)
@@ -230,9 +258,35 @@ func TestRegisterDisruptiveChange(t *testing.T) {
 		e.stdin = strings.NewReader("n\n")
 		code, _, stderr := runIn(t, e, args...)
 		assert.Equal(t, 1, code)
-		assert.Contains(t, stderr, "Apply it? [y/N]")
+		assert.Contains(t, stderr, "Apply it? [y/N] pcwebhook: not changed: not confirmed (answer y to apply it, or run again with --yes).")
 		assert.Equal(t, []string{"GET " + regPath}, api.Requests(), "nothing written")
 		assert.Equal(t, registered.WebhookURL, registeredURL(api))
+	})
+	t.Run("terminal at end of input", func(t *testing.T) {
+		api, e := newRegisteredAPI(t)
+		e.stdinTerminal = func() bool { return true }
+		e.stdin = strings.NewReader("")
+		code, _, stderr := runIn(t, e, args...)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr, "Apply it? [y/N] \npcwebhook: not changed: no answer (end of input). Run again with --yes")
+		assert.Equal(t, []string{"GET " + regPath}, api.Requests(), "nothing written")
+	})
+	// Someone changes the registration while the question waits: the answer approved the change
+	// shown, not the one it would now be, so nothing is written.
+	t.Run("changed while asking", func(t *testing.T) {
+		api, e := newRegisteredAPI(t)
+		other := pcwebhook.Registration{WebhookURL: "https://other-team.example/hook", WebhookEvents: registered.WebhookEvents}
+		e.stdinTerminal = func() bool { return true }
+		e.stdin = readerFunc(func(p []byte) (int, error) {
+			api.SetRegistration(other)
+			return copy(p, "y\n"), nil
+		})
+		code, _, stderr := runIn(t, e, args...)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr, "pcwebhook: not changed: the registration changed after it was read")
+		assert.Contains(t, stderr, "  url:    https://other-team.example/hook -> "+tunnel+"\n")
+		assert.Equal(t, []string{"GET " + regPath, "GET " + regPath}, api.Requests(), "nothing written")
+		assert.Equal(t, other.WebhookURL, registeredURL(api))
 	})
 	t.Run("terminal: confirmed", func(t *testing.T) {
 		api, e := newRegisteredAPI(t)
@@ -241,7 +295,7 @@ func TestRegisterDisruptiveChange(t *testing.T) {
 		code, stdout, stderr := runIn(t, e, args...)
 		require.Equal(t, 0, code, stderr)
 		assert.Contains(t, stdout, "Registration updated.")
-		assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, api.Requests())
+		assert.Equal(t, applied("PUT"), api.Requests())
 		assert.Equal(t, tunnel, registeredURL(api))
 	})
 	t.Run("--yes", func(t *testing.T) {
@@ -249,14 +303,14 @@ func TestRegisterDisruptiveChange(t *testing.T) {
 		code, _, stderr := runIn(t, e, append(args, "--yes")...)
 		require.Equal(t, 0, code, stderr)
 		assert.NotContains(t, stderr, "Apply it?")
-		assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, api.Requests())
+		assert.Equal(t, applied("PUT"), api.Requests())
 		assert.Equal(t, tunnel, registeredURL(api))
 	})
 	t.Run("adding events needs no confirmation", func(t *testing.T) {
 		api, e := newRegisteredAPI(t)
 		code, _, stderr := runIn(t, e, "update", "--url", "https://partner.example/hook", "--events", "subscription-updated,test-created,invoice-ready")
 		require.Equal(t, 0, code, stderr)
-		assert.Equal(t, []string{"GET " + regPath, "PUT " + regPath}, api.Requests())
+		assert.Equal(t, applied("PUT"), api.Requests())
 	})
 }
 
@@ -272,7 +326,7 @@ func TestRegisterPlainHTTP(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.JSONEq(t, `{"WebhookUrl":"http://partner.example/hook","WebhookEvents":["test-created"],
 		"SignatureTokenToMsSignatureHeader":false}`, lastBody(t, api, "POST "+regPath))
-	assert.Equal(t, []string{"GET " + regPath, "POST " + regPath}, api.Requests())
+	assert.Equal(t, applied("POST"), api.Requests())
 	reg, _ := api.Registration()
 	assert.Equal(t, "http://partner.example/hook", reg.WebhookURL)
 }
@@ -390,8 +444,8 @@ func TestTokenCommand(t *testing.T) {
 	code, _, stderr := runIn(t, noToken, "register", "--token-cmd", helperCommand(t, "token"),
 		"--url", "https://partner.example/hook", "--events", "subscription-updated,test-created")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, []string{"GET " + regPath, "POST " + regPath}, api.Requests())
-	assert.Equal(t, []string{"Bearer the-token", "Bearer the-token"}, authorizations(api), "trimmed output")
+	assert.Equal(t, applied("POST"), api.Requests())
+	assert.Equal(t, []string{"Bearer the-token", "Bearer the-token", "Bearer the-token"}, authorizations(api), "trimmed output")
 	ran, err := os.ReadFile(count)
 	require.NoError(t, err)
 	assert.Equal(t, "ran\n", string(ran), "the command runs once per process")

@@ -174,7 +174,8 @@ failed, 2 for bad usage. It downloads what a Verifier downloads, with the same r
 	return c.finish()
 }
 
-// checker prints the verdicts and counts the failures.
+// checker prints the verdicts and counts the failures. What a verdict says can quote the
+// downloaded certificate and the server's errors, so it is printed through terminalText.
 type checker struct {
 	out      io.Writer
 	failures int
@@ -188,7 +189,7 @@ func (c *checker) fail(name, what, fix string) {
 	c.failures++
 	c.line("FAIL", name, what)
 	if fix != "" {
-		fmt.Fprintf(c.out, "%s\n", wrap("fix: "+fix, 96, "                      "))
+		fmt.Fprintf(c.out, "%s\n", wrap(terminalText("fix: "+fix), 96, "                      "))
 	}
 }
 
@@ -199,7 +200,7 @@ func (c *checker) skip(names ...string) {
 }
 
 func (c *checker) line(verdict, name, what string) {
-	text := wrap(what, 96, "                      ")
+	text := wrap(terminalText(what), 96, "                      ")
 	fmt.Fprintf(c.out, "  %-5s %-14s %s\n", verdict, name, strings.TrimLeft(text, " "))
 }
 

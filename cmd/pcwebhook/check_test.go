@@ -6,12 +6,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/partnercenter-go/pcwebhook/internal/testpki"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
@@ -124,4 +126,23 @@ func newCheckSender(t *testing.T) *pcwebhooktest.Sender {
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
 	return s
+}
+
+// TestCheckEscapesCertificateText: a downloaded certificate's fields are printed escaped.
+func TestCheckEscapesCertificateText(t *testing.T) {
+	const cn = "pc\x1b[2J\x1b[H\r\n  OK    clock       forged\x1b[K\x7f\u009b2J\x00"
+	ca, err := loadDevCA(filepath.Join(sharedConfigDir, "dev"))
+	require.NoError(t, err)
+	ch, err := testpki.NewChain(testpki.WithLeafCommonName(cn), testpki.WithoutIntermediate(), testpki.WithKeys(ca.key, nil, nil))
+	require.NoError(t, err)
+	srv, certURL := certificateServer(t, testpki.PEM(ch.Leaf))
+	roots := filepath.Join(t.TempDir(), "roots.pem")
+	require.NoError(t, os.WriteFile(roots, testpki.PEM(ch.Root), 0o600))
+	e := testEnv(nil)
+	e.downloads = srv.Client()
+	code, stdout, _ := runIn(t, e, "check", "--url", certURL, "--roots", roots, "--allow-cert-url", srv.URL+"/cert/")
+	assert.Equal(t, 0, code, stdout)
+	assertTerminalSafe(t, stdout)
+	assert.Contains(t, oneLine(stdout), `OK certificate trusted: CN=pc\x1b[2J\x1b[H\r\n OK clock forged\x1b[K\x7f\u009b2J\x00, O=Microsoft Corporation`)
+	assert.Equal(t, 1, strings.Count(stdout, "  OK    clock"), stdout)
 }

@@ -68,7 +68,8 @@ table of documented events instead, with no token and no network.
 }
 
 // printEventTable prints one line per name: the name, and the typed struct with its IDs, or a
-// note that the library does not know it.
+// note that the library does not know it. A name the API sent that is unknown is printed through
+// terminalText (a known name is one of the library's constants).
 func printEventTable(a *app, names []pcwebhook.EventName) {
 	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  EVENT\tTYPED STRUCT\tIDS")
@@ -76,7 +77,7 @@ func printEventTable(a *app, names []pcwebhook.EventName) {
 	for _, n := range names {
 		if !n.Known() {
 			unknown++
-			fmt.Fprintf(tw, "  %s\t(unknown to pcwebhook %s)\tarrives as pcwebhook.Event, via OnUnknown\n", n, libraryVersion())
+			fmt.Fprintf(tw, "  %s\t(unknown to pcwebhook %s)\tarrives as pcwebhook.Event, via OnUnknown\n", terminalText(string(n)), libraryVersion())
 			continue
 		}
 		typeName, ids := describe(&pcwebhook.Event{Name: n}) // the IDs listed depend on the name only

@@ -269,7 +269,9 @@ func (l *listener) onEvent(ctx context.Context, e *pcwebhook.Event) error {
 	return d.forward.err
 }
 
-// report prints one request: a block of text, or a JSON line.
+// report prints one request: a block of text, or a JSON line. Whatever the sender chose (the
+// path, the event's fields, an error quoting its headers) goes through terminalText, and the JSON
+// line through terminalJSON, so that nothing it sends acts on the terminal.
 func (l *listener) report(r *http.Request, status int, d *delivery, elapsed time.Duration) {
 	outcome := d.outcome
 	if outcome == "" {
@@ -315,12 +317,12 @@ func (l *listener) report(r *http.Request, status int, d *delivery, elapsed time
 		if err != nil {
 			return
 		}
-		b.Write(line)
+		b.Write(terminalJSON(line))
 		b.WriteByte('\n')
 	} else {
-		fmt.Fprintf(&b, "%s  %s %s  %d %s", time.Now().Format("15:04:05"), r.Method, r.URL.Path, status, outcome)
+		fmt.Fprintf(&b, "%s  %s %s  %d %s", time.Now().Format("15:04:05"), terminalText(r.Method), terminalText(r.URL.Path), status, outcome)
 		if ev != nil {
-			fmt.Fprintf(&b, "  %s", ev.Name)
+			fmt.Fprintf(&b, "  %s", terminalText(string(ev.Name)))
 		}
 		fmt.Fprintf(&b, "  (%s)\n", elapsed.Round(10*time.Microsecond))
 		if ev != nil && d.event != nil {
@@ -330,16 +332,16 @@ func (l *listener) report(r *http.Request, status int, d *delivery, elapsed time
 			fmt.Fprintf(&b, "    forwarded to %s: %s (%s)\n", d.forward.url, d.forward.describe(), d.forward.elapsed.Round(10*time.Microsecond))
 		}
 		if errText != "" {
-			fmt.Fprintf(&b, "    error: %s\n", errText)
+			fmt.Fprintf(&b, "    error: %s\n", terminalText(errText))
 		}
 		if d.saved != "" {
 			fmt.Fprintf(&b, "    saved: %s.headers, %s.body\n", d.saved, d.saved)
 		}
 		if d.saveErr != nil {
-			fmt.Fprintf(&b, "    not saved: %v\n", d.saveErr)
+			fmt.Fprintf(&b, "    not saved: %s\n", terminalText(d.saveErr.Error()))
 		}
 		if hint != "" {
-			fmt.Fprintf(&b, "    why:   %s\n", hint)
+			fmt.Fprintf(&b, "    why:   %s\n", terminalText(hint))
 		}
 		b.WriteByte('\n')
 	}

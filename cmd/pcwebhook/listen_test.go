@@ -359,3 +359,104 @@ func TestDevCABroken(t *testing.T) {
 	_, _, err := ensureDevCA(sharedConfigDir, time.Now().AddDate(50, 0, 0))
 	assert.ErrorContains(t, err, "not now: delete that directory and run again")
 }
+
+// hostile is text a sender chooses to take over the terminal that prints it: it clears the
+// screen, homes the cursor, starts a line of its own that looks like a handled delivery, and adds
+// DEL, a C1 CSI (as UTF-8 and as a raw byte) and NUL.
+const hostile = "\x1b[2J\x1b[H\r\n12:00:00  POST /  200 handled  subscription-updated\x1b[K\x7f\u009b2J\x9b2J\x00"
+
+// hostilePath is hostile percent-encoded, as a request path: the server decodes it.
+const hostilePath = "/%1b[2J%1b[H%0d%0a12:00:00%20%20POST%20/%20%20200%20handled%20%20subscription-updated%1b[K%7f%c2%9b2J%9b2J%00"
+
+// hostileHeader is what an HTTP server lets through in a header value: tab and bytes from 0x80.
+const hostileHeader = "rsa-sha256\t\u009b2J\x9b2J\u0085"
+
+// sendHostile posts to the listener at base: a signed delivery on a hostile path, a signed event
+// whose name, ResourceUri and AuditUri are hostile, and a signed delivery with a hostile
+// signature algorithm header. It returns how many requests it made.
+func sendHostile(t *testing.T, base string) int {
+	t.Helper()
+	ca, err := loadDevCA(filepath.Join(sharedConfigDir, "dev"))
+	require.NoError(t, err)
+	send := func(target string, body []byte, edit func(http.Header)) int {
+		header, err := ca.sign(body, false)
+		require.NoError(t, err)
+		if edit != nil {
+			edit(header)
+		}
+		req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header = header
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	root := strings.TrimSuffix(base, "/")
+	assert.Equal(t, http.StatusOK, send(root+hostilePath, pcwebhooktest.EventSpec{Name: pcwebhook.EventInvoiceReady}.Body(), nil))
+	evil := pcwebhooktest.EventSpec{Name: pcwebhook.EventName("x" + hostile), ResourceURI: "https://api.partnercenter.microsoft.com/" + hostile, AuditURI: hostile}.Body()
+	assert.Equal(t, http.StatusOK, send(base, evil, nil))
+	assert.Equal(t, http.StatusUnauthorized, send(base, pcwebhooktest.EventSpec{Name: pcwebhook.EventInvoiceReady}.Body(), func(h http.Header) {
+		h.Set(pcwebhook.HeaderSignatureAlgorithm, hostileHeader)
+	}))
+	return 3
+}
+
+// TestListenEscapesSenderText: what a sender chooses (the path, the event's fields, its headers)
+// is printed escaped, so it can neither act on the terminal nor forge a line.
+func TestListenEscapesSenderText(t *testing.T) {
+	e := testEnv(nil)
+	l := startListen(t, e, "--dev")
+	banner := l.stdout.String()
+	n := sendHostile(t, l.url)
+	out := waitFor(t, l.stdout, regexp.MustCompile(`401 verification-failed`), 1)[len(banner):]
+
+	assertTerminalSafe(t, out)
+	heading := regexp.MustCompile(`^\d\d:\d\d:\d\d  POST /`)
+	headings := 0
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case heading.MatchString(line):
+			headings++
+		case line == "" || strings.HasPrefix(line, "    "):
+		default:
+			t.Errorf("a line the listener did not write: %q", line)
+		}
+	}
+	assert.Equal(t, n, headings, "one heading line per request:\n%s", out)
+
+	escaped := `\x1b[2J\x1b[H\r\n12:00:00  POST /  200 handled  subscription-updated\x1b[K\x7f\u009b2J\x9b2J\x00`
+	assert.Contains(t, out, "  POST /"+escaped+"  200 handled  invoice-ready  (")
+	// In the JSON body the invalid byte became U+FFFD, which is printable.
+	escaped = strings.Replace(escaped, `\x9b`, "\ufffd", 1)
+	assert.Contains(t, out, "  POST /  200 handled  x"+escaped+"  (")
+	assert.Contains(t, out, "    ResourceUri            https://api.partnercenter.microsoft.com/"+escaped+"\n")
+	assert.Contains(t, out, "    AuditUri               "+escaped+"\n")
+	assert.Contains(t, out, "  POST /  401 verification-failed  (")
+}
+
+// TestListenJSONEscapesSenderText: with --json the same requests give one JSON line each, with
+// the sender's text intact for a JSON reader and escaped for the terminal.
+func TestListenJSONEscapesSenderText(t *testing.T) {
+	e := testEnv(nil)
+	l := startListen(t, e, "--dev", "--json")
+	n := sendHostile(t, l.url)
+	out := waitFor(t, l.stdout, regexp.MustCompile(`verification-failed`), 1)
+
+	assertTerminalSafe(t, out)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Len(t, lines, n, out)
+	var first, second struct {
+		Path        string
+		Event       string
+		ResourceURI string `json:"resourceUri"`
+		Body        struct{ EventName string }
+	}
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &first))
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &second))
+	valid := strings.ToValidUTF8(hostile, "\ufffd") // as encoding/json writes an invalid byte
+	assert.Equal(t, valid, first.Path[1:], "the path as decoded")
+	assert.Equal(t, "x"+valid, second.Event)
+	assert.Equal(t, second.Event, second.Body.EventName, "the embedded body")
+	assert.Contains(t, second.ResourceURI, "\u009b2J")
+}

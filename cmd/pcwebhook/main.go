@@ -90,8 +90,8 @@ type env struct {
 	terminal func(w io.Writer) bool
 	// stdin is where confirmations are read from; nil reads nothing.
 	stdin io.Reader
-	// stdinTerminal reports whether stdin is an interactive terminal (confirmations are asked
-	// only there); nil means: stdin is an *os.File that is a character device.
+	// stdinTerminal reports whether a confirmation can be asked (stdin and stderr are
+	// terminals); nil means approve.Interactive(stdin, stderr).
 	stdinTerminal func() bool
 }
 

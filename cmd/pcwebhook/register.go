@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -13,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/approve"
 )
 
 // registrationFlags are the flags of register and update.
@@ -34,7 +34,9 @@ registering or updating replaces it whole. So both commands first read it and pr
 (URL, added and removed events, signature header), and then:
   - with --dry-run, stop there;
   - when the URL changes or events would be dropped, ask for confirmation on a terminal
-    (--yes applies the change without asking; without a terminal they refuse unless --yes).
+    (--yes applies the change without asking; without a terminal they refuse unless --yes);
+  - write it only if the registration is still the one shown: when someone changed it
+    meanwhile, they write nothing and show the change as it would now be.
 
 --events takes a comma-separated list of event names (see "pcwebhook events"); a name that
 pcwebhook does not know is refused with a suggestion, unless --allow-unknown. --all registers
@@ -150,8 +152,9 @@ register", it never creates one: when the account has none it fails.
 	return a.changeRegistration(ctx, f, reg, true)
 }
 
-// changeRegistration is register and update: read, diff, confirm, write. With mustExist (update)
-// it fails when there is no registration.
+// changeRegistration is register and update: plan (read and diff), print, approve a disruptive
+// change, apply the plan (written only while the registration is still the one planned from).
+// With mustExist (update) it fails when there is no registration, and never creates one.
 func (a *app) changeRegistration(ctx context.Context, f *registrationFlags, reg pcwebhook.Registration, mustExist bool) int {
 	var opts []pcwebhook.ClientOption
 	if f.allowHTTP {
@@ -171,48 +174,44 @@ func (a *app) changeRegistration(ctx context.Context, f *registrationFlags, reg 
 		reg.WebhookEvents = offered
 		a.reportAll(offered)
 	}
-	current, err := client.Registration(ctx)
-	switch {
-	case errors.Is(err, pcwebhook.ErrNotRegistered):
-		if mustExist {
-			fmt.Fprintln(a.stderr, "pcwebhook: this account has no webhook registration to update: create it with \"pcwebhook register\".")
-			return 1
-		}
-		current = nil
-	case err != nil:
+	plan, err := client.PlanRegistration(ctx, reg)
+	if err != nil {
 		return a.apiFailure("reading the registration", err)
 	}
-	diff := pcwebhook.DiffRegistrations(current, reg)
-	if !diff.Changed() {
+	if plan.Before == nil && mustExist {
+		fmt.Fprintln(a.stderr, "pcwebhook: this account has no webhook registration to update: create it with \"pcwebhook register\".")
+		return 1
+	}
+	if !plan.Changed() {
 		fmt.Fprintln(a.stdout, "Registration unchanged (it already matched).")
-		printRegistration(a.stdout, current)
-		noteTestCreated(a.stdout, current)
+		printRegistration(a.stdout, plan.Before)
+		noteTestCreated(a.stdout, plan.Before)
 		return 0
 	}
 	what := "Change to the registration (this account has only one)"
-	if current == nil {
+	if plan.Before == nil {
 		what = "New registration (this account has none yet)"
 	}
-	fmt.Fprintf(a.stdout, "%s:\n  %s\n", what, strings.ReplaceAll(diff.String(), "\n", "\n  "))
+	fmt.Fprintf(a.stdout, "%s:\n  %s\n", what, approve.Indented(plan))
 	if f.dryRun {
 		fmt.Fprintln(a.stdout, "Dry run: nothing was changed.")
 		return 0
 	}
-	if diff.Disruptive() && !f.yes && !a.confirm(diff) {
+	got, now, err := a.asker().Apply(ctx, client, plan, f.yes)
+	if errors.Is(err, approve.ErrNotChanged) {
 		return 1
-	}
-	verdict := "updated"
-	var got *pcwebhook.Registration
-	if current == nil {
-		verdict = "created"
-		got, err = client.Register(ctx, reg)
-	} else {
-		got, err = client.UpdateRegistration(ctx, reg)
 	}
 	if err != nil {
 		return a.apiFailure("writing the registration", err)
 	}
-	fmt.Fprintf(a.stdout, "Registration %s.\n", verdict)
+	verdict := "Registration updated."
+	switch {
+	case !now.Changed():
+		verdict = "Registration unchanged (it matched by the time it was written)."
+	case plan.Before == nil:
+		verdict = "Registration created."
+	}
+	fmt.Fprintln(a.stdout, verdict)
 	printRegistration(a.stdout, got)
 	noteTestCreated(a.stdout, got)
 	return 0
@@ -242,33 +241,16 @@ func (a *app) reportAll(offered []pcwebhook.EventName) {
 	}
 }
 
-// confirm asks on the terminal whether to apply a disruptive change. Without a terminal it
-// refuses and says how to apply the change.
-func (a *app) confirm(diff pcwebhook.RegistrationDiff) bool {
-	var why []string
-	if diff.URLChanged {
-		why = append(why, "moves every delivery from "+diff.Before.WebhookURL+" to "+diff.After.WebhookURL)
+// asker asks on the terminal whether to apply a disruptive change; without one (standard input
+// and standard error both terminals) it refuses and names --yes.
+func (a *app) asker() approve.Asker {
+	var interactive bool
+	if a.env.stdinTerminal != nil {
+		interactive = a.env.stdinTerminal()
+	} else {
+		interactive = approve.Interactive(a.env.stdin, a.stderr)
 	}
-	if n := len(diff.RemovedEvents); n > 0 {
-		why = append(why, fmt.Sprintf("stops %d event(s): %s", n, joinNames(diff.RemovedEvents)))
-	}
-	reason := strings.Join(why, ", and ")
-	if !a.stdinIsTerminal() {
-		fmt.Fprintf(a.stderr, "pcwebhook: not changed: this %s for every program of the account, and there is no "+
-			"terminal to confirm on. Run again with --yes to apply it (or --dry-run to only see it).\n", reason)
-		return false
-	}
-	fmt.Fprintf(a.stderr, "This %s for every program of the account.\nApply it? [y/N] ", reason)
-	var line string
-	if a.env.stdin != nil {
-		line, _ = bufio.NewReader(a.env.stdin).ReadString('\n')
-	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true
-	}
-	fmt.Fprintln(a.stderr, "pcwebhook: not changed.")
-	return false
+	return approve.Asker{Program: "pcwebhook", In: a.env.stdin, Out: a.stderr, Interactive: interactive}
 }
 
 // printRegistration prints a registration, one field a line.

@@ -67,7 +67,7 @@ The URL must be reachable from the internet over https.
 			return code
 		}
 		if !f.wait {
-			fmt.Fprintf(a.stdout, "Follow its delivery with: pcwebhook test --status %s --wait\n", id)
+			fmt.Fprintf(a.stdout, "Follow its delivery with: pcwebhook test --status %s --wait\n", terminalText(id))
 			return 0
 		}
 	}
@@ -95,20 +95,21 @@ func (a *app) sendTestEvent(ctx context.Context, client *pcwebhook.Client) (stri
 	if !slices.Contains(reg.WebhookEvents, pcwebhook.EventTestCreated) {
 		fmt.Fprintf(a.stderr, "pcwebhook: warning: the registration does not include test-created, and Partner Center sends "+
 			"test events only to registrations that do. Add it with\n\n    pcwebhook update --url %s --events %s\n\n",
-			reg.WebhookURL, commaList(append(append([]pcwebhook.EventName(nil), reg.WebhookEvents...), pcwebhook.EventTestCreated)))
+			terminalText(reg.WebhookURL), terminalText(commaList(append(append([]pcwebhook.EventName(nil), reg.WebhookEvents...), pcwebhook.EventTestCreated))))
 	}
-	fmt.Fprintf(a.stdout, "Sending a test event to %s (Partner Center allows 2 a minute; a throttled request is retried)...\n", reg.WebhookURL)
+	fmt.Fprintf(a.stdout, "Sending a test event to %s (Partner Center allows 2 a minute; a throttled request is retried)...\n", terminalText(reg.WebhookURL))
 	id, err := client.SendTestEvent(ctx)
 	if err != nil {
 		return "", a.apiFailure("sending a test event", err), false
 	}
-	fmt.Fprintf(a.stdout, "Test event sent: correlation id %s\n", id)
+	fmt.Fprintf(a.stdout, "Test event sent: correlation id %s\n", terminalText(id))
 	return id, 0, true
 }
 
 // followDelivery reports the delivery status of a test event: once, or with wait until it is
 // over or timeout passes. Attempts are printed as they appear; on a terminal a spinner line shows
-// that the wait goes on.
+// that the wait goes on. What Partner Center reports (the status, each attempt, and the endpoint's
+// answer in it) is printed through terminalText.
 func (a *app) followDelivery(ctx context.Context, client *pcwebhook.Client, id string, wait bool, poll, timeout time.Duration) int {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -116,8 +117,9 @@ func (a *app) followDelivery(ctx context.Context, client *pcwebhook.Client, id s
 	start := time.Now()
 	var last *pcwebhook.ValidationStatus
 	shown, state := 0, ""
+	shownID := terminalText(id)
 	if wait {
-		fmt.Fprintf(a.stdout, "Waiting up to %s for the delivery of test event %s...\n", timeout, id)
+		fmt.Fprintf(a.stdout, "Waiting up to %s for the delivery of test event %s...\n", timeout, shownID)
 	}
 	for {
 		s, err := client.ValidationStatus(ctx, id)
@@ -125,7 +127,7 @@ func (a *app) followDelivery(ctx context.Context, client *pcwebhook.Client, id s
 		switch {
 		case err == nil:
 			last = s
-			if st := orDash(s.Status); st != state {
+			if st := terminalText(orDash(s.Status)); st != state {
 				state = st
 				if !p.tty {
 					p.println(fmt.Sprintf("  status: %s", state))
@@ -151,7 +153,7 @@ func (a *app) followDelivery(ctx context.Context, client *pcwebhook.Client, id s
 			return a.apiFailure("reading the delivery status", err)
 		}
 		if !wait {
-			fmt.Fprintf(a.stdout, "The delivery is still in progress (status %s). Wait for it with: pcwebhook test --status %s --wait\n", state, id)
+			fmt.Fprintf(a.stdout, "The delivery is still in progress (status %s). Wait for it with: pcwebhook test --status %s --wait\n", state, shownID)
 			return 0
 		}
 		if ctx.Err() != nil || !p.wait(ctx, poll, func() string {
@@ -163,21 +165,22 @@ func (a *app) followDelivery(ctx context.Context, client *pcwebhook.Client, id s
 				attempts = len(last.Results)
 			}
 			fmt.Fprintf(a.stderr, "pcwebhook: gave up after %s: status %s, %d delivery attempt(s). Check again later with\n\n"+
-				"    pcwebhook test --status %s --wait\n", timeout, state, attempts, id)
+				"    pcwebhook test --status %s --wait\n", timeout, state, attempts, shownID)
 			return 1
 		}
 	}
 }
 
-// formatAttempt describes one delivery attempt.
+// formatAttempt describes one delivery attempt; the response code and message, which the
+// endpoint chose, through terminalText.
 func formatAttempt(n int, r pcwebhook.ValidationResult) string {
 	when := "(no time)"
 	if !r.DateTimeUTC.IsZero() {
 		when = r.DateTimeUTC.Format(time.RFC3339)
 	}
-	s := fmt.Sprintf("  attempt %d at %s: %s", n, when, orDash(r.ResponseCode))
+	s := fmt.Sprintf("  attempt %d at %s: %s", n, when, terminalText(orDash(r.ResponseCode)))
 	if r.ResponseMessage != "" {
-		s += " " + r.ResponseMessage
+		s += " " + terminalText(r.ResponseMessage)
 	}
 	if r.SystemError {
 		s += " (a system error on Partner Center's side)"
@@ -192,11 +195,11 @@ func (a *app) reportDelivery(s *pcwebhook.ValidationStatus) int {
 		if endpoint == "" {
 			endpoint = "the endpoint"
 		}
-		fmt.Fprintf(a.stdout, "Delivered: %s answered with a 2xx status (status %s).\n", endpoint, s.Status)
+		fmt.Fprintf(a.stdout, "Delivered: %s answered with a 2xx status (status %s).\n", terminalText(endpoint), terminalText(s.Status))
 		return 0
 	}
 	fmt.Fprintf(a.stderr, "pcwebhook: the test event was not delivered (status %s, %d attempt(s)) to %s.\n",
-		s.Status, len(s.Results), orDash(s.CallbackURL))
+		terminalText(s.Status), len(s.Results), terminalText(orDash(s.CallbackURL)))
 	systemErrors := 0
 	for _, r := range s.Results {
 		if r.SystemError {

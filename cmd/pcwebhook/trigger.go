@@ -114,7 +114,7 @@ Exits 1 unless every delivery got a 2xx answer.`,
 		status, reply, elapsed, err := post(ctx, client, ca, target.String(), body, f.msHeader)
 		if err != nil {
 			failed++
-			fmt.Fprintf(a.stdout, "POST %s  %s  -> failed: %v\n", target, name, err)
+			fmt.Fprintf(a.stdout, "POST %s  %s  -> failed: %s\n", target, name, terminalText(err.Error()))
 			if errors.Is(err, syscall.ECONNREFUSED) {
 				fmt.Fprintf(a.stderr, "pcwebhook: nothing listens at %s: start \"pcwebhook listen --dev\" (or your app) first\n", target.Host)
 				return 1

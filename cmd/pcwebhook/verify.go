@@ -136,12 +136,12 @@ leaf must chain to this system's roots and belong to Microsoft Corporation.`,
 	if verr == nil {
 		ev, err := pcwebhook.ParseEvent(body)
 		if err != nil {
-			fmt.Fprintf(out, "The signature is valid, but the body is not a usable event: %v\n", err)
+			fmt.Fprintf(out, "The signature is valid, but the body is not a usable event: %s\n", terminalText(err.Error()))
 			fmt.Fprintln(out, "A Handler answers 400, and Partner Center does not retry.")
 			return 1
 		}
 		fmt.Fprintln(out, "OK: the signature is valid, and the certificate is trusted: this delivery is genuine.")
-		fmt.Fprintf(out, "\nEvent %s\n", ev.Name)
+		fmt.Fprintf(out, "\nEvent %s\n", terminalText(string(ev.Name)))
 		writeEventFields(out, ev, "  ")
 		return 0
 	}
@@ -160,15 +160,18 @@ leaf must chain to this system's roots and belong to Microsoft Corporation.`,
 	if errors.As(verr, &ve) {
 		step = string(ve.Step)
 	}
-	fmt.Fprintf(out, "FAILED at the %q check: %s\n", step, verr)
-	fmt.Fprintf(out, "\n%s\n", wrap(capitalize(d.summary)+".", 96, ""))
+	// The error and the diagnosis quote the captured headers and body: escaped before wrap, which
+	// would otherwise fold their white-space controls into spaces and pass the others through.
+	fmt.Fprintf(out, "FAILED at the %q check: %s\n", step, terminalText(verr.Error()))
+	fmt.Fprintf(out, "\n%s\n", wrap(terminalText(capitalize(d.summary)+"."), 96, ""))
 	for _, p := range d.details {
-		fmt.Fprintf(out, "\n%s\n", wrap(p, 96, "  "))
+		fmt.Fprintf(out, "\n%s\n", wrap(terminalText(p), 96, "  "))
 	}
 	return 1
 }
 
-// printSignatureHeaders prints the headers verification reads, the signature shortened.
+// printSignatureHeaders prints the headers verification reads, the signature shortened, the
+// values through terminalText.
 func printSignatureHeaders(w io.Writer, h http.Header) {
 	for _, k := range []string{pcwebhook.HeaderAuthorization, pcwebhook.HeaderMSSignature, pcwebhook.HeaderCertificateURL, pcwebhook.HeaderSignatureAlgorithm} {
 		vs := h.Values(k)
@@ -180,7 +183,7 @@ func printSignatureHeaders(w io.Writer, h http.Header) {
 			if k == pcwebhook.HeaderAuthorization || k == pcwebhook.HeaderMSSignature {
 				v = shortenSignature(v)
 			}
-			fmt.Fprintf(w, "  %-25s %s\n", k+":", v)
+			fmt.Fprintf(w, "  %-25s %s\n", k+":", terminalText(v))
 		}
 	}
 }

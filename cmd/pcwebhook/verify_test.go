@@ -406,3 +406,31 @@ func TestVerifyInputErrors(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "there is no development CA in "+filepath.Join(dir, "dev"))
 }
+
+// TestVerifyEscapesCapturedText: the captured headers and a genuine event's fields are printed
+// escaped, whatever bytes they hold.
+func TestVerifyEscapesCapturedText(t *testing.T) {
+	const forged = "\x1b[2J\x1b[H\rOK: the signature is valid\x1b[K\x7f\u009b2J\x9b2J\x00"
+	const escaped = `\x1b[2J\x1b[H\rOK: the signature is valid\x1b[K\x7f\u009b2J\x9b2J\x00`
+
+	body := pcwebhooktest.EventSpec{Name: pcwebhook.EventName("x" + forged), ResourceURI: "https://api.partnercenter.microsoft.com/" + forged}.Body()
+	code, stdout, stderr := verifyCapture(t, testEnv(nil), devDelivery(t, body), body, "--dev")
+	require.Equal(t, 0, code, stdout+stderr)
+	assertTerminalSafe(t, stdout)
+	inBody := strings.Replace(escaped, `\x9b`, "\ufffd", 1) // encoding/json wrote the invalid byte as U+FFFD
+	assert.Contains(t, stdout, "\nEvent x"+inBody+"\n")
+	assert.Contains(t, stdout, "\n  ResourceUri            https://api.partnercenter.microsoft.com/"+inBody+"\n")
+
+	body = pcwebhooktest.SampleEventAt(pcwebhook.EventInvoiceReady, time.Now())
+	for _, k := range []string{"X-Ms-Signature-Algorithm", "X-Ms-Certificate-Url", "Authorization"} {
+		h := devDelivery(t, body)
+		h.Set(k, "Signature "+forged)
+		code, stdout, _ := verifyCapture(t, testEnv(nil), h, body, "--dev")
+		assert.Equal(t, 1, code, k)
+		assertTerminalSafe(t, stdout)
+		assert.Contains(t, stdout, `Signature \x1b[2J\x1b[H\rOK`, k) // a signature is shortened
+		for _, line := range strings.Split(stdout, "\n") {
+			assert.False(t, strings.HasPrefix(line, "OK"), "a forged line: %q", line)
+		}
+	}
+}

@@ -6,6 +6,15 @@
 //	    --resource https://api.partnercenter.microsoft.com --query accessToken -o tsv)
 //	go run ./examples/register -url https://partner.example/webhooks \
 //	    -events subscription-updated,invoice-ready -test
+//
+// A partner account has one registration, shared by every program of the account, so it plans
+// first (Client.PlanRegistration) and prints the change. A change that moves the URL or drops
+// events is applied only with -yes or a "y" typed on a terminal; without a terminal and without
+// -yes it is refused. The change is then written with Client.ApplyRegistrationPlan (with
+// AllowDisruptive once a disruptive change is approved), only if the registration is still the
+// one shown. -dry-run prints the change and writes nothing. (Asking and applying are in this
+// module's internal/approve, shared with the command-line tool; in a copy of this program, ask
+// your own way, as ExampleClient_PlanRegistration shows.)
 package main
 
 import (
@@ -20,12 +29,13 @@ import (
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/approve"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
 }
 
 // tokenEnv is the environment variable that holds the access token.
@@ -44,8 +54,9 @@ For the China (21Vianet) or US Government cloud, first run "az cloud set --name 
 (or AzureUSGovernment) and "az login".
 `
 
-// run is the whole program; it returns the exit status: 0 success, 1 failure, 2 bad usage.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// run is the whole program; it returns the exit status: 0 success, 1 failure (or a change
+// refused), 2 bad usage. A question is asked only when stdin and stderr are terminals.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("register", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	webhookURL := fs.String("url", "", "the `URL` Partner Center sends events to (required)")
@@ -53,13 +64,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	all := fs.Bool("all", false, "register for every documented event instead of -events")
 	msHeader := fs.Bool("ms-signature-header", false, "have the signature sent in an x-ms-signature header instead of Authorization")
 	cloud := fs.String("cloud", "global", "`global` or china (21Vianet); the US Government cloud uses global with a token from its own authority")
+	yes := fs.Bool("yes", false, "apply a change of URL or dropped events without asking (the account has one registration)")
+	dryRun := fs.Bool("dry-run", false, "print the change and stop: write nothing")
 	test := fs.Bool("test", false, "send a test event and wait for its delivery status")
 	poll := fs.Duration("poll", 5*time.Second, "how often to ask for the test event's delivery status")
 	timeout := fs.Duration("timeout", 3*time.Minute, "how long to wait for the test event's delivery status")
 	apiRoot := fs.String("api-root", "", "override the API root `URL` given by -cloud (for a proxy or tests)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: register -url URL (-events a,b,... | -all) [flags]\n\n"+
-			"The access token is read from %s.\n\nflags:\n", tokenEnv)
+		fmt.Fprintf(stderr, "usage: register -url URL (-events a,b,... | -all) [-dry-run] [-yes] [flags]\n\n"+
+			"The access token is read from %s. The account has one registration: a change that moves\n"+
+			"its URL or drops events is applied only with -yes or when confirmed on a terminal.\n\nflags:\n", tokenEnv)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -105,18 +119,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	client := pcwebhook.NewClient(pcwebhook.StaticToken(token), pcwebhook.WithAPIRoot(root))
 	fmt.Fprintf(stdout, "Making sure %s is registered for %d events (%s)...\n", *webhookURL, len(events), root)
-	reg, diff, err := client.EnsureRegistrationChanges(ctx, pcwebhook.Registration{
+	plan, err := client.PlanRegistration(ctx, pcwebhook.Registration{
 		WebhookURL:                        *webhookURL,
 		WebhookEvents:                     events,
 		SignatureTokenToMsSignatureHeader: *msHeader,
 	})
 	if err != nil {
-		return fail(stderr, "registering", err)
+		return fail(stderr, "reading the registration", err)
 	}
-	if diff.Changed() {
-		fmt.Fprintf(stdout, "Changed (the account has one registration):\n  %s\n", strings.ReplaceAll(diff.String(), "\n", "\n  "))
-	} else {
+	reg := plan.Before
+	if !plan.Changed() {
 		fmt.Fprintln(stdout, "Already registered as wanted: nothing changed.")
+	} else {
+		fmt.Fprintf(stdout, "Change (the account has one registration):\n  %s\n", approve.Indented(plan))
+		if *dryRun {
+			fmt.Fprintln(stdout, "Dry run: nothing was changed.")
+			return 0
+		}
+		asker := approve.Asker{Program: "register", In: stdin, Out: stderr, Interactive: approve.Interactive(stdin, stderr)}
+		reg, _, err = asker.Apply(ctx, client, plan, *yes)
+		if errors.Is(err, approve.ErrNotChanged) {
+			return 1
+		}
+		if err != nil {
+			return fail(stderr, "registering", err)
+		}
 	}
 	fmt.Fprintf(stdout, "Registered: %s\n  events: %s\n  signature in x-ms-signature header: %t\n",
 		reg.WebhookURL, joinEvents(reg.WebhookEvents), reg.SignatureTokenToMsSignatureHeader)

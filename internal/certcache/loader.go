@@ -27,7 +27,8 @@ type LoaderOptions struct {
 	// Deferred: a successful load is not stored; the caller stores it with [Loader.Add] once it
 	// has checked what it depends on, or records a failure with [Loader.Fail].
 	Deferred bool
-	// RefreshInterval is the least time between two loads of a key by [Loader.Reload].
+	// RefreshInterval is the least time between two loads of a key by [Loader.Reload]. Other
+	// loads (a miss, an expiry) do not count.
 	RefreshInterval time.Duration
 }
 
@@ -42,7 +43,7 @@ type Loader[V any] struct {
 	values    *LRU[V]
 	failures  *LRU[error]
 	known     *LRU[struct{}]
-	recent    *LRU[struct{}] // keys loaded less than RefreshInterval ago
+	recent    *LRU[struct{}] // keys reloaded less than RefreshInterval ago
 	reloadErr *LRU[error]    // the failure of a forced reload, for the rest of its interval
 	flights   Group[V]
 	mu        sync.Mutex // makes Reload's check of recent and its start of a load one step
@@ -118,12 +119,20 @@ func (l *Loader[V]) Load(ctx context.Context, key string, load LoadFunc[V]) (V, 
 	}
 }
 
-// Reload loads key again even though a value is cached, for a caller that has reason to think
-// the value changed at its source. A load of key already running is joined. Otherwise, when key
-// was loaded less than RefreshInterval ago, nothing is loaded and reloaded is false: val is then
-// the value cached now, which may be newer than the caller's. A failed reload leaves the cached
-// value in place and is not remembered as a failure.
+// Reload loads key again even though a value may be cached, for a caller that has reason to think
+// the value changed at its source; such reloads are made at most once per key per
+// RefreshInterval, whatever loaded the key otherwise. A reload of key already running is joined.
+// Otherwise, when key was reloaded less than RefreshInterval ago, nothing is loaded and reloaded
+// is false: val is then the value cached now (which may be newer than the caller's), or err the
+// failure of that reload. A caller whose ctx has already ended starts nothing.
+//
+// The reload runs detached from the callers: it goes on when every caller stopped waiting (its
+// load gets a context that is never cancelled, and must bound itself). A failed reload leaves the
+// cached value in place and is not remembered as a failure of the key. Its failure is remembered
+// for the rest of the interval only when Cacheable says it is about the key; a failure of the
+// moment (a full queue) gives the interval back, so that the next caller may reload.
 func (l *Loader[V]) Reload(ctx context.Context, key string, load LoadFunc[V]) (val V, reloaded bool, err error) {
+	var zero V
 	now := l.opts.Now()
 	l.mu.Lock()
 	call, joined := l.flights.Join(key)
@@ -131,14 +140,19 @@ func (l *Loader[V]) Reload(ctx context.Context, key string, load LoadFunc[V]) (v
 		if _, ok := l.recent.Get(key, now); ok {
 			l.mu.Unlock()
 			if err, ok := l.reloadErr.Get(key, now); ok {
-				var zero V
 				return zero, false, err
 			}
 			v, _ := l.values.Get(key, now)
 			return v, false, nil
 		}
+		if err := ctx.Err(); err != nil {
+			l.mu.Unlock()
+			return zero, false, err
+		}
 		l.recent.Add(key, struct{}{}, time.Time{}, now.Add(l.opts.RefreshInterval))
-		call, _ = l.flights.Do(key, func(fctx context.Context) (V, error) { return l.run(fctx, key, load, true) })
+		call, _ = l.flights.Do(key, func(fctx context.Context) (V, error) {
+			return l.run(context.WithoutCancel(fctx), key, load, true)
+		})
 	}
 	l.mu.Unlock()
 	v, err := call.Wait(ctx)
@@ -159,20 +173,22 @@ func (l *Loader[V]) run(ctx context.Context, key string, load LoadFunc[V], force
 		}
 	}
 	v, notBefore, expires, err := load(ctx)
-	if err == nil || force {
-		// Only keys with a value are reloaded; failures of other keys must not evict their record.
-		l.recent.Add(key, struct{}{}, time.Time{}, now.Add(l.opts.RefreshInterval))
-	}
+	cacheable := err != nil && ctx.Err() == nil && (l.opts.Cacheable == nil || l.opts.Cacheable(err))
 	if force {
-		if err != nil {
-			l.reloadErr.Add(key, err, time.Time{}, now.Add(l.opts.RefreshInterval))
-		} else {
+		switch {
+		case err == nil:
 			l.reloadErr.Add(key, nil, now, now) // empty window: removes
+		case cacheable:
+			l.reloadErr.Add(key, err, time.Time{}, now.Add(l.opts.RefreshInterval))
+		default:
+			// A failure of the moment: the interval is given back.
+			l.mu.Lock()
+			l.recent.Add(key, struct{}{}, now, now)
+			l.mu.Unlock()
 		}
 	}
 	if err != nil {
-		abandoned := ctx.Err() != nil
-		if !force && !abandoned && (l.opts.Cacheable == nil || l.opts.Cacheable(err)) {
+		if !force && cacheable {
 			l.Fail(key, err, now)
 		}
 		return zero, err

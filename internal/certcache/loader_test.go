@@ -89,7 +89,8 @@ func TestLoaderUncacheableFailureAndDeferred(t *testing.T) {
 }
 
 // TestLoaderReloadAtMostOncePerInterval: however many callers ask for a reload, the key is
-// loaded once per interval; a reload running is joined; a failed reload keeps the value.
+// reloaded once per interval; a reload running is joined; a failed reload keeps the value. An
+// ordinary load does not start the interval.
 func TestLoaderReloadAtMostOncePerInterval(t *testing.T) {
 	l, clock := newLoaderForTest(LoaderOptions{FailureTTL: time.Second, RefreshInterval: time.Minute})
 	var loads atomic.Int32
@@ -108,11 +109,16 @@ func TestLoaderReloadAtMostOncePerInterval(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, v)
 
-	// Within the interval of that load: no reload, the cached value is returned.
+	// The ordinary load started no interval: the first reload loads.
 	v, reloaded, err := l.Reload(context.Background(), "k", load)
 	require.NoError(t, err)
+	assert.True(t, reloaded)
+	assert.Equal(t, 2, v)
+	// Within the interval of that reload: no reload, the cached value is returned.
+	v, reloaded, err = l.Reload(context.Background(), "k", load)
+	require.NoError(t, err)
 	assert.False(t, reloaded)
-	assert.Equal(t, 1, v)
+	assert.Equal(t, 2, v)
 
 	clock.add(2 * time.Minute)
 	var wg sync.WaitGroup
@@ -126,11 +132,11 @@ func TestLoaderReloadAtMostOncePerInterval(t *testing.T) {
 			if r {
 				reloads.Add(1)
 			}
-			assert.Equal(t, 2, v, "a caller that did not reload sees the reloaded value")
+			assert.Equal(t, 3, v, "a caller that did not reload sees the reloaded value")
 		}()
 	}
 	wg.Wait()
-	assert.Equal(t, int32(2), loads.Load(), "one reload for 100 callers")
+	assert.Equal(t, int32(3), loads.Load(), "one reload for 100 callers")
 	assert.GreaterOrEqual(t, reloads.Load(), int32(1))
 
 	// A failed reload leaves the value, and is not remembered as a failure.
@@ -141,9 +147,68 @@ func TestLoaderReloadAtMostOncePerInterval(t *testing.T) {
 	assert.Error(t, err)
 	v, hit := l.Get("k", clock.now())
 	assert.True(t, hit)
-	assert.Equal(t, 2, v)
+	assert.Equal(t, 3, v)
 	_, hit = l.Failure("k", clock.now())
 	assert.False(t, hit)
+}
+
+// TestLoaderReloadRunsDetached: a reload goes on when its only caller stops waiting; a caller
+// whose context has already ended starts none; a failure of the moment (Cacheable says no) gives
+// the interval back, one about the key is remembered for the interval.
+func TestLoaderReloadRunsDetached(t *testing.T) {
+	moment := errors.New("queue full")
+	l, clock := newLoaderForTest(LoaderOptions{RefreshInterval: time.Minute, Cacheable: func(err error) bool { return !errors.Is(err, moment) }})
+	var loads atomic.Int32
+	next := make(chan error, 1)
+	started := make(chan struct{}, 1)
+	load := func(ctx context.Context) (int, time.Time, time.Time, error) {
+		n := loads.Add(1)
+		started <- struct{}{}
+		err := <-next
+		if ctx.Err() != nil {
+			return 0, time.Time{}, time.Time{}, ctx.Err()
+		}
+		return int(n), t0, t0.Add(24 * time.Hour), err
+	}
+
+	dead, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, reloaded, err := l.Reload(dead, "k", load)
+	assert.False(t, reloaded)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Zero(t, loads.Load(), "a caller already gone starts nothing")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { _, _, err := l.Reload(ctx, "k", load); done <- err }()
+	<-started
+	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled)
+	next <- nil // the load ends after its caller left, with a context that was not cancelled
+	require.Eventually(t, func() bool { _, ok := l.Get("k", clock.now()); return ok }, 5*time.Second, time.Millisecond)
+
+	clock.add(2 * time.Minute)
+	next <- moment
+	_, reloaded, err = l.Reload(context.Background(), "k", load)
+	<-started
+	assert.True(t, reloaded)
+	assert.ErrorIs(t, err, moment)
+	next <- nil
+	_, reloaded, err = l.Reload(context.Background(), "k", load)
+	<-started
+	assert.True(t, reloaded, "a failure of the moment gave the interval back")
+	assert.NoError(t, err)
+
+	clock.add(2 * time.Minute)
+	down := errors.New("HTTP 500")
+	next <- down
+	_, _, err = l.Reload(context.Background(), "k", load)
+	<-started
+	assert.ErrorIs(t, err, down)
+	_, reloaded, err = l.Reload(context.Background(), "k", load)
+	assert.False(t, reloaded, "a failure about the key holds the interval")
+	assert.ErrorIs(t, err, down)
+	assert.Equal(t, int32(4), loads.Load())
 }
 
 // TestGroupTellsTheFunctionWhenNobodyWaits: the function's context ends when the last caller

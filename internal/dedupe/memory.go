@@ -21,7 +21,7 @@ const (
 // progress" to "done" allocates nothing).
 type entry struct {
 	key        string
-	token      uint64 // owner of an in-progress key; 0 once done
+	token      uint64 // owner of an in-progress key; once done, the claim that finished it (0: none)
 	done       bool
 	expires    time.Time
 	prev, next *entry
@@ -83,8 +83,9 @@ func NewMemory(retention, lease time.Duration, max int, now func() time.Time) *M
 }
 
 // Begin marks key in progress when it is new, and reports what it was. When it returns New, token
-// is the caller's claim on key (never 0): Done and Release act only with it.
-func (m *Memory) Begin(key string) (st State, token uint64) {
+// is the caller's claim on key (never 0): Done and Release act only with it; expires is when the
+// claim's lease runs out (the instant after which another Begin takes the key over).
+func (m *Memory) Begin(key string) (st State, token uint64, expires time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
@@ -92,26 +93,27 @@ func (m *Memory) Begin(key string) (st State, token uint64) {
 	m.expire(&m.done, now)
 	if e, ok := m.entries[key]; ok {
 		if e.done {
-			return Done, 0
+			return Done, 0, time.Time{}
 		}
-		return InProgress, 0
+		return InProgress, 0, time.Time{}
 	}
 	for len(m.entries) >= m.max {
 		if !m.evictOldest() {
-			return Full, 0
+			return Full, 0, time.Time{}
 		}
 	}
 	m.last++
 	e := &entry{key: key, token: m.last, expires: now.Add(m.lease)}
 	m.entries[key] = e
 	m.progress.pushBack(e)
-	return New, e.token
+	return New, e.token, e.expires
 }
 
-// Done marks key handled by the owner of token; it is then remembered for the retention. It acts
-// when token still holds key, or when key is free (the lease ran out and nobody took over: the
-// work did succeed). It changes nothing and returns false when another claim holds key or key
-// is already done.
+// Done marks key handled by the owner of token; it is then remembered for the retention, with
+// the token that finished it. It acts when token still holds key, or when key is free (the lease
+// ran out and nobody took over: the work did succeed). When key is already done by this same
+// token (a repeated Done) it changes nothing and reports true. It changes nothing and returns
+// false when another claim holds key or finished it.
 func (m *Memory) Done(key string, token uint64) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -119,7 +121,9 @@ func (m *Memory) Done(key string, token uint64) bool {
 	m.expire(&m.progress, now)
 	e, ok := m.entries[key]
 	switch {
-	case ok && (e.done || e.token != token):
+	case ok && e.done:
+		return token != 0 && e.token == token
+	case ok && e.token != token:
 		return false
 	case ok:
 		unlink(e)
@@ -132,18 +136,26 @@ func (m *Memory) Done(key string, token uint64) bool {
 		e = &entry{key: key}
 		m.entries[key] = e
 	}
-	e.done, e.token, e.expires = true, 0, now.Add(m.retention)
+	e.done, e.token, e.expires = true, token, now.Add(m.retention)
 	m.done.pushBack(e)
 	return true
 }
 
 // Release forgets key when token still holds it in progress, so that the next delivery handles
-// it again, and reports whether it did. A handled key, or one another claim holds, is left alone.
-func (m *Memory) Release(key string, token uint64) bool {
+// it again, and reports true. When key is already free and the claim's lease has not run out (now
+// is before expires) it changes nothing and reports true: a repeated Release finds the key it gave
+// up. A key that is done, one another claim holds, and a free key once the lease ran out are left
+// alone, and it reports false.
+func (m *Memory) Release(key string, token uint64, expires time.Time) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.expire(&m.progress, m.now())
-	if e, ok := m.entries[key]; ok && !e.done && e.token == token {
+	now := m.now()
+	m.expire(&m.progress, now)
+	e, ok := m.entries[key]
+	switch {
+	case !ok:
+		return now.Before(expires)
+	case !e.done && e.token == token:
 		m.remove(e)
 		return true
 	}
