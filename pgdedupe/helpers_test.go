@@ -89,6 +89,17 @@ func newStore(tb testing.TB, pool *pgxpool.Pool, opts ...pgdedupe.Option) (*pgde
 	return s, table
 }
 
+// newEffects creates a table of a test's own for the callbacks' writes, without a unique
+// constraint (a row written twice stays twice), and returns its sanitized name.
+func newEffects(tb testing.TB, pool *pgxpool.Pool) string {
+	tb.Helper()
+	name := pgx.Identifier{"effects_" + uniqueTable(tb)}.Sanitize()
+	if _, err := pool.Exec(context.Background(), "CREATE TABLE "+name+" (event text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())"); err != nil {
+		tb.Fatal(err)
+	}
+	return name
+}
+
 // count returns the rows of table (a test's own, sanitized by pgx).
 func count(tb testing.TB, pool *pgxpool.Pool, table string) int {
 	tb.Helper()

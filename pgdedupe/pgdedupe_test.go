@@ -1,18 +1,58 @@
 package pgdedupe_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 
-	"github.com/partnercenter-go/pcwebhook"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 	"github.com/partnercenter-go/pcwebhook/pgdedupe"
 )
 
-// The store passes the contract every DedupeStore must keep, on a real PostgreSQL.
-func TestConformance(t *testing.T) {
-	pool := newPool(t, sharedServer(t), 40)
-	pcwebhooktest.TestDedupeStore(t, func(t *testing.T, cfg pcwebhooktest.DedupeStoreConfig) pcwebhook.DedupeStore {
+// conformance runs the contract of a transactional DedupeStore against pgdedupe on pool: each
+// store has tables of its own, the records' and the effects' (rows written by the callbacks,
+// without a unique constraint).
+func conformance(t *testing.T, pool *pgxpool.Pool) {
+	pcwebhooktest.TestTransactionalDedupeStore(t, func(t *testing.T, cfg pcwebhooktest.DedupeStoreConfig) pcwebhooktest.TransactionalDedupeStore {
 		s, _ := newStore(t, pool, pgdedupe.WithLease(cfg.Lease), pgdedupe.WithRetention(cfg.Retention))
-		return s
+		effects := newEffects(t, pool)
+		return pcwebhooktest.TransactionalDedupeStore{
+			Store: s,
+			Write: func(ctx context.Context) error {
+				tx, ok := pgdedupe.TxFrom(ctx)
+				if !ok {
+					return errors.New("no transaction in the callbacks' context")
+				}
+				_, err := tx.Exec(ctx, "INSERT INTO "+effects+" (event) VALUES ($1)", "e")
+				return err
+			},
+			Count: func(ctx context.Context) (int, error) {
+				var n int
+				err := pool.QueryRow(ctx, "SELECT count(*) FROM "+effects).Scan(&n)
+				return n, err
+			},
+		}
 	})
+}
+
+// The store passes the contract of a transactional DedupeStore on a real PostgreSQL.
+func TestConformance(t *testing.T) {
+	conformance(t, newPool(t, sharedServer(t), 40))
+}
+
+// The store keeps no state on the session, so it passes the contract through pools that prepare
+// nothing: QueryExecModeExec (what PgBouncer's transaction pooling needs of pgx before its
+// protocol-level prepared statements), and the simple protocol.
+func TestConformanceExecModes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the contract again, twice")
+	}
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol} {
+		t.Run(mode.String(), func(t *testing.T) {
+			conformance(t, newPool(t, sharedServer(t), 40, func(c *pgxpool.Config) { c.ConnConfig.DefaultQueryExecMode = mode }))
+		})
+	}
 }
