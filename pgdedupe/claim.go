@@ -102,19 +102,19 @@ func (cl *claim) rollback(ctx context.Context) {
 // expire ends a claim whose lease ran out, unless Done or Release took it first. A callback may
 // still be using the connection, so the connection is never used here: its socket is closed (an
 // idle server session sees it at once and ends, which rolls the transaction back and frees the
-// lock), the query in flight, if any, is cancelled (a cancel request on a connection of its own:
-// a busy session notices the closed socket only when its query ends), and the connection is taken
-// out of the pool, so that nobody else is given it.
+// lock), the connection is taken out of the pool, so that nobody else is given it, and the query
+// in flight, if any, is cancelled (a cancel request on a connection of its own: a busy session
+// notices the closed socket only when its query ends).
 func (s *Store) expire(token string, cl *claim) {
 	if !s.claims.CompareAndDelete(token, cl) {
 		return
 	}
 	cl.end()
 	_ = cl.pgConn.Conn().Close()
+	cl.conn.Hijack()
 	ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
 	_ = cl.pgConn.CancelRequest(ctx)
 	cancel()
-	cl.conn.Hijack()
 }
 
 // doneEnded is Done of a claim this Store does not hold open: committed already (nil), or its

@@ -47,11 +47,11 @@ func sharedServer(tb testing.TB) *pgserver.Server {
 	return shared.srv
 }
 
-// newPool returns a pool on srv with at most maxConns connections, closed on cleanup. configure,
-// when given, changes the pool's configuration first.
-func newPool(tb testing.TB, srv *pgserver.Server, maxConns int32, configure ...func(*pgxpool.Config)) *pgxpool.Pool {
+// newPool returns a pool on the database at dsn with at most maxConns connections, closed on
+// cleanup. configure, when given, changes the pool's configuration first.
+func newPool(tb testing.TB, dsn string, maxConns int32, configure ...func(*pgxpool.Config)) *pgxpool.Pool {
 	tb.Helper()
-	cfg, err := pgxpool.ParseConfig(srv.DSN())
+	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -100,11 +100,11 @@ func newEffects(tb testing.TB, pool *pgxpool.Pool) string {
 	return name
 }
 
-// count returns the rows of table (a test's own, sanitized by pgx).
+// count returns the rows of table (its sanitized name).
 func count(tb testing.TB, pool *pgxpool.Pool, table string) int {
 	tb.Helper()
 	var n int
-	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize()).Scan(&n); err != nil {
+	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 		tb.Fatal(err)
 	}
 	return n

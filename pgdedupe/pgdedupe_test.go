@@ -40,7 +40,7 @@ func conformance(t *testing.T, pool *pgxpool.Pool) {
 
 // The store passes the contract of a transactional DedupeStore on a real PostgreSQL.
 func TestConformance(t *testing.T) {
-	conformance(t, newPool(t, sharedServer(t), 40))
+	conformance(t, newPool(t, sharedServer(t).DSN(), 40))
 }
 
 // The store keeps no state on the session, so it passes the contract through pools that prepare
@@ -52,7 +52,7 @@ func TestConformanceExecModes(t *testing.T) {
 	}
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol} {
 		t.Run(mode.String(), func(t *testing.T) {
-			conformance(t, newPool(t, sharedServer(t), 40, func(c *pgxpool.Config) { c.ConnConfig.DefaultQueryExecMode = mode }))
+			conformance(t, newPool(t, sharedServer(t).DSN(), 40, func(c *pgxpool.Config) { c.ConnConfig.DefaultQueryExecMode = mode }))
 		})
 	}
 }
