@@ -117,6 +117,19 @@ func Run() (*Server, error) {
 	return nil, last
 }
 
+// Open is what the examples do with a DATABASE_URL: when dsn is set it returns dsn (stop does
+// nothing); otherwise it starts a server (Run) and returns its DSN, and stop ends and removes it.
+func Open(dsn string) (_ string, stop func() error, _ error) {
+	if dsn != "" {
+		return dsn, func() error { return nil }, nil
+	}
+	s, err := Run()
+	if err != nil {
+		return "", nil, err
+	}
+	return s.DSN(), s.Close, nil
+}
+
 // DSN is the connection string of the server's postgres database as the postgres superuser
 // (trust authentication, no TLS).
 func (s *Server) DSN() string {
