@@ -48,7 +48,12 @@ func run(ctx context.Context, out io.Writer, dsn string) error {
 		return err
 	}
 	defer stop()
-	pool, err := pgxpool.New(ctx, dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return err
+	}
+	cfg.MaxConns = 16 // each delivery in progress holds one connection; add the application's own
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
