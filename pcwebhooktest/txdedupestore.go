@@ -96,6 +96,18 @@ func (ts TransactionalDedupeStore) write(t *testing.T, ctx context.Context, c pc
 	}
 }
 
+// expiredClaimWithWrites claims a fresh key, writes n rows through the claim and lets its lease
+// run out, as a callback that hung does.
+func (ts TransactionalDedupeStore) expiredClaimWithWrites(t *testing.T, ctx context.Context, cfg DedupeStoreConfig, n int) (string, pcwebhook.Claim) {
+	t.Helper()
+	key := kitKey(t)
+	start := time.Now()
+	c := mustNew(t, ctx, ts.Store, key, "a key never seen")
+	ts.write(t, ctx, c, n)
+	sleepPast(start, cfg.Lease)
+	return key, c
+}
+
 // wantCount requires want committed rows.
 func (ts TransactionalDedupeStore) wantCount(t *testing.T, ctx context.Context, want int, why string) {
 	t.Helper()
@@ -144,11 +156,7 @@ func testWritesVanishWithRelease(t *testing.T, ts TransactionalDedupeStore, _ De
 
 func testDoneAfterLeaseNotCommitted(t *testing.T, ts TransactionalDedupeStore, cfg DedupeStoreConfig) {
 	ctx := kitCtx(t)
-	key := kitKey(t)
-	start := time.Now()
-	late := mustNew(t, ctx, ts.Store, key, "a key never seen")
-	ts.write(t, ctx, late, 2)
-	sleepPast(start, cfg.Lease)
+	key, late := ts.expiredClaimWithWrites(t, ctx, cfg, 2)
 	wantNotCommitted(t, "Done after the lease", ts.Store.Done(ctx, late), "the lease ended the transaction: its writes were rolled back")
 	ts.wantCount(t, ctx, 0, "nothing of the expired claim was committed")
 	wantNotCommitted(t, "repeated Done after the lease", ts.Store.Done(ctx, late), "still nothing committed")
@@ -161,11 +169,7 @@ func testDoneAfterLeaseNotCommitted(t *testing.T, ts TransactionalDedupeStore, c
 
 func testLateOwnerCommitsNothing(t *testing.T, ts TransactionalDedupeStore, cfg DedupeStoreConfig) {
 	ctx := kitCtx(t)
-	key := kitKey(t)
-	start := time.Now()
-	late := mustNew(t, ctx, ts.Store, key, "a key never seen")
-	ts.write(t, ctx, late, 1)
-	sleepPast(start, cfg.Lease)
+	key, late := ts.expiredClaimWithWrites(t, ctx, cfg, 1)
 	owner := mustNew(t, ctx, ts.Store, key, "the lease ran out: another delivery takes over")
 	ts.write(t, ctx, owner, 1)
 	wantOK(t, "Done of the new owner", ts.Store.Done(ctx, owner), "nobody took the key from the new owner")

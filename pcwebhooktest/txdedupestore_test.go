@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -32,27 +31,9 @@ func TestTransactionalDedupeStoreCatchesBrokenStores(t *testing.T) {
 	} {
 		t.Run("defect="+tc.defect, func(t *testing.T) {
 			t.Parallel()
-			run := "^TestTransactionalDedupeStoreChild$"
-			if tc.subtest != "" {
-				run += "/^" + tc.subtest + "$"
-			}
-			cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.v", "-test.count=1")
-			cmd.Env = append(os.Environ(), "PCWEBHOOKTEST_DEFECT="+tc.defect, "PCWEBHOOKTEST_CHILD=1")
-			out, err := cmd.CombinedOutput()
-			if tc.defect == "" {
-				if err != nil {
-					t.Fatalf("the store without a defect fails the kit: %v\n%s", err, out)
-				}
-				if !strings.Contains(string(out), "--- PASS: TestTransactionalDedupeStoreChild/WritesCommitWithDone") {
-					t.Fatalf("the transactional subtests did not run:\n%s", out)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("the kit passed a store with the defect %s:\n%s", tc.defect, out)
-			}
-			if want := "--- FAIL: TestTransactionalDedupeStoreChild/" + tc.subtest; !strings.Contains(string(out), want) {
-				t.Fatalf("want %q in the child's output:\n%s", want, out)
+			out := runKitChild(t, "TestTransactionalDedupeStoreChild", tc.defect, tc.subtest)
+			if tc.defect == "" && !strings.Contains(out, "--- PASS: TestTransactionalDedupeStoreChild/WritesCommitWithDone") {
+				t.Fatalf("the transactional subtests did not run:\n%s", out)
 			}
 		})
 	}

@@ -8,7 +8,6 @@ replace (
 )
 
 require (
-	github.com/jackc/pgx/v5 v5.13.0
 	github.com/partnercenter-go/pcwebhook v0.0.0-00010101000000-000000000000
 	github.com/partnercenter-go/pcwebhook/pgdedupe v0.0.0-00010101000000-000000000000
 	github.com/riverqueue/river v0.51.2
@@ -20,6 +19,7 @@ require (
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/pgx/v5 v5.13.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/riverqueue/river/riverdriver v0.51.2 // indirect
 	github.com/riverqueue/river/rivershared v0.51.2 // indirect

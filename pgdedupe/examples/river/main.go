@@ -19,14 +19,12 @@ import (
 	"os"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/pgdedupe"
-	"github.com/partnercenter-go/pcwebhook/pgdedupe/internal/pgserver"
 	"github.com/partnercenter-go/pcwebhook/pgdedupe/internal/playback"
 )
 
@@ -64,21 +62,11 @@ func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 }
 
 func run(ctx context.Context, out io.Writer, dsn string) error {
-	dsn, stop, err := pgserver.Open(dsn)
+	pool, closeDB, err := playback.OpenDatabase(ctx, dsn) // DATABASE_URL, or a local PostgreSQL
 	if err != nil {
 		return err
 	}
-	defer stop()
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		return err
-	}
-	cfg.MaxConns = 16 // each delivery in progress holds one connection; add River's and the application's
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
+	defer closeDB()
 
 	store := pgdedupe.New(pool, pgdedupe.WithLease(time.Minute))
 	if err := store.Migrate(ctx); err != nil { // or put pgdedupe.Schema(pgdedupe.DefaultTable) in your migrations

@@ -18,12 +18,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/pgdedupe"
 	"github.com/partnercenter-go/pcwebhook/pgdedupe/examples/sqlc/db"
-	"github.com/partnercenter-go/pcwebhook/pgdedupe/internal/pgserver"
 	"github.com/partnercenter-go/pcwebhook/pgdedupe/internal/playback"
 )
 
@@ -37,21 +34,11 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer, dsn string) error {
-	dsn, stop, err := pgserver.Open(dsn)
+	pool, closeDB, err := playback.OpenDatabase(ctx, dsn) // DATABASE_URL, or a local PostgreSQL
 	if err != nil {
 		return err
 	}
-	defer stop()
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		return err
-	}
-	cfg.MaxConns = 16 // each delivery in progress holds one connection; add the application's own
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
+	defer closeDB()
 
 	store := pgdedupe.New(pool, pgdedupe.WithLease(time.Minute))
 	if err := store.Migrate(ctx); err != nil { // or put pgdedupe.Schema(pgdedupe.DefaultTable) in your migrations

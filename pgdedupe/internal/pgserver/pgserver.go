@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/partnercenter-go/pcwebhook/internal/testio"
 )
 
 // ErrNotInstalled is returned by Run when the PostgreSQL server binaries are not found.
@@ -45,7 +47,7 @@ type Server struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	exit chan struct{}
-	log  *lockedBuilder
+	log  *testio.Buffer
 }
 
 // Start runs a PostgreSQL server for the test and stops and removes it on cleanup. When the server
@@ -226,7 +228,7 @@ func (s *Server) start() error {
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.dir,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=200", "-c", "shared_buffers=32MB", "-c", "logging_collector=off")
-	log := &lockedBuilder{}
+	log := &testio.Buffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	// Its own process group, so that Stop can end the backends too; SIGQUIT (immediate shutdown)
 	// when this process dies without stopping it, so that no server outlives its test.
@@ -372,22 +374,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// lockedBuilder lets the process's stdout and stderr share one builder.
-type lockedBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuilder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuilder) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -1,6 +1,7 @@
 // Package playback plays Partner Center against a receiver, for the examples of pgdedupe: it
-// signs this run's events, delivers each one twice at once, retries every delivery not answered
-// 200 (as Partner Center retries, only sooner), and prints what each event left in the database.
+// opens their database, signs this run's events, delivers each one twice at once, retries every
+// delivery not answered 200 (as Partner Center retries, only sooner), and prints what each event
+// left in the database.
 package playback
 
 import (
@@ -15,8 +16,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
+	"github.com/partnercenter-go/pcwebhook/pgdedupe/internal/pgserver"
 )
 
 const (
@@ -27,6 +31,26 @@ const (
 	// maxAttempts bounds the attempts of one delivery.
 	maxAttempts = 300
 )
+
+// OpenDatabase returns a pool on the database at dsn (DATABASE_URL), or, when dsn is empty, on a
+// PostgreSQL started here (pgserver), which closeDB stops. The pool has room for every delivery
+// the run sends at once: each delivery in progress holds one connection.
+func OpenDatabase(ctx context.Context, dsn string) (_ *pgxpool.Pool, closeDB func(), _ error) {
+	dsn, stop, err := pgserver.Open(dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err == nil {
+		cfg.MaxConns = Events*copies + 4 // the deliveries in progress, and what the application needs besides
+		var pool *pgxpool.Pool
+		if pool, err = pgxpool.NewWithConfig(ctx, cfg); err == nil {
+			return pool, func() { pool.Close(); _ = stop() }, nil
+		}
+	}
+	_ = stop()
+	return nil, nil, err
+}
 
 // Run is one playback: its sender (the signing certificates) and its events, dated from its
 // start, so that a database used by an earlier run holds none of them.
