@@ -56,7 +56,7 @@ func newPool(tb testing.TB, dsn string, maxConns int32, configure ...func(*pgxpo
 		tb.Fatal(err)
 	}
 	cfg.MaxConns = maxConns
-	cfg.ConnConfig.ConnectTimeout = 2 * time.Second
+	cfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	for _, c := range configure {
 		c(cfg)
 	}

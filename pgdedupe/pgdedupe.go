@@ -7,8 +7,9 @@
 //   - Begin takes a connection from the pool (waiting at most the acquire timeout: an exhausted
 //     pool answers an error, and the Handler 503) and asks whether the key has a record: a
 //     duplicate is answered in this one round trip. Otherwise it opens a READ COMMITTED
-//     transaction, takes the key's transaction-scoped advisory lock (held by another delivery:
-//     DeliveryInProgress) and looks again under the lock, in one more round trip.
+//     transaction, takes the key's transaction-scoped advisory lock (held by another delivery
+//     for more than 100 ms: DeliveryInProgress) and looks again under the lock, in one more
+//     round trip.
 //   - The Handler runs the callbacks with the context WithClaim returns; TxFrom gives them the
 //     transaction. They must not commit or roll it back themselves.
 //   - Done inserts the record and commits, in one round trip (three per new delivery in all).
@@ -62,8 +63,8 @@ const (
 	// DefaultLease is the longest a delivery's transaction may stay open. The same as
 	// pcwebhook.DefaultDedupeLease.
 	DefaultLease = pcwebhook.DefaultDedupeLease
-	// DefaultAcquireTimeout is how long Begin waits for a pool connection when every one is in
-	// use.
+	// DefaultAcquireTimeout is how long Begin waits for a pool connection while every one is in
+	// use and none comes free.
 	DefaultAcquireTimeout = time.Second
 )
 
@@ -114,9 +115,9 @@ func WithRetention(d time.Duration) Option { return func(s *Store) { s.retention
 func WithLease(d time.Duration) Option { return func(s *Store) { s.lease = d } }
 
 // WithAcquireTimeout sets how long Begin (and a Done or Release that must look a claim up) waits
-// for a pool connection when every one is in use (default DefaultAcquireTimeout, 1 s); then it
-// returns an error, and the Handler answers 503 with Retry-After. Values below 1 ms keep the
-// default.
+// for a pool connection while every one is in use and none comes free (default
+// DefaultAcquireTimeout, 1 s); then it returns an error, and the Handler answers 503 with
+// Retry-After. Values below 1 ms keep the default.
 func WithAcquireTimeout(d time.Duration) Option { return func(s *Store) { s.acquire = d } }
 
 // New returns a Store on pool. Every replica of a receiver needs a Store on the same database
@@ -221,7 +222,6 @@ func (s *Store) Begin(ctx context.Context, key string) (pcwebhook.Claim, error) 
 	if strings.IndexByte(key, 0) >= 0 {
 		return pcwebhook.Claim{}, fmt.Errorf("pgdedupe: begin: a key holds a NUL byte")
 	}
-	start := time.Now() // the lease runs from here: Expires is never later than the timer
 	conn, err := s.acquireConn(ctx)
 	if err != nil {
 		return pcwebhook.Claim{}, fmt.Errorf("pgdedupe: begin %s: %w", shortKey(key), err)
@@ -236,7 +236,7 @@ func (s *Store) Begin(ctx context.Context, key string) (pcwebhook.Claim, error) 
 		return pcwebhook.Claim{Key: key, State: pcwebhook.DeliveryDone}, nil
 	}
 
-	expires := start.Add(s.lease)
+	expires := time.Now().Add(s.lease) // the lease runs from before the transaction begins
 	token := s.newToken(key, expires)
 	bctx, cancel := context.WithDeadline(ctx, expires)
 	tx, err := conn.BeginTx(bctx, pgx.TxOptions{
@@ -246,11 +246,8 @@ func (s *Store) Begin(ctx context.Context, key string) (pcwebhook.Claim, error) 
 	cancel()
 	if err != nil {
 		endConn(conn)
-		switch marker(err) {
-		case markerInProgress:
-			return pcwebhook.Claim{Key: key, State: pcwebhook.DeliveryInProgress}, nil
-		case markerDone:
-			return pcwebhook.Claim{Key: key, State: pcwebhook.DeliveryDone}, nil
+		if state, ok := beginAnswer(err); ok {
+			return pcwebhook.Claim{Key: key, State: state}, nil
 		}
 		return pcwebhook.Claim{}, fmt.Errorf("pgdedupe: begin %s: %w", shortKey(key), err)
 	}
@@ -315,26 +312,33 @@ func (s *Store) Release(ctx context.Context, c pcwebhook.Claim) error {
 	}
 	cl.rollback(ctx)
 	cl.conn.Release()
+	if time.Now().After(cl.expires) { // the timer was about to end it
+		return fmt.Errorf("pgdedupe: release %s: the lease ran out: %w", shortKey(c.Key), pcwebhook.ErrClaimLost)
+	}
 	return nil
 }
 
-// acquireConn takes a pool connection. While the pool makes a new connection it waits (the
-// connection's ConnectTimeout and ctx bound that); while every connection is in use it waits at
-// most the acquire timeout, then fails: each delivery in progress holds a connection, and a
-// request must not queue behind callbacks that may take minutes.
+// acquireConn takes a pool connection. While the pool makes a new connection, or hands its
+// connections out in turn, it waits (the connection's ConnectTimeout and ctx bound that); once a
+// whole acquire timeout passed in which every connection stayed in use and none was handed out,
+// it fails: each delivery in progress holds a connection, and a request must not queue behind
+// callbacks that may take minutes.
 func (s *Store) acquireConn(ctx context.Context) (*pgxpool.Conn, error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	handedOut := s.pool.Stat().AcquireCount()
 	var watch func()
 	watch = func() {
 		if actx.Err() != nil {
 			return
 		}
-		if st := s.pool.Stat(); st.AcquiredConns() >= st.MaxConns() {
+		st := s.pool.Stat()
+		if st.AcquiredConns() >= st.MaxConns() && st.AcquireCount() == handedOut {
 			cancel(fmt.Errorf("no pool connection free within %s (%d of %d in use: each delivery in progress holds one; raise the pool's MaxConns)",
 				s.acquire, st.AcquiredConns(), st.MaxConns()))
 			return
 		}
+		handedOut = st.AcquireCount()
 		time.AfterFunc(s.acquire, watch)
 	}
 	time.AfterFunc(s.acquire, watch)

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/partnercenter-go/pcwebhook"
 )
 
 // The store's SQL. Every statement names the table through table.sanitized; keys and tokens are
@@ -50,13 +53,16 @@ func Schema(table string) string {
 		"CREATE INDEX IF NOT EXISTS " + index + " ON " + t.sanitized + " (expires_at);\n"
 }
 
-// Markers of the begin query's answers. The begin query is run by pgx.Conn.BeginTx, which reads
-// no rows, so a key that is taken or done is reported as an error: a cast of the marker to int,
-// which fails only when the marker is selected.
-const (
-	markerInProgress = "pgdedupe: delivery in progress"
-	markerDone       = "pgdedupe: delivery done"
-)
+// The begin query is run by pgx.Conn.BeginTx, which reads no rows, so it reports a key taken or
+// done as an error: the lock's wait timing out (lock_not_available) for a key in progress, and a
+// cast of markerDone to int, which fails only when the marker is selected, for a key done.
+const markerDone = "pgdedupe: delivery done"
+
+// lockWait is how long Begin waits for the lock of a key in progress before it answers
+// DeliveryInProgress: a delivery that is just finishing is then answered as a duplicate (200)
+// instead of 503, and a claim whose lease ran out is taken over although its server session
+// takes a moment to end after the store closed its connection.
+const lockWait = 100 * time.Millisecond
 
 // isDoneSQL asks whether the key ($1) has an unexpired record, outside any transaction: a
 // duplicate is answered in this one round trip.
@@ -65,14 +71,18 @@ func (t table) isDoneSQL() string {
 }
 
 // beginSQL opens the claim's transaction in one round trip: READ COMMITTED whatever the
-// database's default, the server ends it when it stays idle past the lease (a client that froze),
-// the key's advisory lock (or the in-progress marker), then, under the lock, a record committed
-// meanwhile (or the done marker). The last statement runs after the lock is taken, so its
-// snapshot sees every record committed before.
+// database's default; the server ends it when it stays idle past the lease (a client that
+// froze); the key's advisory lock, waited for at most lockWait (lock_timeout, restored to the
+// session's value for the callbacks); then, under the lock, a record committed meanwhile (or the
+// done marker). The last statement runs after the lock is taken, so its snapshot sees every
+// record committed before.
 func (t table) beginSQL(key string, lock int64, leaseMillis int64) string {
 	return "BEGIN ISOLATION LEVEL READ COMMITTED;\n" +
 		"SELECT set_config('idle_in_transaction_session_timeout', '" + strconv.FormatInt(leaseMillis, 10) + "', true);\n" +
-		"SELECT (CASE WHEN NOT pg_try_advisory_xact_lock(" + strconv.FormatInt(lock, 10) + ") THEN '" + markerInProgress + "' END)::int;\n" +
+		"SELECT set_config('pgdedupe.lock_timeout', current_setting('lock_timeout'), true);\n" +
+		"SELECT set_config('lock_timeout', '" + strconv.FormatInt(lockWait.Milliseconds(), 10) + "ms', true);\n" +
+		"SELECT pg_advisory_xact_lock(" + strconv.FormatInt(lock, 10) + ");\n" +
+		"SELECT set_config('lock_timeout', current_setting('pgdedupe.lock_timeout'), true);\n" +
 		"SELECT (CASE WHEN EXISTS (SELECT 1 FROM " + t.sanitized + " WHERE delivery_key = " + quoteLiteral(key) +
 		" AND expires_at > clock_timestamp()) THEN '" + markerDone + "' END)::int"
 }
@@ -129,18 +139,18 @@ func quoteLiteral(s string) string {
 	return "E'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
 }
 
-// marker reports which begin marker err carries, or "".
-func marker(err error) string {
+// beginAnswer reads the state a failed begin query reports: DeliveryInProgress when the lock's
+// wait timed out, DeliveryDone for the done marker; ok is false for any other error.
+func beginAnswer(err error) (_ pcwebhook.DeliveryState, ok bool) {
 	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || pgErr.Code != "22P02" { // invalid_text_representation
-		return ""
+	switch {
+	case !errors.As(err, &pgErr):
+	case pgErr.Code == "55P03": // lock_not_available: only the advisory lock waits with our lock_timeout
+		return pcwebhook.DeliveryInProgress, true
+	case pgErr.Code == "22P02" && strings.Contains(pgErr.Message, markerDone): // invalid_text_representation
+		return pcwebhook.DeliveryDone, true
 	}
-	for _, m := range []string{markerInProgress, markerDone} {
-		if strings.Contains(pgErr.Message, m) {
-			return m
-		}
-	}
-	return ""
+	return 0, false
 }
 
 // isRecordConflict reports whether err is the unique violation of t's primary key: another

@@ -115,10 +115,12 @@ func TestMigrate(t *testing.T) {
 	assert.Error(t, err)
 }
 
-// The claim's transaction is READ COMMITTED even where the database's default is not.
-func TestReadCommittedWhateverTheDefault(t *testing.T) {
+// The claim's transaction is READ COMMITTED even where the database's default is not, and the
+// callbacks see the session's lock_timeout, not the one Begin waits for the lock with.
+func TestCallbacksTransactionSettings(t *testing.T) {
 	pool := newPool(t, sharedServer(t).DSN(), 4, func(c *pgxpool.Config) {
 		c.ConnConfig.RuntimeParams["default_transaction_isolation"] = "serializable"
+		c.ConnConfig.RuntimeParams["lock_timeout"] = "7s"
 	})
 	ctx := testCtx(t)
 	s, _ := newStore(t, pool)
@@ -128,10 +130,31 @@ func TestReadCommittedWhateverTheDefault(t *testing.T) {
 	c := begin(t, ctx, s, key(t), pcwebhook.DeliveryNew)
 	tx, ok := pgdedupe.TxFrom(s.WithClaim(ctx, c))
 	require.True(t, ok)
-	var level string
-	require.NoError(t, tx.QueryRow(ctx, "SHOW transaction_isolation").Scan(&level))
+	var level, lockTimeout string
+	require.NoError(t, tx.QueryRow(ctx, "SELECT current_setting('transaction_isolation'), current_setting('lock_timeout')").Scan(&level, &lockTimeout))
 	assert.Equal(t, "read committed", level)
+	assert.Equal(t, "7s", lockTimeout)
 	require.NoError(t, s.Release(ctx, c))
+}
+
+// A Begin of a key in progress waits briefly for its lock: when the owner finishes meanwhile the
+// delivery is answered as a duplicate, otherwise as in progress.
+func TestBeginWaitsBrieflyForTheLock(t *testing.T) {
+	pool := newPool(t, sharedServer(t).DSN(), 4)
+	ctx := testCtx(t)
+	s, _ := newStore(t, pool)
+	k := key(t)
+	c := begin(t, ctx, s, k, pcwebhook.DeliveryNew)
+	start := time.Now()
+	begin(t, ctx, s, k, pcwebhook.DeliveryInProgress)
+	assert.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond, "it waited for the lock")
+	done := make(chan error, 1)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		done <- s.Done(ctx, c)
+	}()
+	begin(t, ctx, s, k, pcwebhook.DeliveryDone) // waits for the lock, then finds the record
+	require.NoError(t, <-done)
 }
 
 // Round trips to PostgreSQL, counted on the wire: a new delivery takes three (Begin: the
@@ -153,7 +176,7 @@ func TestRoundTrips(t *testing.T) {
 	assert.Equal(t, int64(2), trips(func() { c = begin(t, ctx, s, k, pcwebhook.DeliveryNew) }), "Begin of a new delivery")
 	assert.Equal(t, int32(1), pool.Stat().AcquiredConns(), "the delivery in progress holds one connection")
 	assert.Equal(t, int64(0), trips(func() { s.WithClaim(ctx, c) }))
-	assert.Equal(t, int64(3), trips(func() { begin(t, ctx, s, k, pcwebhook.DeliveryInProgress) }), "in progress: the check, BEGIN with the lock refused, ROLLBACK")
+	assert.Equal(t, int64(3), trips(func() { begin(t, ctx, s, k, pcwebhook.DeliveryInProgress) }), "in progress: the check, BEGIN with the lock's wait timing out, ROLLBACK")
 	assert.Equal(t, int64(1), trips(func() { require.NoError(t, s.Done(ctx, c)) }), "Done: the record and COMMIT")
 	assert.Equal(t, int32(0), pool.Stat().AcquiredConns())
 	assert.Equal(t, int64(1), trips(func() { begin(t, ctx, s, k, pcwebhook.DeliveryDone) }), "a duplicate")
@@ -187,13 +210,15 @@ func TestNoSessionState(t *testing.T) {
 	require.NoError(t, err)
 
 	var prepared, locks int
-	var idle string
+	var idle, lockTimeout string
 	require.NoError(t, pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM pg_prepared_statements), "+
-		"(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'), current_setting('idle_in_transaction_session_timeout')",
-		pgx.QueryExecModeSimpleProtocol).Scan(&prepared, &locks, &idle))
+		"(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'), current_setting('idle_in_transaction_session_timeout'), "+
+		"current_setting('lock_timeout')",
+		pgx.QueryExecModeSimpleProtocol).Scan(&prepared, &locks, &idle, &lockTimeout))
 	assert.Equal(t, 0, prepared, "no prepared statement")
 	assert.Equal(t, 0, locks, "no advisory lock")
 	assert.Equal(t, "0", idle, "the transaction's own idle timeout ended with it")
+	assert.Equal(t, "0", lockTimeout, "and its lock timeout")
 }
 
 // Two stores on the same table under different names take different advisory locks, so both
