@@ -91,8 +91,16 @@ type ClaimContexter interface {
 }
 
 // DedupeStore remembers which deliveries the Handler handled, so that Partner Center's retries
-// (at-least-once delivery, identical bodies) run the callbacks exactly once. Keys are the
-// hex-encoded SHA-256 of the raw body. Only verified deliveries ever reach the store.
+// (at-least-once delivery, identical bodies) do not run the callbacks again once a delivery
+// succeeded. Keys are the hex-encoded SHA-256 of the raw body. Only verified deliveries ever reach
+// the store.
+//
+// What it guarantees is about callback runs, not their effects: a delivery's callbacks succeed
+// at most once while the store remembers it, except when they outlive the claim's lease (another
+// delivery may then take over) or the process dies between their success and Done (the retry
+// runs them again). Effects a callback wrote before such a failure stay. A transactional store
+// (a [ClaimContexter], such as the pgdedupe module's) closes that gap: the callbacks' writes
+// commit with the record, or not at all.
 //
 // The contract (pcwebhooktest.TestDedupeStore checks it against any implementation):
 //   - Implementations are safe for concurrent use, and Begin is atomic: of concurrent Begin calls
@@ -119,9 +127,9 @@ type ClaimContexter interface {
 //   - Any other error means the store could not answer (unreachable, timed out): the Handler
 //     answers 503 for Begin and never runs callbacks without a claim.
 //
-// A store shared by several replicas gives exactly-once processing across them; see the
-// redisdedupe module. This interface changed before the first tagged release (claims with
-// owners); see the README's changelog.
+// A store shared by several replicas gives the same guarantee across them; see the redisdedupe
+// and pgdedupe modules. This interface may still change before the first tagged release; see
+// CHANGELOG.md.
 type DedupeStore interface {
 	// Begin claims key when it is new and reports what it was.
 	Begin(ctx context.Context, key string) (Claim, error)

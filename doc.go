@@ -47,4 +47,20 @@
 //     worker) in a durable queue, and return nil only once the enqueue succeeded; return its
 //     error otherwise. The worker may see an event twice, so its work must be idempotent. See
 //     the example of Handler (queueHandOff).
+//
+// # Deduplication
+//
+// Partner Center delivers at least once and retries with the identical body. The Handler keys
+// each verified delivery on the SHA-256 of its body and claims it in its [DedupeStore] before
+// running the callbacks: a retry of a delivery whose callbacks succeeded is acknowledged without
+// running them, and a retry that arrives while they run is answered 503.
+//
+// The guarantee is about callback runs: a delivery's callbacks succeed at most once while the
+// store remembers it (7 days by default), except when they outlive the claim's lease (another
+// delivery of the same body may then take over) or the process dies between their success and
+// the store's Done (the retry runs them again). What a callback wrote before such a failure
+// stays, so effects are exactly-once only with a transactional store, a [ClaimContexter] that
+// commits the callbacks' writes together with the delivery's record. With the default in-memory
+// store (per process, forgotten on restart) or a shared one such as the redisdedupe module's,
+// keep the effects idempotent.
 package pcwebhook

@@ -200,9 +200,10 @@ func (h *Handler) init() {
 	})
 }
 
-// ServeHTTP handles one delivery: read, verify, decode, check the age, claim, dispatch, answer.
-// Every way it ends is an error (nil when the callbacks succeeded) that classify turns into
-// the status, the outcome and the log level.
+// ServeHTTP handles one delivery: it reads the body with a size limit, verifies the signature,
+// decodes the event, checks its age, claims it in the DedupeStore, runs the callbacks and
+// answers. Every way a delivery can end has one status, [Outcome] and log level, the same that
+// [HTTPStatus] gives for its error; see [Handler].
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.init()
 	start := time.Now()

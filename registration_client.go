@@ -51,7 +51,8 @@ func (t StaticToken) Token(context.Context) (string, error) { return string(t), 
 // ErrNoToken is wrapped by the error of every call made without a usable token: the Client has no
 // TokenSource, or the TokenSource returned an empty token (or one with spaces or control
 // characters inside). Nothing is sent in that case. An error of the TokenSource itself is
-// wrapped as it is, not as ErrNoToken.
+// wrapped as it is, not as ErrNoToken, with any credential in its message redacted (see
+// [APIError]).
 var ErrNoToken = errors.New("pcwebhook: no usable Partner Center access token")
 
 // ErrInvalidInput is wrapped by the error of a call whose input cannot be sent: an invalid

@@ -8,19 +8,31 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // APIError is returned (possibly wrapped) for any non-2xx answer of the Partner Center API; use
 // errors.As to get it. Partner Center error bodies look like
 // {"code":600008,"description":"...","errorName":"...","isRetryable":false}.
+//
+// An APIError never holds the access token, so it can be logged and printed: gateways and proxies
+// that echo the request's headers in their error bodies cannot put "Authorization: Bearer <token>"
+// in a log. Every field taken from the response (Code, Message, ErrorName, CorrelationID,
+// RequestID) is redacted when the APIError is built, before it is cut to length: "[REDACTED]"
+// replaces the token the request carried (in any letter case, whole or any piece of 16 characters
+// or more, as written or JSON-, URL- or HTML-escaped; a token shorter than 8 characters only where
+// it stands as a word of its own) and whatever looks like a credential: the value after an
+// Authorization header name, a word of 16 characters or more after "Bearer", a JWT. The other
+// errors of the Client are redacted the same way: an error of the
+// transport or of the TokenSource whose message holds a credential is replaced by one with the
+// credential redacted, which still matches what it wrapped with errors.Is, but does not unwrap to
+// it (errors.As cannot reach the original, which would print the credential).
 type APIError struct {
 	// StatusCode is the HTTP status of the response.
 	StatusCode int
 	// Code is the service's error code ("code" in the body, a number or a string), or "".
 	Code string
 	// Message is the service's description of the error; when the body is not the documented
-	// JSON, it is the body itself, on one line and truncated.
+	// JSON, it is the body itself, on one line, redacted and truncated.
 	Message string
 	// CorrelationID is the MS-CorrelationId of the response (or of the request, when the
 	// response has none). Quote it, with RequestID, when asking Microsoft for support.
@@ -82,10 +94,13 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Limits on what an APIError keeps of a response body.
+// Limits on what an APIError keeps of a response.
 const (
 	apiMaxErrorMessage = 1000 // description from a JSON body
 	apiMaxErrorBody    = 300  // a body that is not JSON
+	apiMaxErrorCode    = 100  // code
+	apiMaxErrorName    = 200  // errorName
+	apiMaxErrorID      = 200  // MS-CorrelationId, MS-RequestId
 )
 
 // apiFlexString decodes a JSON string, number or boolean into a string (numbers keep their
@@ -130,11 +145,13 @@ type wireAPIError struct {
 
 // newAPIError builds the APIError of a non-2xx response from its status, headers and (possibly
 // truncated) body. sentCorrelationID and sentRequestID are used when the response echoes none.
-func newAPIError(status int, header http.Header, body []byte, sentCorrelationID, sentRequestID string) *APIError {
+// Every text taken from the response goes through red (see APIError): on one line, credentials
+// redacted, then cut to its limit.
+func newAPIError(status int, header http.Header, body []byte, sentCorrelationID, sentRequestID string, red *redactor) *APIError {
 	e := &APIError{
 		StatusCode:    status,
-		CorrelationID: strings.TrimSpace(header.Get(headerCorrelationID)),
-		RequestID:     strings.TrimSpace(header.Get(headerRequestID)),
+		CorrelationID: red.text(header.Get(headerCorrelationID), apiMaxErrorID),
+		RequestID:     red.text(header.Get(headerRequestID), apiMaxErrorID),
 	}
 	if e.CorrelationID == "" {
 		e.CorrelationID = sentCorrelationID
@@ -145,39 +162,25 @@ func newAPIError(status int, header http.Header, body []byte, sentCorrelationID,
 	trimmed := bytes.TrimSpace(body)
 	var w wireAPIError
 	if len(trimmed) > 0 && trimmed[0] == '{' && json.Unmarshal(trimmed, &w) == nil {
-		e.Code = oneLine(string(w.Code), 100)
-		e.ErrorName = oneLine(string(w.ErrorName), 200)
+		e.Code = red.text(string(w.Code), apiMaxErrorCode)
+		e.ErrorName = red.text(string(w.ErrorName), apiMaxErrorName)
 		msg := string(w.Description)
 		if msg == "" {
 			msg = string(w.Message)
 		}
 		if w.Error != nil {
 			if e.Code == "" {
-				e.Code = oneLine(string(w.Error.Code), 100)
+				e.Code = red.text(string(w.Error.Code), apiMaxErrorCode)
 			}
 			if msg == "" {
 				msg = string(w.Error.Message)
 			}
 		}
-		e.Message = oneLine(msg, apiMaxErrorMessage)
+		e.Message = red.text(msg, apiMaxErrorMessage)
 		return e
 	}
-	e.Message = oneLine(string(trimmed), apiMaxErrorBody)
+	e.Message = red.text(string(trimmed), apiMaxErrorBody)
 	return e
-}
-
-// oneLine collapses white space runs (newlines included) into single spaces, replaces invalid
-// UTF-8, and truncates the result to about n bytes without splitting a character.
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " ")
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
 }
 
 // Hints that APIError.Hint carries.

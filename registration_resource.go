@@ -70,7 +70,8 @@ func (c *Client) GetResource(ctx context.Context, uri string, out any) error {
 		return nil
 	}
 	if err := decodeJSON(res.body, out); err != nil {
-		return fmt.Errorf("pcwebhook: GET %s: %w", op, err)
+		// out's own UnmarshalJSON may quote the body, and the body may echo the request.
+		return fmt.Errorf("pcwebhook: GET %s: %w", op, res.red.error(err))
 	}
 	return nil
 }

@@ -413,7 +413,7 @@ func TestAPIErrorFromBodies(t *testing.T) {
 		if header == nil {
 			header = http.Header{}
 		}
-		return newAPIError(status, header, []byte(body), "sent-corr", "sent-req")
+		return newAPIError(status, header, []byte(body), "sent-corr", "sent-req", nil)
 	}
 
 	e := sent(404, string(readAPIFile(t, "error-600008.json")), http.Header{"Ms-Correlationid": {"c1"}, "Ms-Requestid": {"r1"}})

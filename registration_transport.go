@@ -48,6 +48,7 @@ type apiResponse struct {
 	status int
 	header http.Header
 	body   []byte
+	red    *redactor // the call's: for errors made from the body
 }
 
 // attemptOutcome is the result of sending a request once.
@@ -77,11 +78,14 @@ func (c *Client) do(ctx context.Context, r apiRequest) (*apiResponse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pcwebhook: %s: %w", op, err)
 	}
+	red := &redactor{} // learns every token the call sends
 	for attempt := 1; ; attempt++ {
-		out := c.attempt(ctx, r, requestID, attempt, policy)
+		out := c.attempt(ctx, r, requestID, attempt, policy, red)
 		if out.err == nil {
+			out.res.red = red
 			return out.res, nil
 		}
+		out.err = red.error(out.err) // before any message quotes it
 		if !out.retry || attempt >= policy.MaxAttempts {
 			var apiErr *APIError
 			if attempt > 1 && !errors.As(out.err, &apiErr) { // an APIError says it itself
@@ -96,8 +100,8 @@ func (c *Client) do(ctx context.Context, r apiRequest) (*apiResponse, error) {
 	}
 }
 
-// attempt sends r once.
-func (c *Client) attempt(ctx context.Context, r apiRequest, requestID string, attempt int, p RetryPolicy) attemptOutcome {
+// attempt sends r once, and adds the token it sends to red.
+func (c *Client) attempt(ctx context.Context, r apiRequest, requestID string, attempt int, p RetryPolicy, red *redactor) attemptOutcome {
 	if err := ctx.Err(); err != nil {
 		return attemptOutcome{err: err}
 	}
@@ -105,6 +109,7 @@ func (c *Client) attempt(ctx context.Context, r apiRequest, requestID string, at
 	if err != nil {
 		return attemptOutcome{err: err}
 	}
+	red.add(token)
 	correlationID, err := guid.New()
 	if err != nil {
 		return attemptOutcome{err: err}
@@ -148,7 +153,7 @@ func (c *Client) attempt(ctx context.Context, r apiRequest, requestID string, at
 		return attemptOutcome{res: &apiResponse{status: resp.StatusCode, header: resp.Header, body: data}}
 	}
 
-	apiErr := newAPIError(resp.StatusCode, resp.Header, data, correlationID, requestID)
+	apiErr := newAPIError(resp.StatusCode, resp.Header, data, correlationID, requestID, red)
 	apiErr.Attempts = attempt
 	retryAfter, hasRetryAfter := backoff.ParseRetryAfter(resp.Header.Get(headerRetryAfter), c.clock())
 	if hasRetryAfter {

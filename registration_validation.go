@@ -213,7 +213,7 @@ func waitEnded(ctxErr error, correlationID string, last *ValidationStatus, lastE
 	switch {
 	case last != nil:
 		return fmt.Errorf("pcwebhook: waiting for test event %s: %w (last status %q, %d delivery attempts)",
-			correlationID, ctxErr, last.Status, len(last.Results))
+			correlationID, ctxErr, (*redactor)(nil).text(last.Status, 100), len(last.Results))
 	case lastErr != nil:
 		return fmt.Errorf("pcwebhook: waiting for test event %s: %w (no status yet; last answer: %w)", correlationID, ctxErr, lastErr)
 	default:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -40,7 +41,15 @@ const (
 // with the wire shapes of the real service. A test event really goes out: the API posts a
 // test-created event, signed by its [Sender] in the registration's header mode, to the registered
 // WebhookUrl, and the status reports what the endpoint answered, so a receiver that trusts the
-// Sender (see [Sender.Verifier]) is validated end to end. Every request needs an
+// Sender (see [Sender.Verifier]) is validated end to end. Its ResourceUri names the fake's own
+// validationEvents/{id}, as the service's names its own.
+//
+// It also serves the resources events name, so that code acting on an event
+// (pcwebhook.Client.GetResource) is tested against it: [API.SampleEvent] returns a sample event
+// whose ResourceUri is on the fake's host, and a GET of any path shaped like a documented event's
+// ResourceUri answers 200 with a JSON object holding the resource's "id" (the path's last
+// segment) and its "links.self". [API.SetResource] sets the JSON of a resource, [API.Respond] a
+// one-time answer (an error, a throttling) for it. Every request needs an
 // "Authorization: Bearer" token (a given one with [WithAPIToken]). Answers echo the request's
 // MS-CorrelationId and MS-RequestId headers, as the service does.
 //
@@ -57,6 +66,8 @@ type API struct {
 	token     string
 	supported []pcwebhook.EventName
 
+	ownSender bool // made by StartAPI: closed with the API
+
 	ctx    context.Context // ends on Close: deliveries stop
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // deliveries in flight
@@ -64,6 +75,7 @@ type API struct {
 	mu          sync.Mutex
 	failures    []int                     // statuses of the next answers, from FailNext
 	answers     map[string][]http.Handler // canned answers per "METHOD /path", from Respond
+	resources   map[string]string         // JSON per path, from SetResource
 	reg         *apiRegistration
 	validations map[string]*apiValidation
 	received    []APIRequest
@@ -143,15 +155,41 @@ func WithSupportedEvents(names ...pcwebhook.EventName) APIOption {
 func NewAPI(tb testing.TB, sender *Sender, opts ...APIOption) *API {
 	tb.Helper()
 	if sender == nil {
-		// Trust httptest's TLS certificate too, so that test events reach endpoints started with
-		// httptest.NewTLSServer.
-		tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
-		client := tlsSrv.Client()
-		tlsSrv.Close()
-		sender = New(tb, WithSendClient(client))
+		sender = New(tb, WithSendClient(httptestTLSClient()))
 	}
+	a := startAPI(sender, opts)
+	tb.Cleanup(a.Close)
+	return a
+}
+
+// StartAPI is [NewAPI] outside a test (an example, a local tool): it returns the started API, which
+// the caller closes with [API.Close]. With a nil sender it makes one, as NewAPI does, and closes
+// it with the API; the error is that of [NewSender].
+func StartAPI(sender *Sender, opts ...APIOption) (*API, error) {
+	own := sender == nil
+	if own {
+		var err error
+		if sender, err = NewSender(WithSendClient(httptestTLSClient())); err != nil {
+			return nil, err
+		}
+	}
+	a := startAPI(sender, opts)
+	a.ownSender = own
+	return a, nil
+}
+
+// httptestTLSClient returns a client that trusts httptest's TLS certificate, so that test events
+// reach endpoints started with httptest.NewTLSServer.
+func httptestTLSClient() *http.Client {
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer tlsSrv.Close()
+	return tlsSrv.Client()
+}
+
+// startAPI starts the API's server.
+func startAPI(sender *Sender, opts []APIOption) *API {
 	a := &API{sender: sender, supported: pcwebhook.KnownEventNames(), validations: map[string]*apiValidation{},
-		answers: map[string][]http.Handler{}}
+		answers: map[string][]http.Handler{}, resources: map[string]string{}}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(a)
@@ -164,7 +202,6 @@ func NewAPI(tb testing.TB, sender *Sender, opts ...APIOption) *API {
 	} else {
 		a.srv.Start()
 	}
-	tb.Cleanup(a.Close)
 	return a
 }
 
@@ -188,11 +225,52 @@ func (a *API) NewClient(opts ...pcwebhook.ClientOption) *pcwebhook.Client {
 		append([]pcwebhook.ClientOption{pcwebhook.WithAPIRoot(a.URL()), pcwebhook.WithClientHTTPClient(a.Client())}, opts...)...)
 }
 
-// Close stops the API and waits for test events in flight (which it cancels).
+// Close stops the API and waits for test events in flight (which it cancels). It may be called
+// more than once.
 func (a *API) Close() {
 	a.cancel()
 	a.srv.Close()
 	a.wg.Wait()
+	if a.ownSender {
+		a.sender.Close()
+	}
+}
+
+// SampleEvent returns the documented sample of the event name, as [SampleEvent] does, with its
+// ResourceUri on this API's host instead of Partner Center's, so that the API's client
+// ([API.NewClient]) may GET it with pcwebhook.Client.GetResource, and this API serves it (see
+// [API]). The same name always gives the same bytes. URIs on other hosts stay as documented:
+// those of the GDAP events name partner.microsoft.com, which GetResource refuses as it does in
+// production. For chosen IDs or dates, set [EventSpec].APIRoot to [API.URL].
+func (a *API) SampleEvent(name pcwebhook.EventName) []byte {
+	return EventSpec{Name: name, Time: sampleTime, APIRoot: a.URL()}.Body()
+}
+
+// SetResource makes every GET of the path of uri (an event's ResourceURI or AuditURI as it is,
+// on any host, or a path such as "/v1/invoices/I-1") answer 200 with the JSON body, from now on,
+// even for a path the API answers itself. An empty body removes it. [API.Respond] and
+// [API.FailNext] take precedence.
+func (a *API) SetResource(uri, body string) {
+	path := apiPath(uri)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if body == "" {
+		delete(a.resources, path)
+		return
+	}
+	a.resources[path] = body
+}
+
+// apiPath returns the URL path of uri when it is an absolute URL, and uri otherwise.
+func apiPath(uri string) string {
+	uri = strings.TrimSpace(uri)
+	if u, err := url.Parse(uri); err == nil && u.Scheme != "" && u.Host != "" {
+		if u.Path == "" {
+			return "/"
+		}
+		return u.Path
+	}
+	return uri
 }
 
 // Registration returns the current registration, as GET would; false when there is none.
@@ -257,7 +335,8 @@ func (a *API) Received() []APIRequest {
 }
 
 // Respond queues a canned answer: the next request for method and path (the URL path as
-// [API.Requests] shows it, such as "/webhooks/v1/registration/validationEvents/c-1") is answered
+// [API.Requests] shows it, such as "/webhooks/v1/registration/validationEvents/c-1", or an
+// absolute URL such as an event's ResourceURI, whose path is used) is answered
 // with status and body instead of by the fake, and changes nothing in its state. Answers queued
 // for the same method and path are used once each, in order; then the fake answers again. A
 // non-empty body is sent as JSON. The token is checked first (a refused request uses no answer),
@@ -281,7 +360,7 @@ func (a *API) Respond(method, path string, status int, body string) {
 // dropped connection. The handler runs once, on the API's server goroutine; the request's body
 // can be read again.
 func (a *API) RespondFunc(method, path string, h http.HandlerFunc) {
-	key := strings.ToUpper(method) + " " + path
+	key := strings.ToUpper(method) + " " + apiPath(path)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.answers[key] = append(a.answers[key], h)
@@ -337,9 +416,15 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	if q := a.answers[key]; len(q) > 0 {
 		canned, a.answers[key] = q[0], q[1:]
 	}
+	resource, isSet := a.resources[r.URL.Path]
 	a.mu.Unlock()
 	if canned != nil {
 		canned.ServeHTTP(w, r)
+		return
+	}
+	if isSet && r.Method == http.MethodGet {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = io.WriteString(w, resource)
 		return
 	}
 	path := strings.TrimSuffix(r.URL.Path, "/")
@@ -361,6 +446,9 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	case path == apiRegistrationPath || path == apiEventsPath || strings.HasPrefix(path, apiValidationEventsPath):
 		w.Header().Set("Allow", "GET, POST, PUT")
 		writeAPIError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "MethodNotAllowed", r.Method+" is not supported here.")
+	case r.Method == http.MethodGet && isSampleResourcePath(path):
+		writeJSON(w, http.StatusOK, apiResource{ID: path[strings.LastIndexByte(path, '/')+1:],
+			Links: apiResourceLinks{Self: apiLink{URI: path, Method: http.MethodGet, Headers: []string{}}}})
 	default:
 		writeAPIError(w, http.StatusNotFound, "NotFound", "NotFound", "No such resource.")
 	}
@@ -460,7 +548,7 @@ func (a *API) sendTestEvent(w http.ResponseWriter) {
 
 	body := EventSpec{
 		Name:        pcwebhook.EventTestCreated,
-		ResourceURI: "https://api.partnercenter.microsoft.com" + apiValidationEventsPath + "/" + id,
+		ResourceURI: a.URL() + apiValidationEventsPath + "/" + id,
 	}.Body()
 	go a.deliver(v, reg.WebhookURL, reg.SignatureTokenToMsSignatureHeader, body)
 	writeJSON(w, http.StatusOK, map[string]string{"correlationId": id})
@@ -522,6 +610,51 @@ func (a *API) validationStatus(w http.ResponseWriter, id string) {
 		return
 	}
 	writeJSON(w, http.StatusOK, v) // under the lock: deliver appends to v
+}
+
+// apiResource is what a GET of an event's resource answers by default: its ID and self link, as
+// Partner Center's resources carry them.
+type apiResource struct {
+	ID    string           `json:"id"`
+	Links apiResourceLinks `json:"links"`
+}
+
+type apiResourceLinks struct {
+	Self apiLink `json:"self"`
+}
+
+type apiLink struct {
+	URI     string   `json:"uri"`
+	Method  string   `json:"method"`
+	Headers []string `json:"headers"`
+}
+
+// isSampleResourcePath reports whether path has the shape of the ResourceUri of a documented
+// event on the Partner Center API host: the same segments, any value where the sample has an ID.
+func isSampleResourcePath(path string) bool {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	for _, s := range samples {
+		rest, ok := strings.CutPrefix(s.resourceURI, pcwebhook.GlobalAPIRoot+"/")
+		if !ok {
+			continue
+		}
+		want := strings.Split(rest, "/")
+		if len(want) != len(segs) {
+			continue
+		}
+		match := true
+		for i, w := range want {
+			if isGUID(w) && segs[i] != "" || strings.EqualFold(w, segs[i]) {
+				continue
+			}
+			match = false
+			break
+		}
+		if match {
+			return true
+		}
+	}
+	return false
 }
 
 func writeAPIError(w http.ResponseWriter, status int, code any, name, description string) {

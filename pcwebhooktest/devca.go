@@ -1,61 +1,33 @@
 package pcwebhooktest
 
 import (
-	"crypto/x509"
-	"errors"
-	"fmt"
-	"strings"
-
 	"github.com/partnercenter-go/pcwebhook"
-	"github.com/partnercenter-go/pcwebhook/internal/testpki"
+	"github.com/partnercenter-go/pcwebhook/pcwebhookdev"
 )
 
 // DevelopmentCertificateURL is the X-MS-Certificate-Url of what "pcwebhook trigger" and
-// "pcwebhook listen --dev --forward" send. Its host, under the reserved .invalid top-level
-// domain, never resolves: a development verifier has the certificate pinned instead.
-const DevelopmentCertificateURL = testpki.DevCertificateURL
-
-// DevelopmentVerifierOptions returns the options that make a pcwebhook.Verifier trust, besides
-// everything the production policy trusts, the development CA of the pcwebhook command-line
-// tool whose directory is dir (the CLI prints it; by default the dev folder of
-// os.UserConfigDir()/pcwebhook). With them an application's Handler accepts what
-// "pcwebhook trigger" and "pcwebhook listen --forward" send, and still Partner Center's own
-// deliveries.
+// "pcwebhook listen --dev --forward" send.
 //
-// dir must be given: there is no default, so a production build that never names the folder
-// cannot trust it by accident, and a machine without the folder gets an error. Only the public
-// files root-ca.pem and leaf.pem are read; the leaf is pinned to
-// [DevelopmentCertificateURL], and the root is added to the system roots.
+// Deprecated: use pcwebhookdev.CertificateURL, the same value, from a package that does not
+// link package testing into the application.
+const DevelopmentCertificateURL = pcwebhookdev.CertificateURL
+
+// DevelopmentVerifierOptions returns the options that make a pcwebhook.Verifier trust the
+// development CA of the pcwebhook command-line tool in dir, besides the production policy.
+//
+// Deprecated: use pcwebhookdev.VerifierOptions, which does the same from a package that does not
+// link package testing, net/http/httptest and the kit's certificate authority into the
+// application.
 func DevelopmentVerifierOptions(dir string) ([]pcwebhook.VerifierOption, error) {
-	if strings.TrimSpace(dir) == "" {
-		return nil, errors.New("pcwebhooktest: DevelopmentVerifierOptions: no development CA directory given")
-	}
-	ca, err := testpki.LoadDevTrust(dir)
-	if err != nil {
-		return nil, fmt.Errorf("pcwebhooktest: the development CA in %s: %w (\"pcwebhook trigger\" creates it)", dir, err)
-	}
-	roots, err := x509.SystemCertPool()
-	if err != nil || roots == nil {
-		roots = x509.NewCertPool()
-	}
-	roots.AddCert(ca.Root)
-	return []pcwebhook.VerifierOption{
-		pcwebhook.WithCertificateURLPrefixes(append(pcwebhook.DefaultCertificateURLPrefixes(), testpki.DevCertificateURLPrefix)...),
-		pcwebhook.WithRootCAs(roots),
-		pcwebhook.WithPinnedCertificate(testpki.DevCertificateURL, ca.Leaf),
-	}, nil
+	return pcwebhookdev.VerifierOptions(dir)
 }
 
-// DevelopmentVerifier returns a verifier made with [DevelopmentVerifierOptions](dir) and then
-// opts: the one line an application adds, in local development only, to accept what the
-// pcwebhook command-line tool sends:
+// DevelopmentVerifier returns a verifier that trusts the development CA of the pcwebhook
+// command-line tool in dir, besides the production policy, and then applies opts.
 //
-//	v, err := pcwebhooktest.DevelopmentVerifier("/home/me/.config/pcwebhook/dev") // local development only
-//	h := pcwebhook.NewHandler(pcwebhook.WithVerifier(v))
+// Deprecated: use pcwebhookdev.NewVerifier, which does the same from a package that does not
+// link package testing, net/http/httptest and the kit's certificate authority into the
+// application.
 func DevelopmentVerifier(dir string, opts ...pcwebhook.VerifierOption) (*pcwebhook.Verifier, error) {
-	base, err := DevelopmentVerifierOptions(dir)
-	if err != nil {
-		return nil, err
-	}
-	return pcwebhook.NewVerifier(append(base, opts...)...)
+	return pcwebhookdev.NewVerifier(dir, opts...)
 }

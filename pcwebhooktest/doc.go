@@ -17,8 +17,12 @@
 //	}
 //
 // [EventSpec] builds a body with chosen IDs and date (each body a new event unless its Time is
-// set); [SampleEvent] returns the documented sample of every event name. [WithValidity] fixes the
-// certificates' validity for tests that fix the verifier's clock. [NewAPI] fakes the
-// registration API, test events included. [DevelopmentVerifier] lets an application trust what
-// the pcwebhook command-line tool sends in local development.
+// set); [SampleEvent] returns the documented sample of every event name. A [Delivery]
+// ([Sender.Delivery]) is a signed body sent again byte for byte, as Partner Center retries: to a
+// handler at a path, or to the URL of each replica. [WithValidity] fixes the certificates'
+// validity for tests that fix the verifier's clock. [NewAPI] fakes the registration API, test
+// events included, and the resources events name: [API.SampleEvent] returns a sample whose
+// ResourceUri pcwebhook.Client.GetResource fetches from the fake. An application that trusts what the pcwebhook
+// command-line tool sends in local development does so with package pcwebhookdev, which links
+// no test code.
 package pcwebhooktest

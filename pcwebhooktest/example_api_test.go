@@ -3,6 +3,7 @@ package pcwebhooktest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -132,4 +133,38 @@ func ExampleAPI_RespondFunc() {
 		}
 	}
 	_ = testRefusal
+}
+
+// Code that acts on an event GETs its ResourceURI; tested against the fake API, whose sample
+// events name the fake's host. In a test, pcwebhooktest.NewAPI(t, nil) replaces StartAPI and its
+// Close.
+func ExampleAPI_SampleEvent() {
+	api, err := pcwebhooktest.StartAPI(nil)
+	if err != nil {
+		panic(err)
+	}
+	defer api.Close()
+	client := api.NewClient() // production: pcwebhook.NewClient(tokens)
+
+	h := pcwebhook.NewHandler(pcwebhook.WithVerifier(api.Sender().Verifier()))
+	h.OnSubscriptionUpdated(func(ctx context.Context, e *pcwebhook.SubscriptionEvent) error {
+		var sub struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		}
+		if err := client.GetResource(ctx, e.ResourceURI, &sub); err != nil {
+			return err // 500: Partner Center retries
+		}
+		fmt.Println("subscription", sub.ID, "is", sub.Status)
+		return nil
+	})
+
+	body := api.SampleEvent(pcwebhook.EventSubscriptionUpdated) // the one line
+	ev, _ := pcwebhook.ParseEvent(body)
+	api.SetResource(ev.ResourceURI, `{"id":"cb9a54ce","status":"suspended"}`) // optional: the JSON your code reads
+	rec := api.Sender().Deliver(h, body)
+	fmt.Println(rec.Code, api.Requests())
+	// Output:
+	// subscription cb9a54ce is suspended
+	// 200 [GET /webhooks/v1/customers/a235e100-04c9-54b8-b9b6-6cb3500ccc5a/subscriptions/cb9a54ce-b00e-5491-b23d-a456f44f2858]
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -97,4 +99,64 @@ func ExampleSender_Deliver() {
 	// Output:
 	// validation event af3495b3-8dfc-5a1d-a228-e6eba735b741
 	// 200
+}
+
+// A Delivery is signed once and sent as often as a test needs: Partner Center's retry of the same
+// bytes is acknowledged without running the callback again. Deliver serves it at the handler's
+// path.
+func ExampleSender_Delivery() {
+	sender, err := pcwebhooktest.NewSender()
+	if err != nil {
+		panic(err)
+	}
+	defer sender.Close()
+	h := pcwebhook.NewHandler(pcwebhook.WithVerifier(sender.Verifier()))
+	h.OnInvoiceReady(func(_ context.Context, e *pcwebhook.InvoiceEvent) error {
+		fmt.Println("invoice", e.InvoiceID)
+		return nil
+	})
+	mux := http.NewServeMux()
+	mux.Handle("POST /webhooks/partner-center", h)
+
+	d := sender.Delivery(pcwebhooktest.SampleEvent(pcwebhook.EventInvoiceReady))
+	for i := 0; i < 2; i++ {
+		rec := d.Deliver(mux, "/webhooks/partner-center")
+		fmt.Print(rec.Code, " ", rec.Body.String())
+	}
+	// Output:
+	// invoice 409b9e19-312a-5d25-93be-78fd53886b95
+	// 200 ok
+	// 200 already handled
+}
+
+// Send posts the same bytes to several replicas, here two servers whose Handlers share one
+// DedupeStore: the second replica acknowledges the delivery as one already handled.
+func ExampleDelivery_Send() {
+	sender, err := pcwebhooktest.NewSender()
+	if err != nil {
+		panic(err)
+	}
+	defer sender.Close()
+	store := pcwebhook.NewMemoryDedupeStore(time.Hour, 0) // production: a shared store (Redis, PostgreSQL)
+	var replicas []string
+	for i := 0; i < 2; i++ {
+		h := pcwebhook.NewHandler(pcwebhook.WithVerifier(sender.Verifier()), pcwebhook.WithDedupeStore(store))
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		replicas = append(replicas, srv.URL)
+	}
+
+	d := sender.Delivery(pcwebhooktest.SampleEvent(pcwebhook.EventSubscriptionUpdated))
+	for i, url := range replicas {
+		resp, err := d.Send(context.Background(), nil, url)
+		if err != nil {
+			panic(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Printf("replica %d: %d %s", i+1, resp.StatusCode, answer)
+	}
+	// Output:
+	// replica 1: 200 ok
+	// replica 2: 200 already handled
 }

@@ -1,7 +1,6 @@
 package pcwebhooktest
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -30,19 +29,16 @@ func New(tb testing.TB, opts ...SenderOption) *Sender {
 // http.Handler's ServeHTTP, the way httptest.NewRequest makes one: target is a path such as
 // "/webhooks" or an absolute URL, and a target that does not parse panics.
 func (s *Sender) Request(target string, body []byte) *http.Request {
-	req := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
-	for k, vs := range s.Sign(body) {
-		req.Header[k] = vs
-	}
-	return req
+	return s.Delivery(body).Request(target)
 }
 
-// Deliver serves a signed POST of body (see [Sender.Request]) to h, in this goroutine, and
-// returns the recorded response: what Partner Center would have been answered.
+// Deliver serves a signed POST of body to h at the path "/", in this goroutine, and returns the
+// recorded response: what Partner Center would have been answered. A Handler mounted on a mux at
+// another path gets it with s.Delivery(body).Deliver(mux, "/webhooks/partner-center")
+// ([Delivery.Deliver]). Delivering the same body again is a retried delivery: the same bytes and
+// signature.
 func (s *Sender) Deliver(h http.Handler, body []byte) *httptest.ResponseRecorder {
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, s.Request("/", body))
-	return rec
+	return s.Delivery(body).Deliver(h, "/")
 }
 
 // EventSpec describes the body of one delivery. Its zero fields take the documented sample's
@@ -63,6 +59,11 @@ type EventSpec struct {
 	// moved on by at least 100ns (the precision Partner Center writes) from the last such
 	// body of this process. Set it to get the same bytes again, as a retried delivery does.
 	Time time.Time
+	// APIRoot, when set, replaces the scheme and host of a ResourceUri and an AuditUri on
+	// Partner Center's API host (pcwebhook.GlobalAPIRoot): [API.URL] puts them on a fake API, so
+	// that pcwebhook.Client.GetResource of the API's client may GET them. URIs on other hosts
+	// (the GDAP events' partner.microsoft.com) are kept.
+	APIRoot string
 }
 
 // lastTime is the last ResourceChangeUtcDate given to a zero EventSpec.Time.
@@ -105,7 +106,28 @@ func (e EventSpec) Body() []byte {
 		audit := e.AuditURI
 		b.AuditURI = &audit
 	}
+	if e.APIRoot != "" {
+		for _, uri := range []*string{b.ResourceURI, b.AuditURI} {
+			if uri != nil {
+				*uri = rebase(*uri, e.APIRoot)
+			}
+		}
+	}
 	return b.encode()
+}
+
+// rebase returns uri with root in place of Partner Center's API root (in either scheme, in any
+// letter case), and any other uri as it is.
+func rebase(uri, root string) string {
+	host := strings.TrimPrefix(pcwebhook.GlobalAPIRoot, "https://")
+	for _, scheme := range []string{"https://", "http://"} {
+		prefix := scheme + host
+		if len(uri) >= len(prefix) && strings.EqualFold(uri[:len(prefix)], prefix) &&
+			(len(uri) == len(prefix) || strings.ContainsRune("/?#", rune(uri[len(prefix)]))) {
+			return strings.TrimSuffix(root, "/") + uri[len(prefix):]
+		}
+	}
+	return uri
 }
 
 // replaceIDs replaces the GUID path segments of uri, in order, with the non-empty ids.

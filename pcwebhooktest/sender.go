@@ -1,7 +1,6 @@
 package pcwebhooktest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
@@ -228,14 +227,9 @@ func (s *Sender) signer() testpki.Signer {
 }
 
 // Send POSTs body to url with the headers of [Sender.Sign], as Partner Center delivers an
-// event. The caller must close the response body.
+// event, with the client of [WithSendClient]. Signatures are deterministic (RSA PKCS#1 v1.5):
+// sending the same body again sends the same bytes and headers, as Partner Center's retry does;
+// [Sender.Delivery] keeps them in a value. The caller must close the response body.
 func (s *Sender) Send(ctx context.Context, url string, body []byte) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("pcwebhooktest: Send: %w", err)
-	}
-	for k, vs := range s.Sign(body) {
-		req.Header[k] = vs
-	}
-	return s.sendClient.Do(req)
+	return s.Delivery(body).Send(ctx, s.sendClient, url)
 }

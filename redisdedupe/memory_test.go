@@ -35,7 +35,7 @@ func usedMemory(t *testing.T, rdb *redis.Client) int64 {
 	return 0
 }
 
-// What 100,000 handled events cost in Redis (the README's figure): one key each, with the
+// What 100,000 handled events cost in Redis (the figure in docs/replicas.md): one key each, with the
 // default prefix and retention.
 func TestMemoryPer100kEvents(t *testing.T) {
 	if testing.Short() {

@@ -2,6 +2,13 @@
 // webhook receiver, so that a Partner Center retry that lands on another replica does not run
 // the callbacks a second time.
 //
+// The guarantee is the one pcwebhook.DedupeStore states, across every replica: a delivery's
+// callbacks succeed at most once while Redis remembers it, except when they outlive the lease
+// (another replica then takes the delivery over) or a process dies between their success and
+// Done. It is about callback runs, not their effects: what a callback wrote before such a
+// failure stays, so make the effects idempotent, or use a transactional store that commits them
+// with the delivery's record.
+//
 // Each delivery is one Redis string key, the prefix followed by the hex SHA-256 of the body. Its
 // value is the owner's token while a replica handles the delivery (it expires with the lease),
 // then "done:" followed by the token of the claim that finished it (it expires with the
@@ -21,7 +28,8 @@
 // they still read as handled (a Done or Release of any claim on them is refused with
 // pcwebhook.ErrClaimLost). During a rolling upgrade, replicas that still run an earlier version
 // read a "done:<token>" record as a delivery in progress and answer its duplicates with 503 until
-// they are upgraded; Partner Center retries, and no delivery runs twice.
+// they are upgraded; Partner Center retries, and the callbacks of a handled delivery do not run
+// again.
 //
 // Failures: when Redis cannot answer, Begin returns the error and the Handler answers 503 with
 // Retry-After without running callbacks; Partner Center retries. When Done fails after the

@@ -178,8 +178,8 @@ func TestReplicasHandleEachEventOnce(t *testing.T) {
 
 // Redis stops mid-run: deliveries get 503 with Retry-After and no callback runs; Redis comes back
 // on the same port and the retry succeeds. Redis has no persistence here, so the restart forgot
-// what was handled: a retry of an event handled before the outage runs again (what the README
-// says about AOF).
+// what was handled: a retry of an event handled before the outage runs again (what
+// docs/replicas.md says about AOF).
 func TestRedisStoppedMidRun(t *testing.T) {
 	srv := redisserver.Start(t)
 	sender, err := pcwebhooktest.NewSender()

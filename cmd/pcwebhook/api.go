@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/apptoken"
 	"github.com/partnercenter-go/pcwebhook/internal/capread"
 )
 
@@ -24,6 +27,9 @@ const (
 	// apiRootEnv overrides the API root chosen by --cloud (a proxy, or a fake API in tests);
 	// --api-root overrides it in turn.
 	apiRootEnv = "PCWEBHOOK_API_ROOT"
+	// authorityEnv overrides the Microsoft Entra authority of --cloud for app-only tokens (a
+	// proxy, or a fake token endpoint in tests): https, or http on a loopback host only.
+	authorityEnv = "PCWEBHOOK_AUTHORITY_HOST"
 	// tokenResource is the resource the token must be issued for.
 	tokenResource = "https://api.partnercenter.microsoft.com"
 	// azTokenCommand prints a token with the Azure CLI.
@@ -35,9 +41,12 @@ const apiTimeout = 2 * time.Minute
 
 // apiFlags are the flags shared by the commands that call the registration API.
 type apiFlags struct {
-	tokenCmd string
-	cloud    string
-	apiRoot  string
+	tokenCmd   string
+	cloud      string
+	apiRoot    string
+	tenant     string
+	clientID   string
+	secretFile string
 }
 
 // hiddenAPIFlags returns the API flags left out of --help: none.
@@ -46,31 +55,77 @@ func hiddenAPIFlags() []string { return nil }
 // define adds the API flags to fs.
 func (f *apiFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&f.tokenCmd, "token-cmd", "", "a `command` that prints an access token, run without a shell (default: the token in "+tokenEnv+"), e.g.\n\""+azTokenCommand+"\"")
-	fs.StringVar(&f.cloud, "cloud", "global", "`global` or china (operated by 21Vianet); the US Government cloud uses global,\nwith a token from its own authority")
+	fs.StringVar(&f.cloud, "cloud", "global", "`global`, china (operated by 21Vianet) or usgov (Microsoft Cloud for US Government)")
+	fs.StringVar(&f.tenant, "tenant", "", "app-only tokens: the partner's Microsoft Entra `tenant` (default $"+apptoken.EnvTenantID+")")
+	fs.StringVar(&f.clientID, "client-id", "", "app-only tokens: the app registration's client `ID` (default $"+apptoken.EnvClientID+");\nthe secret comes from $"+apptoken.EnvClientSecret+" or --client-secret-file, never from a flag")
+	fs.StringVar(&f.secretFile, "client-secret-file", "", "app-only tokens: a `file` holding the client secret (default $"+apptoken.EnvClientSecret+")")
 	fs.StringVar(&f.apiRoot, "api-root", "", "the API root `URL`, overriding --cloud and $"+apiRootEnv+" (a proxy, or a fake API);\nhttps, or http on a loopback host only")
 }
 
 // apiDetails is the part of --help that the API commands share.
-const apiDetails = `The access token (for ` + tokenResource + `) is taken from --token-cmd, or
-else from ` + tokenEnv + `. The API root is the one of --cloud, unless ` + apiRootEnv + `
+const apiDetails = `The access token (for ` + tokenResource + `) comes from, in this order: --token-cmd;
+app-only credentials given with --client-id (client credentials: --tenant or ` + apptoken.EnvTenantID + `, and
+the secret in ` + apptoken.EnvClientSecret + ` or --client-secret-file); ` + tokenEnv + `; or app-only
+credentials in ` + apptoken.EnvTenantID + `, ` + apptoken.EnvClientID + ` and ` + apptoken.EnvClientSecret + `.
+The secret is never printed. The API root is the one of --cloud, unless ` + apiRootEnv + `
 or --api-root names another (a proxy, or a fake API).`
 
 // client builds the API client from the flags and the environment. transport, when not nil,
 // wraps the HTTP transport. On failure it prints why and returns the exit status.
 func (a *app) client(f *apiFlags, transport func(http.RoundTripper) http.RoundTripper, opts ...pcwebhook.ClientOption) (*pcwebhook.Client, int, bool) {
-	root, ok := cloudRoot(f.cloud)
+	cloud, ok := cloudOf(f.cloud)
 	if !ok {
-		fmt.Fprintf(a.stderr, "pcwebhook: --cloud %q: want global or china\n", f.cloud)
+		fmt.Fprintf(a.stderr, "pcwebhook: --cloud %q: want global, china or usgov\n", terminalText(f.cloud))
 		return nil, 2, false
 	}
+	root := cloud.APIRoot
 	if r := strings.TrimSpace(a.env.getenv(apiRootEnv)); r != "" {
 		root = r
 	}
 	if r := strings.TrimSpace(f.apiRoot); r != "" {
 		root = r
 	}
-	var tokens pcwebhook.TokenSource
-	if strings.TrimSpace(f.tokenCmd) != "" {
+	rt := http.DefaultTransport
+	if transport != nil {
+		rt = transport(rt)
+	}
+	if h := strings.TrimSpace(a.env.getenv(authorityEnv)); h != "" {
+		u, err := url.Parse(h)
+		if err != nil || !(u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname())) || u.Host == "" {
+			fmt.Fprintf(a.stderr, "pcwebhook: %s %q: want an https URL (or http on a loopback host)\n", authorityEnv, terminalText(h))
+			return nil, 2, false
+		}
+		cloud.AuthorityHost = h
+	}
+	tokens, status, ok := a.tokenSource(f, cloud)
+	if !ok {
+		return nil, status, false
+	}
+	c := pcwebhook.NewClient(tokens, append([]pcwebhook.ClientOption{
+		pcwebhook.WithAPIRoot(root),
+		pcwebhook.WithClientHTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: rt})}, opts...)...)
+	return c, 0, true
+}
+
+// cloudOf returns the cloud of a --cloud value.
+func cloudOf(name string) (apptoken.Cloud, bool) {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "global", "":
+		return apptoken.Global, true
+	case "china":
+		return apptoken.China, true
+	case "usgov", "usgovernment":
+		return apptoken.USGovernment, true
+	}
+	return apptoken.Cloud{}, false
+}
+
+// tokenSource picks where the access token comes from (see apiDetails). On failure it prints why
+// and returns the exit status.
+func (a *app) tokenSource(f *apiFlags, cloud apptoken.Cloud) (pcwebhook.TokenSource, int, bool) {
+	getenv := a.env.getenv
+	switch {
+	case strings.TrimSpace(f.tokenCmd) != "":
 		argv, err := splitShellWords(f.tokenCmd)
 		if err != nil || len(argv) == 0 {
 			if err == nil {
@@ -79,32 +134,52 @@ func (a *app) client(f *apiFlags, transport func(http.RoundTripper) http.RoundTr
 			fmt.Fprintf(a.stderr, "pcwebhook: --token-cmd %q: %v\n", f.tokenCmd, err)
 			return nil, 2, false
 		}
-		tokens = &commandToken{argv: argv}
-	} else if tok := strings.TrimSpace(a.env.getenv(tokenEnv)); tok != "" {
-		tokens = pcwebhook.StaticToken(tok)
-	} else {
-		fmt.Fprint(a.stderr, missingTokenHelp)
-		return nil, 2, false
+		return &commandToken{argv: argv}, 0, true
+	case strings.TrimSpace(f.clientID) != "" || strings.TrimSpace(f.tenant) != "" || f.secretFile != "":
+		cfg := apptoken.Config{Cloud: cloud, TenantID: firstOf(f.tenant, getenv(apptoken.EnvTenantID)),
+			ClientID: firstOf(f.clientID, getenv(apptoken.EnvClientID)), ClientSecret: getenv(apptoken.EnvClientSecret)}
+		if f.secretFile != "" {
+			b, err := os.ReadFile(f.secretFile)
+			if err != nil {
+				fmt.Fprintf(a.stderr, "pcwebhook: --client-secret-file: %v\n", err)
+				return nil, 2, false
+			}
+			cfg.ClientSecret = strings.TrimSpace(string(b))
+		}
+		return a.appToken(cfg)
+	case strings.TrimSpace(getenv(tokenEnv)) != "":
+		return pcwebhook.StaticToken(strings.TrimSpace(getenv(tokenEnv))), 0, true
+	case getenv(apptoken.EnvClientID) != "" && getenv(apptoken.EnvClientSecret) != "":
+		cfg, err := apptoken.FromEnvironment(getenv, cloud)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "pcwebhook: app-only token: %v\n", err)
+			return nil, 2, false
+		}
+		return a.appToken(cfg)
 	}
-	rt := http.DefaultTransport
-	if transport != nil {
-		rt = transport(rt)
-	}
-	c := pcwebhook.NewClient(tokens, append([]pcwebhook.ClientOption{
-		pcwebhook.WithAPIRoot(root),
-		pcwebhook.WithClientHTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: rt})}, opts...)...)
-	return c, 0, true
+	fmt.Fprint(a.stderr, missingTokenHelp)
+	return nil, 2, false
 }
 
-// cloudRoot returns the API root of a --cloud value.
-func cloudRoot(cloud string) (string, bool) {
-	switch strings.ToLower(strings.TrimSpace(cloud)) {
-	case "global", "":
-		return pcwebhook.GlobalAPIRoot, true
-	case "china":
-		return pcwebhook.ChinaAPIRoot, true
+// appToken returns the app-only token source of cfg, or prints what is missing.
+func (a *app) appToken(cfg apptoken.Config) (pcwebhook.TokenSource, int, bool) {
+	src, err := apptoken.New(cfg)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "pcwebhook: app-only token: %v (--tenant and --client-id, or %s and %s; the secret in %s or --client-secret-file)\n",
+			err, apptoken.EnvTenantID, apptoken.EnvClientID, apptoken.EnvClientSecret)
+		return nil, 2, false
 	}
-	return "", false
+	return src, 0, true
+}
+
+// firstOf returns the first of values that is not blank, trimmed.
+func firstOf(values ...string) string {
+	for _, v := range values {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // missingTokenHelp says how to give a token.
@@ -120,37 +195,50 @@ or pass --token-cmd with a command that prints one (it runs once per pcwebhook c
 Sign in first as a user of your Partner Center account with an admin role ("az login"), or as an
 app registered in Partner Center. For the China (21Vianet) or US Government cloud, run
 "az cloud set --name AzureChinaCloud" (or AzureUSGovernment) before "az login".
+
+Or let pcwebhook get app-only tokens itself (client credentials of an app registered in Partner
+Center, no user sign-in):
+
+    export ` + apptoken.EnvTenantID + `=<tenant> ` + apptoken.EnvClientID + `=<app id> ` + apptoken.EnvClientSecret + `=<secret>
+
+or --tenant and --client-id with the secret in ` + apptoken.EnvClientSecret + ` or --client-secret-file.
 `
 
 // apiFailure prints an API error with what to do about it and returns exit status 1.
 func (a *app) apiFailure(doing string, err error) int {
 	var apiErr *pcwebhook.APIError
+	var tokErr *apptoken.Error
 	switch {
 	case errors.Is(err, pcwebhook.ErrNoToken):
-		fmt.Fprintf(a.stderr, "pcwebhook: %s: %v\n\n%s", doing, err, missingTokenHelp)
+		fmt.Fprintf(a.stderr, "pcwebhook: %s: %s\n\n%s", doing, terminalText(err.Error()), missingTokenHelp)
+		return 1
+	case errors.As(err, &tokErr):
+		fmt.Fprintf(a.stderr, "pcwebhook: %s: no app-only token: %s\n", doing, terminalText(tokErr.Error()))
+		fmt.Fprintln(a.stderr, "  Check the tenant, the client ID and the secret (not expired), and that the app is registered in\n"+
+			"  Partner Center (Account settings, App management).")
 		return 1
 	case errors.As(err, &apiErr):
 		fmt.Fprintf(a.stderr, "pcwebhook: %s: Partner Center answered %d %s", doing, apiErr.StatusCode, http.StatusText(apiErr.StatusCode))
 		if apiErr.Code != "" {
-			fmt.Fprintf(a.stderr, " (code %s)", apiErr.Code)
+			fmt.Fprintf(a.stderr, " (code %s)", terminalText(apiErr.Code))
 		}
 		if apiErr.Message != "" {
-			fmt.Fprintf(a.stderr, ": %s", apiErr.Message)
+			fmt.Fprintf(a.stderr, ": %s", terminalText(apiErr.Message))
 		}
 		fmt.Fprintln(a.stderr)
 		if apiErr.CorrelationID != "" || apiErr.RequestID != "" {
 			fmt.Fprintf(a.stderr, "  correlation id %s, request id %s (quote them to Microsoft support)\n",
-				orNone(apiErr.CorrelationID), orNone(apiErr.RequestID))
+				terminalText(orNone(apiErr.CorrelationID)), terminalText(orNone(apiErr.RequestID)))
 		}
 		if apiErr.Hint != "" {
-			fmt.Fprintf(a.stderr, "  hint: %s\n", apiErr.Hint)
+			fmt.Fprintf(a.stderr, "  hint: %s\n", terminalText(apiErr.Hint))
 		}
 		if apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden {
-			fmt.Fprintf(a.stderr, "  Tokens expire after about an hour: get a fresh one into %s, or use --token-cmd.\n", tokenEnv)
+			fmt.Fprintf(a.stderr, "  Tokens expire after about an hour: get a fresh one into %s, use --token-cmd, or app-only credentials (--client-id).\n", tokenEnv)
 		}
 		return 1
 	default:
-		fmt.Fprintf(a.stderr, "pcwebhook: %s: %v\n", doing, err)
+		fmt.Fprintf(a.stderr, "pcwebhook: %s: %s\n", doing, terminalText(err.Error()))
 		return 1
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -411,14 +413,95 @@ func TestCloud(t *testing.T) {
 	api, e := newAPI(t)
 	code, _, stderr := runIn(t, e, "show", "--cloud", "mars")
 	assert.Equal(t, 2, code)
-	assert.Contains(t, stderr, `--cloud "mars": want global or china`)
+	assert.Contains(t, stderr, `--cloud "mars": want global, china or usgov`)
 	assert.Empty(t, api.Requests())
 
-	for cloud, want := range map[string]string{"global": pcwebhook.GlobalAPIRoot, "China": pcwebhook.ChinaAPIRoot, "": pcwebhook.GlobalAPIRoot} {
-		root, ok := cloudRoot(cloud)
+	for cloud, want := range map[string]string{"global": pcwebhook.GlobalAPIRoot, "China": pcwebhook.ChinaAPIRoot, "": pcwebhook.GlobalAPIRoot, "usgov": pcwebhook.GlobalAPIRoot} {
+		c, ok := cloudOf(cloud)
 		assert.True(t, ok)
-		assert.Equal(t, want, root)
+		assert.Equal(t, want, c.APIRoot)
 	}
+	c, _ := cloudOf("usgov")
+	assert.Equal(t, "https://login.microsoftonline.us", c.AuthorityHost)
+}
+
+// tokenEndpoint plays Microsoft Entra ID's token endpoint on loopback: it hands out appToken for
+// the client credentials appClient/appSecret and refuses others.
+func tokenEndpoint(t *testing.T) (url string, requests *atomic.Int64) {
+	requests = &atomic.Int64{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		_ = r.ParseForm()
+		if r.URL.Path != "/contoso.example/oauth2/v2.0/token" || r.PostForm.Get("grant_type") != "client_credentials" ||
+			r.PostForm.Get("scope") != "https://api.partnercenter.microsoft.com/.default" {
+			http.Error(w, "unexpected request", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if r.PostForm.Get("client_id") != "app-id" || r.PostForm.Get("client_secret") != "the-secret-value" {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, `{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided (%s)."}`, r.PostForm.Get("client_secret"))
+			return
+		}
+		fmt.Fprint(w, `{"access_token":"entra-token","expires_in":3599}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, requests
+}
+
+// TestAppOnlyTokens: with app credentials (flags or the AZURE_* variables) the CLI gets its own
+// app-only token from Microsoft Entra ID and calls the API with it; the secret is never printed,
+// also when the token endpoint quotes it in its refusal.
+func TestAppOnlyTokens(t *testing.T) {
+	authority, requests := tokenEndpoint(t)
+	api := pcwebhooktest.NewAPI(t, nil, pcwebhooktest.WithAPIToken("entra-token"))
+	api.SetRegistration(registered)
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	require.NoError(t, os.WriteFile(secretFile, []byte("the-secret-value\n"), 0o600))
+	base := map[string]string{apiRootEnv: api.URL(), authorityEnv: authority}
+	with := func(extra map[string]string) env {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return testEnv(m)
+	}
+	for name, c := range map[string]struct {
+		env  map[string]string
+		args []string
+	}{
+		"environment":             {env: map[string]string{"AZURE_TENANT_ID": "contoso.example", "AZURE_CLIENT_ID": "app-id", "AZURE_CLIENT_SECRET": "the-secret-value"}},
+		"flags and a secret file": {args: []string{"--tenant", "contoso.example", "--client-id", "app-id", "--client-secret-file", secretFile}},
+		"flags and the secret in the environment": {env: map[string]string{"AZURE_CLIENT_SECRET": "the-secret-value"},
+			args: []string{"--tenant", "contoso.example", "--client-id", "app-id"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := requests.Load()
+			code, stdout, stderr := runIn(t, with(c.env), append([]string{"show"}, c.args...)...)
+			require.Equal(t, 0, code, stderr)
+			assert.Contains(t, stdout, registered.WebhookURL)
+			assert.Equal(t, before+1, requests.Load(), "one token request")
+			assert.NotContains(t, stdout+stderr, "the-secret-value")
+		})
+	}
+
+	code, stdout, stderr := runIn(t, with(map[string]string{"AZURE_TENANT_ID": "contoso.example", "AZURE_CLIENT_ID": "app-id", "AZURE_CLIENT_SECRET": "a-wrong-secret-value"}), "show")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "invalid_client")
+	assert.Contains(t, stderr, "App management")
+	assert.NotContains(t, stdout+stderr, "a-wrong-secret-value", "the refusal quoted the secret: it is not printed")
+
+	code, _, stderr = runIn(t, with(nil), "show", "--client-id", "app-id")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "AZURE_TENANT_ID") // what is missing is named
+	assert.Contains(t, stderr, "AZURE_CLIENT_SECRET")
+
+	code, _, stderr = runIn(t, testEnv(map[string]string{authorityEnv: "http://login.example", "AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "a", "AZURE_CLIENT_SECRET": "s"}), "show")
+	assert.Equal(t, 2, code, "the secret is never sent over plain http to a remote host")
+	assert.Contains(t, stderr, authorityEnv)
 }
 
 func TestAPIRootFlagOverridesTheEnvironment(t *testing.T) {

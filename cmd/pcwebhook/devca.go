@@ -17,7 +17,7 @@ import (
 )
 
 // The development sender: trigger signs with it, listen --dev and verify --dev trust it, and an
-// application trusts it with pcwebhooktest.DevelopmentVerifier. Its files and format are
+// application trusts it with pcwebhookdev.NewVerifier. Its files and format are
 // internal/testpki's.
 const (
 	// devCertURLPrefix is the certificate URL allow-list of --dev: a reserved name that never
@@ -148,5 +148,5 @@ func (ca *devCA) sign(body []byte, msHeader bool) (http.Header, error) {
 
 // appTrustLine is the line of Go that makes an application trust the development CA in dir.
 func appTrustLine(dir string) string {
-	return fmt.Sprintf("pcwebhooktest.DevelopmentVerifier(%q)", dir)
+	return fmt.Sprintf("pcwebhookdev.NewVerifier(%q)", dir)
 }

@@ -54,6 +54,23 @@ func diagnose(err error, in diagnoseInput) diagnosis {
 		}
 	case errors.Is(err, pcwebhook.ErrUntrustedCertificateURL):
 		return diagnoseCertificateURL(ve, in)
+	case errors.Is(err, pcwebhook.ErrCertificateNotFound):
+		return diagnosis{
+			summary: "the certificate URL names no certificate (the store answered 404), and none was ever verified there",
+			details: []string{
+				"Partner Center's deliveries name its published certificate (" + pcwebhook.DefaultCertificateURL + "). " +
+					"A request naming another file under the allowed prefix, one that does not exist, was not signed by Partner Center.",
+			},
+		}
+	case errors.Is(err, pcwebhook.ErrSignatureUnconfirmed):
+		return diagnosis{
+			summary: "the signature matches no cached certificate, and the certificate could not be downloaded again yet to confirm it (" + ve.Reason + ")",
+			details: []string{
+				"A delivery signed with a certificate Microsoft replaced at the same URL looks like this until the verifier " +
+					"downloads the new one (at most once a minute per URL); so does a forged request. The answer is 503, so " +
+					"Partner Center retries, and a genuine delivery verifies once the new certificate is cached.",
+			},
+		}
 	case errors.Is(err, pcwebhook.ErrCertificateUnavailable):
 		return diagnoseUnavailable(ve, in)
 	case errors.Is(err, pcwebhook.ErrUntrustedCertificate):

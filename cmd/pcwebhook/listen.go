@@ -52,7 +52,7 @@ trusts only the local development CA of "pcwebhook trigger", and never downloads
 headers, to your application, and reports its status; when the application does not answer 2xx
 the Handler answers 500, so the sender retries. A Partner Center delivery keeps Partner Center's
 signature, which the app's production verifier accepts; with --dev the app must trust the
-development CA: pcwebhooktest.DevelopmentVerifier(DIR) with the directory this prints.
+development CA: pcwebhookdev.NewVerifier(DIR) with the directory this prints.
 
 --save DIR writes each request's headers and exact body bytes to DIR, in the form
 "pcwebhook verify --headers F --body F" reads.

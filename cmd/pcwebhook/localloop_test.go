@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnercenter-go/pcwebhook"
-	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
+	"github.com/partnercenter-go/pcwebhook/pcwebhookdev"
 )
 
 // userApp is an application as a user writes it: the real Handler, with the one line of
@@ -28,7 +28,7 @@ type userApp struct {
 
 func newUserApp(t *testing.T, devDir string) *userApp {
 	t.Helper()
-	v, err := pcwebhooktest.DevelopmentVerifier(devDir) // the one line
+	v, err := pcwebhookdev.NewVerifier(devDir) // the one line
 	require.NoError(t, err)
 	h := pcwebhook.NewHandler(pcwebhook.WithVerifier(v))
 	a := &userApp{}
@@ -76,7 +76,7 @@ func TestTriggerToAnUntrustingAppSaysHow(t *testing.T) {
 	code, stdout, stderr := runIn(t, testEnv(nil), "trigger", "subscription-updated", "--url", app.srv.URL+"/webhooks/partner-center")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stdout, "-> 401 Unauthorized")
-	assert.Contains(t, stderr, `pcwebhooktest.DevelopmentVerifier("`+filepath.Join(sharedConfigDir, "dev")+`")`)
+	assert.Contains(t, stderr, `pcwebhookdev.NewVerifier("`+filepath.Join(sharedConfigDir, "dev")+`")`)
 	assert.Empty(t, app.callbacks())
 }
 
@@ -87,7 +87,7 @@ func TestListenForwardReachesTheApp(t *testing.T) {
 	app := newUserApp(t, devDir)
 	e := testEnv(nil)
 	l := startListen(t, e, "--dev", "--forward", app.srv.URL+"/webhooks/partner-center")
-	assert.Contains(t, l.stdout.String(), `your app must trust the development CA: pcwebhooktest.DevelopmentVerifier("`+devDir+`")`)
+	assert.Contains(t, l.stdout.String(), `your app must trust the development CA: pcwebhookdev.NewVerifier("`+devDir+`")`)
 
 	code, stdout, stderr := runIn(t, e, "trigger", "subscription-updated", "--url", l.url)
 	require.Equal(t, 0, code, stdout+stderr)

@@ -20,6 +20,8 @@
 //	listen    [--addr A] [--dev] [--json] [--forward URL]
 //	                                           receive webhooks and print each verified event
 //	trigger   EVENT [--url URL] [--count N]     sign a sample event with the development CA and post it
+//	resend    (CAPTURE | --body FILE) [--url URL]... [--count N]
+//	                                           post the same bytes again: a listen --save capture, or a signed body
 //	verify    --headers FILE --body FILE [--cert FILE]
 //	                                           verify a captured delivery and explain what is wrong
 //	check     [--url URL] [--roots FILE]        check trust roots, network, certificate and clock
@@ -123,6 +125,7 @@ func commands() []command {
 		{"test", "send a test event and, with --wait, follow its delivery", runTest},
 		{"listen", "receive webhooks locally and print each verified event", runListen},
 		{"trigger", "sign a sample event with the local development CA and post it", runTrigger},
+		{"resend", "post the same bytes again (a listen --save capture, or a signed body), to one URL or several", runResend},
 		{"verify", "verify a captured delivery and explain what is wrong", runVerify},
 		{"check", "check that this host can verify deliveries: trust roots, network, certificate, clock", runCheck},
 		{"version", "print the version", runVersion},

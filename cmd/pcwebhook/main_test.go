@@ -20,6 +20,9 @@ import (
 // helperEnv makes the test binary act as a --token-cmd instead of running the tests.
 const helperEnv = "PCWEBHOOK_TEST_HELPER"
 
+// helperTokenEnv is the token the helper's "fail-with-token" mode quotes on its standard error.
+const helperTokenEnv = "PCWEBHOOK_TEST_HELPER_TOKEN"
+
 // sharedConfigDir holds a development CA created once for the tests that only use it.
 var sharedConfigDir string
 
@@ -38,6 +41,9 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	case "fail":
 		fmt.Fprintln(os.Stderr, "ERROR: Please run 'az login' to setup account.")
+		os.Exit(3)
+	case "fail-with-token":
+		fmt.Fprintln(os.Stderr, "DEBUG: request failed: Authorization: Bearer "+os.Getenv(helperTokenEnv))
 		os.Exit(3)
 	case "two-lines":
 		fmt.Println("WARNING: something")

@@ -255,14 +255,14 @@ func (a *app) asker() approve.Asker {
 
 // printRegistration prints a registration, one field a line.
 func printRegistration(w io.Writer, reg *pcwebhook.Registration) {
-	fmt.Fprintf(w, "  url:          %s\n", reg.WebhookURL)
+	fmt.Fprintf(w, "  url:          %s\n", terminalText(reg.WebhookURL))
 	header := "Authorization: Signature <base64>"
 	if reg.SignatureTokenToMsSignatureHeader {
 		header = "x-ms-signature"
 	}
 	fmt.Fprintf(w, "  signature in: %s\n", header)
 	if reg.SubscriberID != "" {
-		fmt.Fprintf(w, "  subscriber:   %s\n", reg.SubscriberID)
+		fmt.Fprintf(w, "  subscriber:   %s\n", terminalText(reg.SubscriberID))
 	}
 	if !reg.LastModified.IsZero() {
 		fmt.Fprintf(w, "  modified:     %s\n", reg.LastModified.Format("2006-01-02T15:04:05Z07:00"))
@@ -272,7 +272,7 @@ func printRegistration(w io.Writer, reg *pcwebhook.Registration) {
 		if n.Known() {
 			fmt.Fprintf(w, "    %s\n", n)
 		} else {
-			fmt.Fprintf(w, "    %s  (unknown to pcwebhook %s: arrives via OnUnknown)\n", n, libraryVersion())
+			fmt.Fprintf(w, "    %s  (unknown to pcwebhook %s: arrives via OnUnknown)\n", terminalText(string(n)), libraryVersion())
 		}
 	}
 }

@@ -64,3 +64,30 @@ func TestTestEscapesDeliveryStatus(t *testing.T) {
 func TestEventListsEscapeNames(t *testing.T) {
 	assert.Equal(t, `subscription-updated, x\x1b[2J\u009b`, joinNames([]pcwebhook.EventName{pcwebhook.EventSubscriptionUpdated, "x\x1b[2J\u009b"}))
 }
+
+// TestRegistrationAndAPIErrorsEscaped: the registration the API returns (URL, subscriber, event
+// names, properties), the change shown before a write, and an API error's fields reach the
+// terminal escaped.
+func TestRegistrationAndAPIErrorsEscaped(t *testing.T) {
+	api, e := newAPI(t)
+	api.Respond(http.MethodGet, regPath, http.StatusOK, `{"subscriberId":"s\u001b[2J","webhookUrl":"https://hooks.example/\u009b2J\r\nforged",
+		"webhookEvents":["test-created","new\u202eevent"],"properties":{"k\u0007":"v\u001b]0;x"}}`)
+	code, stdout, stderr := runIn(t, e, "show")
+	require.Equal(t, 0, code, stderr)
+	assertTerminalSafe(t, stdout)
+	assert.Contains(t, stdout, `https://hooks.example/\u009b2J\r\nforged`)
+	assert.Contains(t, stdout, `new\u202eevent`)
+
+	api.Respond(http.MethodGet, regPath, http.StatusOK, `{"webhookUrl":"https://hooks.example/\u009b2J","webhookEvents":["test-created","invoice-ready"]}`)
+	code, stdout, stderr = runIn(t, e, "update", "--url", "https://new.example/hook", "--events", "test-created")
+	assert.NotEqual(t, 0, code, "a disruptive change without a terminal is refused")
+	assertTerminalSafe(t, stdout)
+	assertTerminalSafe(t, stderr)
+	assert.Contains(t, stdout+stderr, `https://hooks.example/\u009b2J`)
+
+	api.Respond(http.MethodGet, regPath, http.StatusBadRequest, `{"code":"E\u001b[1A","description":"bad\r\nDelivered: forged"}`)
+	code, _, stderr = runIn(t, e, "show")
+	assert.Equal(t, 1, code)
+	assertTerminalSafe(t, stderr)
+	assert.NotContains(t, stderr, "\nDelivered: forged")
+}

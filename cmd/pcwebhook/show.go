@@ -50,7 +50,7 @@ func runShow(ctx context.Context, a *app, args []string) int {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(a.stdout, "  property %s: %v\n", k, reg.Properties[k])
+		fmt.Fprintf(a.stdout, "  property %s: %s\n", terminalText(k), terminalText(fmt.Sprint(reg.Properties[k])))
 	}
 	noteTestCreated(a.stdout, reg)
 	return 0

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,7 +53,7 @@ EVENT name pcwebhook does not know is refused with a suggestion, unless --allow-
 
 Your own app trusts it too, in local development only, with one line naming that directory:
 
-    v, err := pcwebhooktest.DevelopmentVerifier("/home/you/.config/pcwebhook/dev")
+    v, err := pcwebhookdev.NewVerifier("/home/you/.config/pcwebhook/dev")
     handler := pcwebhook.NewHandler(pcwebhook.WithVerifier(v))
 
 Exits 1 unless every delivery got a 2xx answer.`,
@@ -76,8 +75,8 @@ Exits 1 unless every delivery got a 2xx answer.`,
 	case f.count < 1:
 		return a.usageError(cl, "--count must be at least 1")
 	}
-	target, err := url.Parse(strings.TrimSpace(f.url))
-	if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
+	target, ok := targetURL(f.url)
+	if !ok {
 		return a.usageError(cl, fmt.Sprintf("--url %q is not an absolute http or https URL", f.url))
 	}
 	name := canonicalName(cl.Arg(0))
@@ -91,19 +90,9 @@ Exits 1 unless every delivery got a 2xx answer.`,
 		fmt.Fprintf(a.stderr, "pcwebhook: warning: %q is not an event name pcwebhook %s knows; sending a generic body (a receiver gets it via OnUnknown)\n",
 			name, libraryVersion())
 	}
-	dir, err := a.configDir(f.configDir)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
-		return 2
-	}
-	ca, created, err := ensureDevCA(dir, time.Now())
-	if err != nil {
-		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
-		return 1
-	}
-	if created {
-		fmt.Fprintf(a.stdout, "Created the development CA in %s\n", ca.dir)
-		fmt.Fprintf(a.stdout, "  your app trusts it with: %s\n", appTrustLine(ca.dir))
+	ca, code, ok := a.signingCA(f.configDir)
+	if !ok {
+		return code
 	}
 
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -142,6 +131,27 @@ Exits 1 unless every delivery got a 2xx answer.`,
 	return 0
 }
 
+// signingCA loads the development CA of the configuration directory (configDirFlag, or its
+// default), creating it on first use and then saying how an app trusts it. On failure it prints
+// why and returns the exit status.
+func (a *app) signingCA(configDirFlag string) (*devCA, int, bool) {
+	dir, err := a.configDir(configDirFlag)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
+		return nil, 2, false
+	}
+	ca, created, err := ensureDevCA(dir, time.Now())
+	if err != nil {
+		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
+		return nil, 1, false
+	}
+	if created {
+		fmt.Fprintf(a.stdout, "Created the development CA in %s\n", ca.dir)
+		fmt.Fprintf(a.stdout, "  your app trusts it with: %s\n", appTrustLine(ca.dir))
+	}
+	return ca, 0, true
+}
+
 // maxReplyShown bounds how much of a receiver's answer trigger prints.
 const maxReplyShown = 200
 
@@ -151,11 +161,18 @@ func post(ctx context.Context, client *http.Client, ca *devCA, target string, bo
 	if err != nil {
 		return 0, "", 0, err
 	}
+	return postSigned(ctx, client, target, header, body)
+}
+
+// postSigned posts body to target with header as it is, and returns the status, the start of the
+// answer (trimmed, at most maxReplyShown bytes: print it quoted, as it may hold anything) and the
+// time it took.
+func postSigned(ctx context.Context, client *http.Client, target string, header http.Header, body []byte) (int, string, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return 0, "", 0, err
 	}
-	req.Header = header
+	req.Header = header.Clone()
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {

@@ -7,6 +7,11 @@
 //
 // Register https://<your host>/webhooks/partner-center with Partner Center (see
 // examples/register). TLS is usually terminated by the load balancer in front of it.
+//
+// In local development, -dev-ca DIR also accepts what the pcwebhook command-line tool sends
+// ("pcwebhook trigger", "pcwebhook resend", "pcwebhook listen --dev --forward"), signed by its
+// development CA in DIR (the tool prints it). The flag is off unless given, and the binary links
+// no test code for it (package pcwebhookdev).
 package main
 
 import (
@@ -23,30 +28,42 @@ import (
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/pcwebhookdev"
 )
 
 func main() {
 	addr := flag.String("addr", ":8080", "address to listen on")
 	maxAge := flag.Duration("max-event-age", 0, "reject events whose date is further than this from now (0: off; keep it well above 48h)")
+	devCA := flag.String("dev-ca", "", "local development only: also trust the pcwebhook CLI's development CA in this `directory`")
 	flag.Parse()
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := run(*addr, *maxAge, logger); err != nil {
+	verifier, err := newVerifier(*devCA, logger)
+	if err != nil {
+		logger.Error("no verifier: not started", "error", err)
+		os.Exit(1)
+	}
+	if err := run(*addr, *maxAge, verifier, logger); err != nil {
 		logger.Error("server stopped", "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, maxAge time.Duration, logger *slog.Logger) error {
-	// The production policy: Partner Center's certificate host only, chain to the system roots,
-	// O=Microsoft Corporation, rsa-sha256 over the raw body.
-	// NewVerifier fails here, at start-up, when this system has no CA certificates (a slim image):
-	// install ca-certificates, pass WithRootCAs, or blank-import
-	// golang.org/x/crypto/x509roots/fallback.
-	verifier, err := pcwebhook.NewVerifier()
-	if err != nil {
-		return err
+// newVerifier returns the production verifier, or with devCA (local development only) one that
+// also trusts the pcwebhook command-line tool's development CA in that directory.
+func newVerifier(devCA string, logger *slog.Logger) (*pcwebhook.Verifier, error) {
+	if devCA == "" {
+		// The production policy: Partner Center's certificate host only, chain to the system
+		// roots, O=Microsoft Corporation, rsa-sha256 over the raw body. NewVerifier fails here, at
+		// start-up, when this system has no CA certificates (a slim image): install
+		// ca-certificates, pass WithRootCAs, or blank-import golang.org/x/crypto/x509roots/fallback.
+		return pcwebhook.NewVerifier()
 	}
+	logger.Warn("local development: also trusting the pcwebhook development CA; never use -dev-ca in production", "dir", devCA)
+	return pcwebhookdev.NewVerifier(devCA)
+}
+
+func run(addr string, maxAge time.Duration, verifier *pcwebhook.Verifier, logger *slog.Logger) error {
 	srv := &http.Server{
 		Addr:              addr,
 		Handler:           newMux(verifier, maxAge, logger),

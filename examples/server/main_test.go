@@ -3,10 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +21,7 @@ import (
 
 	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/internal/testio"
+	"github.com/partnercenter-go/pcwebhook/internal/testpki"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
@@ -91,4 +98,56 @@ func TestStartupCheck(t *testing.T) {
 	assert.Contains(t, out, "start-up check failed")
 	assert.Contains(t, out, `"fix":"the certificate does not chain to a root this process trusts`)
 	assert.Contains(t, out, "ca-certificates")
+}
+
+// TestDevCAFlag: with -dev-ca the server accepts what the pcwebhook CLI signs with its
+// development CA, and still only that besides the production policy; without it, it refuses.
+func TestDevCAFlag(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "dev")
+	ca, err := testpki.WriteDevCA(dir, time.Now())
+	require.NoError(t, err)
+	body := pcwebhooktest.EventSpec{Name: pcwebhook.EventSubscriptionUpdated}.Body()
+	header, err := ca.Signer(false).Sign(body)
+	require.NoError(t, err)
+	deliver := func(v *pcwebhook.Verifier) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/partner-center", bytes.NewReader(body))
+		req.Header = header.Clone()
+		newMux(v, 0, slog.New(slog.NewJSONHandler(io.Discard, nil))).ServeHTTP(rec, req)
+		return rec.Code
+	}
+
+	logs := &testio.Buffer{}
+	dev, err := newVerifier(dir, slog.New(slog.NewJSONHandler(logs, nil)))
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, deliver(dev))
+	assert.Contains(t, logs.String(), "never use -dev-ca in production")
+
+	prod, err := newVerifier("", slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, deliver(prod), "the production verifier refuses the development CA")
+
+	_, err = newVerifier(filepath.Join(t.TempDir(), "missing"), slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestServerLinksNoTestCode: the server binary, -dev-ca included, links neither package testing
+// nor net/http/httptest nor the test kit: "go list -deps" of this package, run by the go command.
+func TestServerLinksNoTestCode(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		t.Fatalf("go list -deps: %v\n%s", err, exitErr.Stderr)
+	}
+	require.NoError(t, err)
+	deps := strings.Fields(string(out))
+	require.Contains(t, deps, "github.com/partnercenter-go/pcwebhook/pcwebhookdev", "the list is the server's, -dev-ca included")
+	var test []string
+	for _, p := range deps {
+		switch p {
+		case "testing", "net/http/httptest", "github.com/partnercenter-go/pcwebhook/pcwebhooktest":
+			test = append(test, p)
+		}
+	}
+	assert.Empty(t, test)
 }

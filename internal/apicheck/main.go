@@ -12,8 +12,8 @@
 // A line that is in the file but not in the code is a removed or changed name: that breaks the
 // users' code, so the check fails and says how to deprecate instead. A line that is in the code
 // but not in the file is a new name: it becomes part of the contract, so the check fails until
-// the file is regenerated with -write and committed, which makes every addition a reviewed
-// change.
+// the file is regenerated with -write and committed, which makes every addition a deliberate,
+// visible change.
 //
 // The list is built from the packages' compiled export data (go list -export), read with
 // go/types: only the standard library is needed.
@@ -200,7 +200,7 @@ A changed signature is a removal too: add a new function with the new signature 
 		}
 	}
 	fmt.Fprintf(&b, `
-When the difference is intended (additions reviewed, each with a doc comment and an example;
+When the difference is intended (each addition deliberate, with a doc comment and an example;
 deprecated names kept), record it and commit the file:
 
     %s

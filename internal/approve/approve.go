@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
 // Asker asks on a terminal. The zero value asks no one: it approves only what needs no approval.
@@ -41,7 +42,7 @@ func (a Asker) Approve(plan pcwebhook.RegistrationDiff, yes bool) bool {
 		return true
 	}
 	out := a.out()
-	change := "This change " + plan.Disruption() + ", for every program of the account"
+	change := "This change " + termsafe.Text(plan.Disruption()) + ", for every program of the account"
 	if !a.Interactive || a.In == nil {
 		fmt.Fprintf(out, "%s: not changed. %s, and there is no terminal to confirm it on "+
 			"(standard input and standard error must both be one). Run again with --yes to apply it.\n", a.Program, change)
@@ -89,9 +90,14 @@ func (a Asker) Apply(ctx context.Context, client *pcwebhook.Client, plan pcwebho
 }
 
 // Indented is the change's description (pcwebhook.RegistrationDiff.String) with its lines after
-// the first indented by two spaces, to print after two spaces.
+// the first indented by two spaces, to print after two spaces. What the service sent (URLs, event
+// names) is escaped for a terminal (internal/termsafe).
 func Indented(d pcwebhook.RegistrationDiff) string {
-	return strings.ReplaceAll(d.String(), "\n", "\n  ")
+	lines := strings.Split(d.String(), "\n")
+	for i, l := range lines {
+		lines[i] = termsafe.Text(l)
+	}
+	return strings.Join(lines, "\n  ")
 }
 
 // out is where the question and the refusals go.

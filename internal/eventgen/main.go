@@ -8,7 +8,7 @@
 //     Event.Typed and Event.IDs;
 //   - handler_gen.go: one typed On<Event> callback registration method per event;
 //   - pcwebhooktest/samples_gen.go: the sample resource of every event, for SampleEvent;
-//   - the supported-events table in README.md, between its BEGIN/END markers.
+//   - the supported-events table in docs/events.md, between its BEGIN/END markers.
 //
 // Templates write each doc comment paragraph on one line; the generator wraps comment lines at
 // 100 columns. CI runs it and fails when the committed output differs, so generated code never
@@ -50,8 +50,8 @@ func main() {
 			log.Fatalf("eventgen: %s: %v", out.path, err)
 		}
 	}
-	if err := writeReadmeTable(filepath.Join(*root, "README.md"), d); err != nil {
-		log.Fatalf("eventgen: README.md: %v", err)
+	if err := writeReadmeTable(filepath.Join(*root, "docs", "events.md"), d); err != nil {
+		log.Fatalf("eventgen: docs/events.md: %v", err)
 	}
 }
 
@@ -251,7 +251,8 @@ const (
 	tableEnd   = "<!-- END GENERATED EVENTS TABLE -->"
 )
 
-// writeReadmeTable replaces the README's events table, between the markers, with the table's.
+// writeReadmeTable replaces the events table of the Markdown file at path (docs/events.md),
+// between the markers, with the table's.
 func writeReadmeTable(path string, d *data) error {
 	old, err := os.ReadFile(path)
 	if err != nil {

@@ -2,7 +2,8 @@ package main
 
 // This file is the one table that describes every documented Partner Center webhook event.
 // Everything per-event in the library (constants, name lookup, typed structs, On* callbacks,
-// sample bodies of the test kit, the README table) is generated from it by `go generate`.
+// sample bodies of the test kit, the table in docs/events.md) is generated from it by
+// `go generate`.
 // To support a new event, add a row here and run `go generate ./...`.
 
 // family is a group of events about the same kind of resource. All events of a family decode to

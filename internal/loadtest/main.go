@@ -14,8 +14,7 @@
 //	                  on loopback counts every connection that reaches it
 //
 // Every scenario gets a fresh Handler and Verifier, so each starts with a cold certificate cache.
-// With -check the exit status is 1 when a target (see the README's Performance section) is
-// missed.
+// With -check the exit status is 1 when a target (see docs/performance.md) is missed.
 package main
 
 import (

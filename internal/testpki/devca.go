@@ -12,7 +12,7 @@ import (
 )
 
 // The development CA of the command-line tool: "pcwebhook trigger" and "listen --forward" sign
-// with it, "listen --dev" and an application's pcwebhooktest.DevelopmentVerifier trust it.
+// with it, "listen --dev" and an application's pcwebhookdev.NewVerifier trust it.
 const (
 	// DevCertificateURLPrefix is the certificate URL allow-list entry of the development CA. The
 	// .invalid top-level domain is reserved (RFC 2606): the name never resolves, so nothing can
@@ -66,6 +66,25 @@ func NewDevCAFiles(now time.Time) (map[string][]byte, error) {
 		DevLeafFile: PEM(ch.Leaf),
 		DevKeyFile:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
 	}, nil
+}
+
+// WriteDevCA makes a development CA valid from an hour before now, writes its files into dir
+// (created, mode 0700, if missing) and returns it loaded, as the command-line tool does on first
+// use.
+func WriteDevCA(dir string, now time.Time) (*DevCA, error) {
+	files, err := NewDevCAFiles(now)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return LoadDevCA(dir)
 }
 
 // LoadDevTrust reads the public half of the development CA in dir (its root and leaf) and checks

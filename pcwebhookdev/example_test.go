@@ -1,7 +1,8 @@
-package pcwebhooktest_test
+package pcwebhookdev_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/internal/testpki"
+	"github.com/partnercenter-go/pcwebhook/pcwebhookdev"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
@@ -23,28 +25,20 @@ func exampleDevCA() (dir string, cleanup func()) {
 		panic(err)
 	}
 	dir = filepath.Join(base, "dev")
-	files, err := testpki.NewDevCAFiles(time.Now())
-	if err != nil {
+	if _, err := testpki.WriteDevCA(dir, time.Now()); err != nil {
 		panic(err)
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		panic(err)
-	}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			panic(err)
-		}
 	}
 	return dir, func() { os.RemoveAll(base) }
 }
 
-// An application accepts what "pcwebhook trigger" and "pcwebhook listen --forward" send with
-// one line of development configuration naming the CLI's development CA directory.
-func ExampleDevelopmentVerifier() {
+// An application accepts what "pcwebhook trigger", "pcwebhook resend" and "pcwebhook listen
+// --forward" send with one line of development configuration naming the CLI's development CA
+// directory.
+func ExampleNewVerifier() {
 	devDir, cleanup := exampleDevCA() // e.g. /home/you/.config/pcwebhook/dev
 	defer cleanup()
 
-	v, err := pcwebhooktest.DevelopmentVerifier(devDir) // local development only
+	v, err := pcwebhookdev.NewVerifier(devDir) // local development only
 	if err != nil {
 		panic(err)
 	}
@@ -68,26 +62,26 @@ func ExampleDevelopmentVerifier() {
 	req.Header = header
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	fmt.Println(rec.Code, req.Header.Get("X-MS-Certificate-Url") == pcwebhooktest.DevelopmentCertificateURL)
+	fmt.Println(rec.Code, req.Header.Get("X-MS-Certificate-Url") == pcwebhookdev.CertificateURL)
 	// Output:
 	// subscription sub-1
 	// 200 true
 }
 
-// The options form, to combine with other verifier options.
-func ExampleDevelopmentVerifierOptions() {
+// The options form, to combine with other verifier options. There is no default directory.
+func ExampleVerifierOptions() {
 	devDir, cleanup := exampleDevCA()
 	defer cleanup()
-	opts, err := pcwebhooktest.DevelopmentVerifierOptions(devDir)
+	opts, err := pcwebhookdev.VerifierOptions(devDir)
 	if err != nil {
 		panic(err)
 	}
 	v, err := pcwebhook.NewVerifier(append(opts, pcwebhook.WithCacheSize(8))...)
 	fmt.Println(v != nil, err)
 
-	_, err = pcwebhooktest.DevelopmentVerifierOptions("")
-	fmt.Println(err)
+	_, err = pcwebhookdev.VerifierOptions("")
+	fmt.Println(errors.Is(err, pcwebhookdev.ErrNoDirectory))
 	// Output:
 	// true <nil>
-	// pcwebhooktest: DevelopmentVerifierOptions: no development CA directory given
+	// true
 }
