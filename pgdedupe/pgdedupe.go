@@ -341,7 +341,8 @@ func (s *Store) acquireConn(ctx context.Context) (*pgxpool.Conn, error) {
 		handedOut = st.AcquireCount()
 		time.AfterFunc(s.acquire, watch)
 	}
-	time.AfterFunc(s.acquire, watch)
+	first := time.AfterFunc(s.acquire, watch)
+	defer first.Stop()
 	conn, err := s.pool.Acquire(actx)
 	if err != nil && ctx.Err() == nil {
 		if cause := context.Cause(actx); cause != nil && cause != actx.Err() {
