@@ -104,7 +104,8 @@ func (cl *claim) rollback(ctx context.Context) {
 // idle server session sees it at once and ends, which rolls the transaction back and frees the
 // lock), the connection is taken out of the pool, so that nobody else is given it, and the query
 // in flight, if any, is cancelled (a cancel request on a connection of its own: a busy session
-// notices the closed socket only when its query ends).
+// notices the closed socket only when its query ends; pgx sends one too when the callback's read
+// of that query fails, and this one does not depend on it).
 func (s *Store) expire(token string, cl *claim) {
 	if !s.claims.CompareAndDelete(token, cl) {
 		return
