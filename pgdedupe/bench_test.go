@@ -1,18 +1,11 @@
 package pgdedupe_test
 
 import (
-	"bytes"
 	"context"
-	"crypto"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/benchdata"
 	"github.com/partnercenter-go/pcwebhook/internal/testio"
-	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 	"github.com/partnercenter-go/pcwebhook/pgdedupe"
 )
 
@@ -30,45 +23,7 @@ import (
 // same signed bodies, each delivery new; and they count what pgdedupe costs per delivery on the
 // wire (roundtrips/op) and in the pool (conns/delivery):
 //
-//	go test -run '^$' -bench . -benchmem -benchtime 2000x -count 5
-
-const benchPool = 512
-
-type benchState struct {
-	verifier *pcwebhook.Verifier
-	bodies   [][]byte
-	headers  []http.Header
-	sigs     [][]byte
-	pub      *rsa.PublicKey
-}
-
-var benchSetup = sync.OnceValues(func() (*benchState, error) {
-	s, err := pcwebhooktest.NewSender()
-	if err != nil {
-		return nil, err
-	}
-	st := &benchState{verifier: s.Verifier(), pub: s.Leaf().PublicKey.(*rsa.PublicKey)}
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := 0; i < benchPool; i++ {
-		body := pcwebhooktest.SampleEventAt(pcwebhook.EventSubscriptionUpdated, base.Add(time.Duration(i)*time.Second))
-		sig, err := base64.StdEncoding.DecodeString(s.Signature(body))
-		if err != nil {
-			return nil, err
-		}
-		st.bodies = append(st.bodies, body)
-		st.headers = append(st.headers, s.Sign(body))
-		st.sigs = append(st.sigs, sig)
-	}
-	return st, st.verifier.Verify(context.Background(), st.headers[0], st.bodies[0]) // warm the cache
-})
-
-func setupBench(b *testing.B) *benchState {
-	st, err := benchSetup()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return st
-}
+//	go test -run '^$' -bench . -benchmem -benchtime 1000x -count 3
 
 // roundKey carries a per-round key suffix through the request's context, so that the same signed
 // bodies are new deliveries again in every round.
@@ -90,21 +45,19 @@ func (s memoryRoundStore) Begin(ctx context.Context, key string) (pcwebhook.Clai
 }
 
 // benchHandler sends new deliveries through a Handler on store, from parallelism goroutines per
-// CPU: verify, decode, Begin, callback (cb), Done, log line.
-func benchHandler(b *testing.B, st *benchState, store pcwebhook.DedupeStore, parallelism int, cb func(context.Context) error) {
-	h := pcwebhook.NewHandler(pcwebhook.WithVerifier(st.verifier), pcwebhook.WithDedupeStore(store),
+// CPU (none: one after the other): verify, decode, Begin, callback (cb), Done, log line.
+func benchHandler(b *testing.B, store pcwebhook.DedupeStore, parallelism int, cb func(context.Context) error) {
+	set := benchdata.Get(b)
+	h := pcwebhook.NewHandler(pcwebhook.WithVerifier(set.Verifier), pcwebhook.WithDedupeStore(store),
 		pcwebhook.WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
 	h.OnSubscriptionUpdated(func(ctx context.Context, _ *pcwebhook.SubscriptionEvent) error { return cb(ctx) })
 	run := strconv.FormatInt(time.Now().UnixNano(), 36) // a database used before holds other keys
 	var n atomic.Int64
 	serve := func() bool {
-		i := n.Add(1)
-		j := int(i % benchPool)
-		ctx := context.WithValue(context.Background(), roundKey{}, ":"+run+":"+strconv.FormatInt(i/benchPool, 10))
-		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(st.bodies[j])).WithContext(ctx)
-		r.Header = st.headers[j].Clone()
+		i := int(n.Add(1))
+		ctx := context.WithValue(context.Background(), roundKey{}, ":"+run+":"+strconv.Itoa(i/benchdata.Size))
 		w := testio.DiscardWriter{Hdr: http.Header{}}
-		h.ServeHTTP(&w, r)
+		h.ServeHTTP(&w, set.Request(ctx, i))
 		if w.Code != http.StatusOK {
 			b.Errorf("status %d", w.Code)
 			return false
@@ -136,33 +89,21 @@ func benchPGStore(b *testing.B, maxConns int32, dsn string) (*pgdedupe.Store, *p
 }
 
 // BenchmarkRSAFloor is the least any receiver must do per delivery: SHA-256 of the body and
-// crypto/rsa.VerifyPKCS1v15 with the 2048-bit key (as the root module's BenchmarkRSAFloor).
-func BenchmarkRSAFloor(b *testing.B) {
-	st := setupBench(b)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		j := i % benchPool
-		sum := sha256.Sum256(st.bodies[j])
-		if err := rsa.VerifyPKCS1v15(st.pub, crypto.SHA256, sum[:], st.sigs[j]); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+// crypto/rsa.VerifyPKCS1v15 with the 2048-bit key.
+func BenchmarkRSAFloor(b *testing.B) { benchdata.Get(b).RSAFloor(b) }
 
 // BenchmarkHandlerMemory is a new delivery through the Handler with its in-memory store.
 func BenchmarkHandlerMemory(b *testing.B) {
-	benchHandler(b, setupBench(b), memoryRoundStore{pcwebhook.NewMemoryDedupeStore(0, 0)}, 0, noCallback)
+	benchHandler(b, memoryRoundStore{pcwebhook.NewMemoryDedupeStore(0, 0)}, 0, noCallback)
 }
 
 // BenchmarkHandlerPostgres is a new delivery through the Handler with pgdedupe on a loopback
 // PostgreSQL; the callback does nothing. conns/delivery is the most pool connections held while
 // a callback ran (target 1: the delivery's own).
 func BenchmarkHandlerPostgres(b *testing.B) {
-	st := setupBench(b)
 	s, pool := benchPGStore(b, 4, sharedServer(b).DSN())
 	var held atomic.Int32
-	benchHandler(b, st, roundStore{s}, 0, func(context.Context) error {
+	benchHandler(b, roundStore{s}, 0, func(context.Context) error {
 		if n := pool.Stat().AcquiredConns(); n > held.Load() {
 			held.Store(n)
 		}
@@ -174,10 +115,9 @@ func BenchmarkHandlerPostgres(b *testing.B) {
 // BenchmarkHandlerPostgresWrite is BenchmarkHandlerPostgres with a callback that inserts one row
 // through the delivery's transaction: the exactly-once write the store is for.
 func BenchmarkHandlerPostgresWrite(b *testing.B) {
-	st := setupBench(b)
 	s, pool := benchPGStore(b, 4, sharedServer(b).DSN())
 	effects := newEffects(b, pool)
-	benchHandler(b, st, roundStore{s}, 0, func(ctx context.Context) error {
+	benchHandler(b, roundStore{s}, 0, func(ctx context.Context) error {
 		tx, _ := pgdedupe.TxFrom(ctx)
 		_, err := tx.Exec(ctx, "INSERT INTO "+effects+" (event) VALUES ('e')")
 		return err
@@ -186,15 +126,14 @@ func BenchmarkHandlerPostgresWrite(b *testing.B) {
 
 // BenchmarkHandlerMemoryParallel is BenchmarkHandlerMemory from 8 goroutines per CPU.
 func BenchmarkHandlerMemoryParallel(b *testing.B) {
-	benchHandler(b, setupBench(b), memoryRoundStore{pcwebhook.NewMemoryDedupeStore(0, 0)}, 8, noCallback)
+	benchHandler(b, memoryRoundStore{pcwebhook.NewMemoryDedupeStore(0, 0)}, 8, noCallback)
 }
 
 // BenchmarkHandlerPostgresParallel is BenchmarkHandlerPostgres from 8 goroutines per CPU, on a
 // pool of 32: the round trips of concurrent deliveries overlap.
 func BenchmarkHandlerPostgresParallel(b *testing.B) {
-	st := setupBench(b)
 	s, _ := benchPGStore(b, 32, sharedServer(b).DSN())
-	benchHandler(b, st, roundStore{s}, 8, noCallback)
+	benchHandler(b, roundStore{s}, 8, noCallback)
 }
 
 // BenchmarkRoundTripsNew is Begin and Done of a new delivery through a loopback proxy that counts
