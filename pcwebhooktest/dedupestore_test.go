@@ -45,27 +45,36 @@ func TestDedupeStoreCatchesBrokenStores(t *testing.T) {
 	} {
 		t.Run("defect="+tc.defect, func(t *testing.T) {
 			t.Parallel()
-			run := "^TestDedupeStoreChild$"
-			if tc.subtest != "" {
-				run += "/^" + tc.subtest + "$"
-			}
-			cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.v", "-test.count=1")
-			cmd.Env = append(os.Environ(), "PCWEBHOOKTEST_DEFECT="+tc.defect, "PCWEBHOOKTEST_CHILD=1")
-			out, err := cmd.CombinedOutput()
-			if tc.defect == "" {
-				if err != nil {
-					t.Fatalf("the store without a defect fails the kit: %v\n%s", err, out)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("the kit passed a store with the defect %s:\n%s", tc.defect, out)
-			}
-			if want := "--- FAIL: TestDedupeStoreChild/" + tc.subtest; !strings.Contains(string(out), want) {
-				t.Fatalf("want %q in the child's output:\n%s", want, out)
-			}
+			runKitChild(t, "TestDedupeStoreChild", tc.defect, tc.subtest)
 		})
 	}
+}
+
+// runKitChild runs the test child (a test that runs the kit against a store with the defect
+// PCWEBHOOKTEST_DEFECT) in a child process, and checks that the subtest fails, or, when defect is
+// "", that the whole kit passes. It returns the child's output.
+func runKitChild(t *testing.T, child, defect, subtest string) string {
+	t.Helper()
+	run := "^" + child + "$"
+	if subtest != "" {
+		run += "/^" + subtest + "$"
+	}
+	cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "PCWEBHOOKTEST_DEFECT="+defect, "PCWEBHOOKTEST_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if defect == "" {
+		if err != nil {
+			t.Fatalf("the store without a defect fails the kit: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	if err == nil {
+		t.Fatalf("the kit passed a store with the defect %s:\n%s", defect, out)
+	}
+	if want := "--- FAIL: " + child + "/" + subtest; !strings.Contains(string(out), want) {
+		t.Fatalf("want %q in the child's output:\n%s", want, out)
+	}
+	return string(out)
 }
 
 // TestDedupeStoreChild is the child of TestDedupeStoreCatchesBrokenStores.
