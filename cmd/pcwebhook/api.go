@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,7 +16,7 @@ import (
 
 	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/apptoken"
-	"github.com/partnercenter-go/pcwebhook/internal/capread"
+	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
 // Where the API commands get their token and API root.
@@ -49,9 +48,6 @@ type apiFlags struct {
 	secretFile string
 }
 
-// hiddenAPIFlags returns the API flags left out of --help: none.
-func hiddenAPIFlags() []string { return nil }
-
 // define adds the API flags to fs.
 func (f *apiFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&f.tokenCmd, "token-cmd", "", "a `command` that prints an access token, run without a shell (default: the token in "+tokenEnv+"), e.g.\n\""+azTokenCommand+"\"")
@@ -75,7 +71,7 @@ or --api-root names another (a proxy, or a fake API).`
 func (a *app) client(f *apiFlags, transport func(http.RoundTripper) http.RoundTripper, opts ...pcwebhook.ClientOption) (*pcwebhook.Client, int, bool) {
 	cloud, ok := cloudOf(f.cloud)
 	if !ok {
-		fmt.Fprintf(a.stderr, "pcwebhook: --cloud %q: want global, china or usgov\n", terminalText(f.cloud))
+		fmt.Fprintf(a.stderr, "pcwebhook: --cloud %q: want global, china or usgov\n", termsafe.Text(f.cloud))
 		return nil, 2, false
 	}
 	root := cloud.APIRoot
@@ -92,7 +88,7 @@ func (a *app) client(f *apiFlags, transport func(http.RoundTripper) http.RoundTr
 	if h := strings.TrimSpace(a.env.getenv(authorityEnv)); h != "" {
 		u, err := url.Parse(h)
 		if err != nil || !(u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname())) || u.Host == "" {
-			fmt.Fprintf(a.stderr, "pcwebhook: %s %q: want an https URL (or http on a loopback host)\n", authorityEnv, terminalText(h))
+			fmt.Fprintf(a.stderr, "pcwebhook: %s %q: want an https URL (or http on a loopback host)\n", authorityEnv, termsafe.Text(h))
 			return nil, 2, false
 		}
 		cloud.AuthorityHost = h
@@ -210,35 +206,35 @@ func (a *app) apiFailure(doing string, err error) int {
 	var tokErr *apptoken.Error
 	switch {
 	case errors.Is(err, pcwebhook.ErrNoToken):
-		fmt.Fprintf(a.stderr, "pcwebhook: %s: %s\n\n%s", doing, terminalText(err.Error()), missingTokenHelp)
+		fmt.Fprintf(a.stderr, "pcwebhook: %s: %s\n\n%s", doing, termsafe.Text(err.Error()), missingTokenHelp)
 		return 1
 	case errors.As(err, &tokErr):
-		fmt.Fprintf(a.stderr, "pcwebhook: %s: no app-only token: %s\n", doing, terminalText(tokErr.Error()))
+		fmt.Fprintf(a.stderr, "pcwebhook: %s: no app-only token: %s\n", doing, termsafe.Text(tokErr.Error()))
 		fmt.Fprintln(a.stderr, "  Check the tenant, the client ID and the secret (not expired), and that the app is registered in\n"+
 			"  Partner Center (Account settings, App management).")
 		return 1
 	case errors.As(err, &apiErr):
 		fmt.Fprintf(a.stderr, "pcwebhook: %s: Partner Center answered %d %s", doing, apiErr.StatusCode, http.StatusText(apiErr.StatusCode))
 		if apiErr.Code != "" {
-			fmt.Fprintf(a.stderr, " (code %s)", terminalText(apiErr.Code))
+			fmt.Fprintf(a.stderr, " (code %s)", termsafe.Text(apiErr.Code))
 		}
 		if apiErr.Message != "" {
-			fmt.Fprintf(a.stderr, ": %s", terminalText(apiErr.Message))
+			fmt.Fprintf(a.stderr, ": %s", termsafe.Text(apiErr.Message))
 		}
 		fmt.Fprintln(a.stderr)
 		if apiErr.CorrelationID != "" || apiErr.RequestID != "" {
 			fmt.Fprintf(a.stderr, "  correlation id %s, request id %s (quote them to Microsoft support)\n",
-				terminalText(orNone(apiErr.CorrelationID)), terminalText(orNone(apiErr.RequestID)))
+				termsafe.Text(orNone(apiErr.CorrelationID)), termsafe.Text(orNone(apiErr.RequestID)))
 		}
 		if apiErr.Hint != "" {
-			fmt.Fprintf(a.stderr, "  hint: %s\n", terminalText(apiErr.Hint))
+			fmt.Fprintf(a.stderr, "  hint: %s\n", termsafe.Text(apiErr.Hint))
 		}
 		if apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden {
 			fmt.Fprintf(a.stderr, "  Tokens expire after about an hour: get a fresh one into %s, use --token-cmd, or app-only credentials (--client-id).\n", tokenEnv)
 		}
 		return 1
 	default:
-		fmt.Fprintf(a.stderr, "pcwebhook: %s: %s\n", doing, terminalText(err.Error()))
+		fmt.Fprintf(a.stderr, "pcwebhook: %s: %s\n", doing, termsafe.Text(err.Error()))
 		return 1
 	}
 }
@@ -324,13 +320,4 @@ func truncateText(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
-}
-
-// libraryVersion is the version of the pcwebhook library.
-func libraryVersion() string { return pcwebhook.Version }
-
-// readAllCapped reads r, at most max bytes, with the module's one capped reader: a longer r is
-// an error that says so (capread.IsTooLarge), never a silent cut; the first max bytes come with it.
-func readAllCapped(r io.Reader, max int64) ([]byte, error) {
-	return capread.Read(r, max, -1)
 }

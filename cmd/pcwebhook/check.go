@@ -16,6 +16,7 @@ import (
 	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/internal/capread"
 	"github.com/partnercenter-go/pcwebhook/internal/certfile"
+	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
 // checkFlags are the flags of the check command.
@@ -175,7 +176,7 @@ failed, 2 for bad usage. It downloads what a Verifier downloads, with the same r
 }
 
 // checker prints the verdicts and counts the failures. What a verdict says can quote the
-// downloaded certificate and the server's errors, so it is printed through terminalText.
+// downloaded certificate and the server's errors, so it is printed through termsafe.Text.
 type checker struct {
 	out      io.Writer
 	failures int
@@ -189,7 +190,7 @@ func (c *checker) fail(name, what, fix string) {
 	c.failures++
 	c.line("FAIL", name, what)
 	if fix != "" {
-		fmt.Fprintf(c.out, "%s\n", wrap(terminalText("fix: "+fix), 96, "                      "))
+		fmt.Fprintf(c.out, "%s\n", wrap(termsafe.Text("fix: "+fix), 96, "                      "))
 	}
 }
 
@@ -200,7 +201,7 @@ func (c *checker) skip(names ...string) {
 }
 
 func (c *checker) line(verdict, name, what string) {
-	text := wrap(terminalText(what), 96, "                      ")
+	text := wrap(termsafe.Text(what), 96, "                      ")
 	fmt.Fprintf(c.out, "  %-5s %-14s %s\n", verdict, name, strings.TrimLeft(text, " "))
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
 // describe returns the name of the typed struct of e's family and the IDs it carries, in the
@@ -18,7 +19,7 @@ func describe(e *pcwebhook.Event) (typeName string, ids []pcwebhook.ResourceID) 
 
 // writeEventFields writes the lines of an event block below its heading: the typed struct, its
 // IDs, the change date and the other fields, each indented by indent. The values come from the
-// sender, so they are printed through terminalText.
+// sender, so they are printed through termsafe.Text.
 func writeEventFields(w io.Writer, e *pcwebhook.Event, indent string) {
 	typeName, ids := describe(e)
 	rows := [][2]string{}
@@ -47,7 +48,7 @@ func writeEventFields(w io.Writer, e *pcwebhook.Event, indent string) {
 		width = max(width, len(r[0]))
 	}
 	for _, r := range rows {
-		fmt.Fprintf(w, "%s%-*s  %s\n", indent, width, r[0], terminalText(r[1]))
+		fmt.Fprintf(w, "%s%-*s  %s\n", indent, width, r[0], termsafe.Text(r[1]))
 	}
 }
 
@@ -136,12 +137,12 @@ func parseEventList(list string) (names, unknown []pcwebhook.EventName) {
 	return names, unknown
 }
 
-// joinNames lists event names for printing, each through terminalText (a name may come from the
+// joinNames lists event names for printing, each through termsafe.Text (a name may come from the
 // API or a delivery).
 func joinNames(names []pcwebhook.EventName) string {
 	s := make([]string, len(names))
 	for i, n := range names {
-		s[i] = terminalText(string(n))
+		s[i] = termsafe.Text(string(n))
 	}
 	return strings.Join(s, ", ")
 }

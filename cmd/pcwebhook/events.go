@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
 // runEvents lists event names: those Partner Center offers (GET /webhooks/v1/registration/events),
@@ -25,7 +26,6 @@ arrives, as a plain pcwebhook.Event, to Handler.OnUnknown). With --offline it li
 table of documented events instead, with no token and no network.
 
 ` + apiDetails,
-		hidden: hiddenAPIFlags(),
 	}, args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&offline, "offline", false, "list the built-in table instead of asking the API")
 		api.define(fs)
@@ -38,7 +38,7 @@ table of documented events instead, with no token and no network.
 	}
 	if offline {
 		known := pcwebhook.KnownEventNames()
-		fmt.Fprintf(a.stdout, "%d event names documented by Partner Center and known to pcwebhook %s:\n\n", len(known), libraryVersion())
+		fmt.Fprintf(a.stdout, "%d event names documented by Partner Center and known to pcwebhook %s:\n\n", len(known), pcwebhook.Version)
 		printEventTable(a, known)
 		return 0
 	}
@@ -77,7 +77,7 @@ func printEventTable(a *app, names []pcwebhook.EventName) {
 	for _, n := range names {
 		if !n.Known() {
 			unknown++
-			fmt.Fprintf(tw, "  %s\t(unknown to pcwebhook %s)\tarrives as pcwebhook.Event, via OnUnknown\n", terminalText(string(n)), libraryVersion())
+			fmt.Fprintf(tw, "  %s\t(unknown to pcwebhook %s)\tarrives as pcwebhook.Event, via OnUnknown\n", termsafe.Text(string(n)), pcwebhook.Version)
 			continue
 		}
 		typeName, ids := describe(&pcwebhook.Event{Name: n}) // the IDs listed depend on the name only

@@ -10,10 +10,9 @@ import (
 
 // usageSpec describes a subcommand for its --help.
 type usageSpec struct {
-	name     string   // the subcommand
-	synopsis string   // one line: "pcwebhook show [flags]"
-	details  string   // paragraphs printed after the synopsis
-	hidden   []string // flags that work but are not listed (test hooks)
+	name     string // the subcommand
+	synopsis string // one line: "pcwebhook show [flags]"
+	details  string // paragraphs printed after the synopsis
 }
 
 // cmdLine is a parsed command line: the flags, set in place, and the positional arguments.
@@ -70,7 +69,7 @@ func (a *app) usageError(cl *cmdLine, msg string) int {
 	return 2
 }
 
-// printUsage prints a subcommand's help: synopsis, details and the flags that are not hidden.
+// printUsage prints a subcommand's help: synopsis, details and the flags.
 func (a *app) printUsage(w io.Writer, cl *cmdLine) {
 	fmt.Fprintf(w, "usage: %s\n", cl.spec.synopsis)
 	if cl.spec.details != "" {
@@ -78,11 +77,6 @@ func (a *app) printUsage(w io.Writer, cl *cmdLine) {
 	}
 	var b strings.Builder
 	cl.fs.VisitAll(func(f *flag.Flag) {
-		for _, h := range cl.spec.hidden {
-			if f.Name == h {
-				return
-			}
-		}
 		name, usage := flag.UnquoteUsage(f)
 		b.WriteString("  --" + f.Name)
 		if name != "" {

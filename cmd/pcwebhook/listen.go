@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
 // listenFlags are the flags of the listen command.
@@ -271,8 +272,8 @@ func (l *listener) onEvent(ctx context.Context, e *pcwebhook.Event) error {
 }
 
 // report prints one request: a block of text, or a JSON line. Whatever the sender chose (the
-// path, the event's fields, an error quoting its headers) goes through terminalText, and the JSON
-// line through terminalJSON, so that nothing it sends acts on the terminal.
+// path, the event's fields, an error quoting its headers) goes through termsafe.Text, and the JSON
+// line through termsafe.JSON, so that nothing it sends acts on the terminal.
 func (l *listener) report(r *http.Request, status int, d *delivery, elapsed time.Duration) {
 	outcome := d.outcome
 	if outcome == "" {
@@ -319,12 +320,12 @@ func (l *listener) report(r *http.Request, status int, d *delivery, elapsed time
 		if err != nil {
 			return
 		}
-		b.Write(terminalJSON(line))
+		b.Write(termsafe.JSON(line))
 		b.WriteByte('\n')
 	} else {
-		fmt.Fprintf(&b, "%s  %s %s  %d %s", time.Now().Format("15:04:05"), terminalText(r.Method), terminalText(r.URL.Path), status, outcome)
+		fmt.Fprintf(&b, "%s  %s %s  %d %s", time.Now().Format("15:04:05"), termsafe.Text(r.Method), termsafe.Text(r.URL.Path), status, outcome)
 		if ev != nil {
-			fmt.Fprintf(&b, "  %s", terminalText(string(ev.Name)))
+			fmt.Fprintf(&b, "  %s", termsafe.Text(string(ev.Name)))
 		}
 		fmt.Fprintf(&b, "  (%s)\n", elapsed.Round(10*time.Microsecond))
 		if ev != nil && d.event != nil {
@@ -334,16 +335,16 @@ func (l *listener) report(r *http.Request, status int, d *delivery, elapsed time
 			fmt.Fprintf(&b, "    forwarded to %s: %s (%s)\n", d.forward.url, d.forward.describe(), d.forward.elapsed.Round(10*time.Microsecond))
 		}
 		if errText != "" {
-			fmt.Fprintf(&b, "    error: %s\n", terminalText(errText))
+			fmt.Fprintf(&b, "    error: %s\n", termsafe.Text(errText))
 		}
 		if d.saved != "" {
 			fmt.Fprintf(&b, "    saved: %s.headers, %s.body\n", d.saved, d.saved)
 		}
 		if d.saveErr != nil {
-			fmt.Fprintf(&b, "    not saved: %s\n", terminalText(d.saveErr.Error()))
+			fmt.Fprintf(&b, "    not saved: %s\n", termsafe.Text(d.saveErr.Error()))
 		}
 		if hint != "" {
-			fmt.Fprintf(&b, "    why:   %s\n", terminalText(hint))
+			fmt.Fprintf(&b, "    why:   %s\n", termsafe.Text(hint))
 		}
 		b.WriteByte('\n')
 	}
@@ -457,7 +458,7 @@ func (f *forwarder) send(ctx context.Context, e *pcwebhook.Event, h http.Header)
 			req.Header[k] = append([]string(nil), vs...)
 		}
 	}
-	req.Header.Set("User-Agent", "pcwebhook-listen/"+libraryVersion())
+	req.Header.Set("User-Agent", "pcwebhook-listen/"+pcwebhook.Version)
 	resp, err := f.client.Do(req)
 	if err != nil {
 		res.meaning = "the app could not be reached: is it running, at this URL? (" + answerMeaning(http.StatusBadGateway) + ")"

@@ -60,6 +60,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/partnercenter-go/pcwebhook"
 )
 
 func main() {
@@ -67,13 +69,6 @@ func main() {
 	code := runContext(ctx, os.Args[1:], os.Stdout, os.Stderr, processEnv())
 	stop()
 	os.Exit(code)
-}
-
-// run runs the command line args (without the program name) with the process environment and
-// returns the exit status. Commands that block (listen) run until they fail: main calls
-// runContext instead, with a context that SIGINT and SIGTERM cancel.
-func run(args []string, stdout, stderr io.Writer) int {
-	return runContext(context.Background(), args, stdout, stderr, processEnv())
 }
 
 // env is what a command may take from outside its arguments. Tests fill it in to run the
@@ -215,6 +210,6 @@ func runVersion(_ context.Context, a *app, args []string) int {
 	if fs.NArg() > 0 {
 		return a.usageError(fs, "version takes no arguments")
 	}
-	fmt.Fprintf(a.stdout, "pcwebhook %s\n", libraryVersion())
+	fmt.Fprintf(a.stdout, "pcwebhook %s\n", pcwebhook.Version)
 	return 0
 }

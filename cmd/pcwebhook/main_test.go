@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -14,8 +15,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/internal/testio"
 )
+
+// run runs the command line args (without the program name) with the process environment, as
+// main does, and returns the exit status; main passes a context that SIGINT and SIGTERM cancel.
+func run(args []string, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdout, stderr, processEnv())
+}
 
 // helperEnv makes the test binary act as a --token-cmd instead of running the tests.
 const helperEnv = "PCWEBHOOK_TEST_HELPER"
@@ -203,7 +211,7 @@ func TestVersion(t *testing.T) {
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		code, stdout, _ := runIn(t, testEnv(nil), args...)
 		assert.Equal(t, 0, code)
-		assert.Equal(t, "pcwebhook "+libraryVersion()+"\n", stdout)
+		assert.Equal(t, "pcwebhook "+pcwebhook.Version+"\n", stdout)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/internal/approve"
+	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
 // registrationFlags are the flags of register and update.
@@ -52,7 +53,6 @@ The URL must be https: Partner Center would send every event in clear to an http
 // (without events when --all: they come from the API).
 func (a *app) parseRegistration(spec *usageSpec, args []string) (*registrationFlags, pcwebhook.Registration, int, bool) {
 	f := &registrationFlags{}
-	spec.hidden = hiddenAPIFlags()
 	cl, code, ok := a.parse(spec, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&f.url, "url", "", "the https `URL` Partner Center sends events to (required)")
 		fs.StringVar(&f.events, "events", "", "comma-separated event `names`")
@@ -98,7 +98,7 @@ func (a *app) parseRegistration(spec *usageSpec, args []string) (*registrationFl
 				return fail(unknownEventMessage(n))
 			}
 			fmt.Fprintf(a.stderr, "pcwebhook: warning: %q is not an event name pcwebhook %s knows; sending it anyway "+
-				"(Partner Center refuses names it does not offer: see \"pcwebhook events\")\n", n, libraryVersion())
+				"(Partner Center refuses names it does not offer: see \"pcwebhook events\")\n", n, pcwebhook.Version)
 		}
 	}
 	reg := pcwebhook.Registration{
@@ -237,7 +237,7 @@ func (a *app) reportAll(offered []pcwebhook.EventName) {
 		fmt.Fprintf(a.stdout, "Left out, documented but not offered to this account (%d): %s\n", len(left), joinNames(left))
 	}
 	if len(unknown) > 0 {
-		fmt.Fprintf(a.stdout, "Included, unknown to pcwebhook %s (they arrive via OnUnknown) (%d): %s\n", libraryVersion(), len(unknown), joinNames(unknown))
+		fmt.Fprintf(a.stdout, "Included, unknown to pcwebhook %s (they arrive via OnUnknown) (%d): %s\n", pcwebhook.Version, len(unknown), joinNames(unknown))
 	}
 }
 
@@ -255,14 +255,14 @@ func (a *app) asker() approve.Asker {
 
 // printRegistration prints a registration, one field a line.
 func printRegistration(w io.Writer, reg *pcwebhook.Registration) {
-	fmt.Fprintf(w, "  url:          %s\n", terminalText(reg.WebhookURL))
+	fmt.Fprintf(w, "  url:          %s\n", termsafe.Text(reg.WebhookURL))
 	header := "Authorization: Signature <base64>"
 	if reg.SignatureTokenToMsSignatureHeader {
 		header = "x-ms-signature"
 	}
 	fmt.Fprintf(w, "  signature in: %s\n", header)
 	if reg.SubscriberID != "" {
-		fmt.Fprintf(w, "  subscriber:   %s\n", terminalText(reg.SubscriberID))
+		fmt.Fprintf(w, "  subscriber:   %s\n", termsafe.Text(reg.SubscriberID))
 	}
 	if !reg.LastModified.IsZero() {
 		fmt.Fprintf(w, "  modified:     %s\n", reg.LastModified.Format("2006-01-02T15:04:05Z07:00"))
@@ -272,7 +272,7 @@ func printRegistration(w io.Writer, reg *pcwebhook.Registration) {
 		if n.Known() {
 			fmt.Fprintf(w, "    %s\n", n)
 		} else {
-			fmt.Fprintf(w, "    %s  (unknown to pcwebhook %s: arrives via OnUnknown)\n", terminalText(string(n)), libraryVersion())
+			fmt.Fprintf(w, "    %s  (unknown to pcwebhook %s: arrives via OnUnknown)\n", termsafe.Text(string(n)), pcwebhook.Version)
 		}
 	}
 }

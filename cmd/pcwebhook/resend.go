@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
 // maxResendBody bounds the body resend reads: well above what a Handler accepts by default
@@ -123,7 +124,7 @@ Exits 1 unless every copy got a 2xx answer.`,
 			status, reply, elapsed, err := postSigned(ctx, client, target.String(), in.header, in.body)
 			if err != nil {
 				failed++
-				fmt.Fprintf(a.stdout, "POST %s  copy %d/%d  -> failed: %s\n", target, copyNo, f.count, terminalText(err.Error()))
+				fmt.Fprintf(a.stdout, "POST %s  copy %d/%d  -> failed: %s\n", target, copyNo, f.count, termsafe.Text(err.Error()))
 				if ctx.Err() != nil {
 					fmt.Fprintf(a.stderr, "pcwebhook: stopped after %d of %d copies\n", sent, f.count*len(targets))
 					return 1
@@ -176,7 +177,7 @@ func (a *app) resendInput(f *resendFlags) (*resendInput, int, bool) {
 		header := capturedSignature(captured)
 		source := fmt.Sprintf("%s and %s, with the captured signature", f.headers, f.body)
 		if u := header.Get(pcwebhook.HeaderCertificateURL); u != "" {
-			source += " (certificate " + terminalText(u) + ")"
+			source += " (certificate " + termsafe.Text(u) + ")"
 		}
 		return &resendInput{body: body, header: header, source: source}, 0, true
 	}
@@ -189,7 +190,7 @@ func (a *app) resendInput(f *resendFlags) (*resendInput, int, bool) {
 		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
 		return nil, 1, false
 	}
-	header.Set("User-Agent", "pcwebhook-resend/"+libraryVersion())
+	header.Set("User-Agent", "pcwebhook-resend/"+pcwebhook.Version)
 	return &resendInput{body: body, header: header,
 		source: fmt.Sprintf("%s, signed by the development CA in %s", f.body, ca.dir)}, 0, true
 }
@@ -209,7 +210,7 @@ func capturedSignature(captured http.Header) http.Header {
 			h[k] = append([]string(nil), vs...)
 		}
 	}
-	h.Set("User-Agent", "pcwebhook-resend/"+libraryVersion())
+	h.Set("User-Agent", "pcwebhook-resend/"+pcwebhook.Version)
 	return h
 }
 
@@ -217,7 +218,7 @@ func capturedSignature(captured http.Header) http.Header {
 func describeBody(body []byte) string {
 	ev, err := pcwebhook.ParseEvent(body)
 	if err != nil {
-		return "not a valid event (" + terminalText(strings.TrimPrefix(err.Error(), pcwebhook.ErrMalformedEvent.Error()+": ")) + "): sent anyway"
+		return "not a valid event (" + termsafe.Text(strings.TrimPrefix(err.Error(), pcwebhook.ErrMalformedEvent.Error()+": ")) + "): sent anyway"
 	}
 	if ev.ResourceChangeUTCDate.IsZero() {
 		return fmt.Sprintf("event %q", ev.Name)

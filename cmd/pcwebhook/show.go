@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
 // runShow prints the current registration.
@@ -19,7 +20,6 @@ func runShow(ctx context.Context, a *app, args []string) int {
 		details: `Prints the webhook registration: the URL, where the signature is sent, and the events.
 
 ` + apiDetails,
-		hidden: hiddenAPIFlags(),
 	}, args, api.define)
 	if !ok {
 		return code
@@ -50,7 +50,7 @@ func runShow(ctx context.Context, a *app, args []string) int {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(a.stdout, "  property %s: %s\n", terminalText(k), terminalText(fmt.Sprint(reg.Properties[k])))
+		fmt.Fprintf(a.stdout, "  property %s: %s\n", termsafe.Text(k), termsafe.Text(fmt.Sprint(reg.Properties[k])))
 	}
 	noteTestCreated(a.stdout, reg)
 	return 0

@@ -36,7 +36,7 @@ func suggestEventName(name pcwebhook.EventName) pcwebhook.EventName {
 // unknownEventMessage says that name is not a known event name, with a suggestion when there is
 // one, and how to send it anyway.
 func unknownEventMessage(name pcwebhook.EventName) string {
-	msg := fmt.Sprintf("%q is not an event name pcwebhook %s knows", name, libraryVersion())
+	msg := fmt.Sprintf("%q is not an event name pcwebhook %s knows", name, pcwebhook.Version)
 	if s := suggestEventName(name); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}

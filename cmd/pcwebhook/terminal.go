@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"golang.org/x/term"
-
-	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
 // isTerminal reports whether w is an interactive terminal: an *os.File that golang.org/x/term
@@ -93,10 +91,3 @@ func (p *progress) wait(ctx context.Context, d time.Duration, status func() stri
 		}
 	}
 }
-
-// terminalText is termsafe.Text: the one way text from outside this process reaches a terminal
-// (terminalJSON for the JSON output).
-func terminalText(s string) string { return termsafe.Text(s) }
-
-// terminalJSON is termsafe.JSON.
-func terminalJSON(js []byte) []byte { return termsafe.JSON(js) }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
 // testFlags are the flags of the test command.
@@ -40,7 +41,6 @@ Partner Center sends test events only to registrations that include test-created
 The URL must be reachable from the internet over https.
 
 ` + apiDetails,
-		hidden: hiddenAPIFlags(),
 	}, args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&f.wait, "wait", false, "wait for the delivery and show its attempts")
 		fs.DurationVar(&f.timeout, "timeout", 3*time.Minute, "how long --wait waits")
@@ -67,7 +67,7 @@ The URL must be reachable from the internet over https.
 			return code
 		}
 		if !f.wait {
-			fmt.Fprintf(a.stdout, "Follow its delivery with: pcwebhook test --status %s --wait\n", terminalText(id))
+			fmt.Fprintf(a.stdout, "Follow its delivery with: pcwebhook test --status %s --wait\n", termsafe.Text(id))
 			return 0
 		}
 	}
@@ -95,21 +95,21 @@ func (a *app) sendTestEvent(ctx context.Context, client *pcwebhook.Client) (stri
 	if !slices.Contains(reg.WebhookEvents, pcwebhook.EventTestCreated) {
 		fmt.Fprintf(a.stderr, "pcwebhook: warning: the registration does not include test-created, and Partner Center sends "+
 			"test events only to registrations that do. Add it with\n\n    pcwebhook update --url %s --events %s\n\n",
-			terminalText(reg.WebhookURL), terminalText(commaList(append(append([]pcwebhook.EventName(nil), reg.WebhookEvents...), pcwebhook.EventTestCreated))))
+			termsafe.Text(reg.WebhookURL), termsafe.Text(commaList(append(append([]pcwebhook.EventName(nil), reg.WebhookEvents...), pcwebhook.EventTestCreated))))
 	}
-	fmt.Fprintf(a.stdout, "Sending a test event to %s (Partner Center allows 2 a minute; a throttled request is retried)...\n", terminalText(reg.WebhookURL))
+	fmt.Fprintf(a.stdout, "Sending a test event to %s (Partner Center allows 2 a minute; a throttled request is retried)...\n", termsafe.Text(reg.WebhookURL))
 	id, err := client.SendTestEvent(ctx)
 	if err != nil {
 		return "", a.apiFailure("sending a test event", err), false
 	}
-	fmt.Fprintf(a.stdout, "Test event sent: correlation id %s\n", terminalText(id))
+	fmt.Fprintf(a.stdout, "Test event sent: correlation id %s\n", termsafe.Text(id))
 	return id, 0, true
 }
 
 // followDelivery reports the delivery status of a test event: once, or with wait until it is
 // over or timeout passes. Attempts are printed as they appear; on a terminal a spinner line shows
 // that the wait goes on. What Partner Center reports (the status, each attempt, and the endpoint's
-// answer in it) is printed through terminalText.
+// answer in it) is printed through termsafe.Text.
 func (a *app) followDelivery(ctx context.Context, client *pcwebhook.Client, id string, wait bool, poll, timeout time.Duration) int {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -117,7 +117,7 @@ func (a *app) followDelivery(ctx context.Context, client *pcwebhook.Client, id s
 	start := time.Now()
 	var last *pcwebhook.ValidationStatus
 	shown, state := 0, ""
-	shownID := terminalText(id)
+	shownID := termsafe.Text(id)
 	if wait {
 		fmt.Fprintf(a.stdout, "Waiting up to %s for the delivery of test event %s...\n", timeout, shownID)
 	}
@@ -127,7 +127,7 @@ func (a *app) followDelivery(ctx context.Context, client *pcwebhook.Client, id s
 		switch {
 		case err == nil:
 			last = s
-			if st := terminalText(orDash(s.Status)); st != state {
+			if st := termsafe.Text(orDash(s.Status)); st != state {
 				state = st
 				if !p.tty {
 					p.println(fmt.Sprintf("  status: %s", state))
@@ -172,15 +172,15 @@ func (a *app) followDelivery(ctx context.Context, client *pcwebhook.Client, id s
 }
 
 // formatAttempt describes one delivery attempt; the response code and message, which the
-// endpoint chose, through terminalText.
+// endpoint chose, through termsafe.Text.
 func formatAttempt(n int, r pcwebhook.ValidationResult) string {
 	when := "(no time)"
 	if !r.DateTimeUTC.IsZero() {
 		when = r.DateTimeUTC.Format(time.RFC3339)
 	}
-	s := fmt.Sprintf("  attempt %d at %s: %s", n, when, terminalText(orDash(r.ResponseCode)))
+	s := fmt.Sprintf("  attempt %d at %s: %s", n, when, termsafe.Text(orDash(r.ResponseCode)))
 	if r.ResponseMessage != "" {
-		s += " " + terminalText(r.ResponseMessage)
+		s += " " + termsafe.Text(r.ResponseMessage)
 	}
 	if r.SystemError {
 		s += " (a system error on Partner Center's side)"
@@ -195,11 +195,11 @@ func (a *app) reportDelivery(s *pcwebhook.ValidationStatus) int {
 		if endpoint == "" {
 			endpoint = "the endpoint"
 		}
-		fmt.Fprintf(a.stdout, "Delivered: %s answered with a 2xx status (status %s).\n", terminalText(endpoint), terminalText(s.Status))
+		fmt.Fprintf(a.stdout, "Delivered: %s answered with a 2xx status (status %s).\n", termsafe.Text(endpoint), termsafe.Text(s.Status))
 		return 0
 	}
 	fmt.Fprintf(a.stderr, "pcwebhook: the test event was not delivered (status %s, %d attempt(s)) to %s.\n",
-		terminalText(s.Status), len(s.Results), terminalText(orDash(s.CallbackURL)))
+		termsafe.Text(s.Status), len(s.Results), termsafe.Text(orDash(s.CallbackURL)))
 	systemErrors := 0
 	for _, r := range s.Results {
 		if r.SystemError {

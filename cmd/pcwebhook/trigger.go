@@ -12,7 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/internal/capread"
+	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
@@ -88,7 +90,7 @@ Exits 1 unless every delivery got a 2xx answer.`,
 	}
 	if !name.Known() {
 		fmt.Fprintf(a.stderr, "pcwebhook: warning: %q is not an event name pcwebhook %s knows; sending a generic body (a receiver gets it via OnUnknown)\n",
-			name, libraryVersion())
+			name, pcwebhook.Version)
 	}
 	ca, code, ok := a.signingCA(f.configDir)
 	if !ok {
@@ -103,7 +105,7 @@ Exits 1 unless every delivery got a 2xx answer.`,
 		status, reply, elapsed, err := post(ctx, client, ca, target.String(), body, f.msHeader)
 		if err != nil {
 			failed++
-			fmt.Fprintf(a.stdout, "POST %s  %s  -> failed: %s\n", target, name, terminalText(err.Error()))
+			fmt.Fprintf(a.stdout, "POST %s  %s  -> failed: %s\n", target, name, termsafe.Text(err.Error()))
 			if errors.Is(err, syscall.ECONNREFUSED) {
 				fmt.Fprintf(a.stderr, "pcwebhook: nothing listens at %s: start \"pcwebhook listen --dev\" (or your app) first\n", target.Host)
 				return 1
@@ -179,7 +181,7 @@ func postSigned(ctx context.Context, client *http.Client, target string, header 
 		return 0, "", 0, err
 	}
 	defer resp.Body.Close()
-	reply, err := readAllCapped(resp.Body, maxReplyShown)
+	reply, err := capread.Read(resp.Body, maxReplyShown, -1)
 	shown := strings.TrimSpace(string(reply))
 	if capread.IsTooLarge(err) {
 		shown += " ... (cut at " + strconv.Itoa(maxReplyShown) + " bytes)"

@@ -15,6 +15,7 @@ import (
 	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/internal/capread"
 	"github.com/partnercenter-go/pcwebhook/internal/certfile"
+	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
 // verifyFlags are the flags of the verify command.
@@ -136,12 +137,12 @@ leaf must chain to this system's roots and belong to Microsoft Corporation.`,
 	if verr == nil {
 		ev, err := pcwebhook.ParseEvent(body)
 		if err != nil {
-			fmt.Fprintf(out, "The signature is valid, but the body is not a usable event: %s\n", terminalText(err.Error()))
+			fmt.Fprintf(out, "The signature is valid, but the body is not a usable event: %s\n", termsafe.Text(err.Error()))
 			fmt.Fprintln(out, "A Handler answers 400, and Partner Center does not retry.")
 			return 1
 		}
 		fmt.Fprintln(out, "OK: the signature is valid, and the certificate is trusted: this delivery is genuine.")
-		fmt.Fprintf(out, "\nEvent %s\n", terminalText(string(ev.Name)))
+		fmt.Fprintf(out, "\nEvent %s\n", termsafe.Text(string(ev.Name)))
 		writeEventFields(out, ev, "  ")
 		return 0
 	}
@@ -162,16 +163,16 @@ leaf must chain to this system's roots and belong to Microsoft Corporation.`,
 	}
 	// The error and the diagnosis quote the captured headers and body: escaped before wrap, which
 	// would otherwise fold their white-space controls into spaces and pass the others through.
-	fmt.Fprintf(out, "FAILED at the %q check: %s\n", step, terminalText(verr.Error()))
-	fmt.Fprintf(out, "\n%s\n", wrap(terminalText(capitalize(d.summary)+"."), 96, ""))
+	fmt.Fprintf(out, "FAILED at the %q check: %s\n", step, termsafe.Text(verr.Error()))
+	fmt.Fprintf(out, "\n%s\n", wrap(termsafe.Text(capitalize(d.summary)+"."), 96, ""))
 	for _, p := range d.details {
-		fmt.Fprintf(out, "\n%s\n", wrap(terminalText(p), 96, "  "))
+		fmt.Fprintf(out, "\n%s\n", wrap(termsafe.Text(p), 96, "  "))
 	}
 	return 1
 }
 
 // printSignatureHeaders prints the headers verification reads, the signature shortened, the
-// values through terminalText.
+// values through termsafe.Text.
 func printSignatureHeaders(w io.Writer, h http.Header) {
 	for _, k := range []string{pcwebhook.HeaderAuthorization, pcwebhook.HeaderMSSignature, pcwebhook.HeaderCertificateURL, pcwebhook.HeaderSignatureAlgorithm} {
 		vs := h.Values(k)
@@ -183,7 +184,7 @@ func printSignatureHeaders(w io.Writer, h http.Header) {
 			if k == pcwebhook.HeaderAuthorization || k == pcwebhook.HeaderMSSignature {
 				v = shortenSignature(v)
 			}
-			fmt.Fprintf(w, "  %-25s %s\n", k+":", terminalText(v))
+			fmt.Fprintf(w, "  %-25s %s\n", k+":", termsafe.Text(v))
 		}
 	}
 }
@@ -204,7 +205,7 @@ func readFile(name string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := readAllCapped(f, max)
+	data, err := capread.Read(f, max, -1)
 	if capread.IsTooLarge(err) {
 		return nil, fmt.Errorf("%s is larger than %d bytes: %w", name, max, err)
 	}
