@@ -19,27 +19,20 @@ import (
 	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
-// checkFlags are the flags of the check command.
-type checkFlags struct {
-	url         string
-	roots       string
-	allowCert   stringList
-	allowIssuer stringList
-	maxSkew     time.Duration
-	timeout     time.Duration
+// checkOptions are the parsed flags of the check command.
+type checkOptions struct {
+	url     string
+	roots   string
+	allow   allowFlags
+	maxSkew time.Duration
+	timeout time.Duration
 }
 
 // defaultMaxSkew is the clock difference check tolerates before it fails.
 const defaultMaxSkew = time.Minute
 
-// runCheck checks that this host can verify Partner Center's deliveries: trust roots, the
-// certificate host, the chain and organization, and the clock.
-func runCheck(ctx context.Context, a *app, args []string) int {
-	f := &checkFlags{}
-	cl, code, ok := a.parse(&usageSpec{
-		name:     "check",
-		synopsis: "pcwebhook check [--url URL] [--roots FILE] [--allow-cert-url PREFIX]... [flags]",
-		details: `Checks, before Partner Center's first delivery does, that this host can verify deliveries:
+// checkDetails is the --help text of check.
+const checkDetails = `Checks, before Partner Center's first delivery does, that this host can verify deliveries:
 
   trust roots   the system has CA certificates (slim images such as scratch or distroless do not)
   reachable     the certificate host answers over HTTPS (DNS, firewall, proxy)
@@ -48,131 +41,197 @@ func runCheck(ctx context.Context, a *app, args []string) int {
   clock         this host's clock agrees with the certificate server's (its Date header)
 
 Each check prints OK or FAIL with what to do. Exit status 0 when every check passed, 1 when one
-failed, 2 for bad usage. It downloads what a Verifier downloads, with the same rules.`,
-	}, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&f.url, "url", pcwebhook.DefaultCertificateURL, "the certificate `URL` to check")
-		fs.StringVar(&f.roots, "roots", "", "trust the root certificates in this PEM `file` instead of the system's (like WithRootCAs)")
-		fs.Var(&f.allowCert, "allow-cert-url", "also allow certificate URLs below this https `prefix` (repeatable), e.g. for a sovereign cloud")
-		fs.Var(&f.allowIssuer, "allow-issuer-url", "also allow downloading missing issuer certificates below this `prefix` (repeatable)")
-		fs.DurationVar(&f.maxSkew, "max-skew", defaultMaxSkew, "the clock difference from the certificate server that fails the clock check")
-		fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up the download after this `duration`")
-	})
+failed, 2 for bad usage. It downloads what a Verifier downloads, with the same rules.`
+
+// runCheck checks that this host can verify Partner Center's deliveries: trust roots, the
+// certificate host, the chain and organization, and the clock.
+func runCheck(ctx context.Context, a *app, args []string) int {
+	o, code, ok := a.parseCheck(args)
 	if !ok {
 		return code
 	}
-	if cl.NArg() > 0 {
-		return a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " "))
-	}
-	if f.maxSkew <= 0 || f.timeout <= 0 {
-		return a.usageError(cl, "--max-skew and --timeout must be positive")
-	}
 	c := &checker{out: a.stdout}
-	fmt.Fprintf(c.out, "Checking that this host can verify Partner Center's deliveries, with the certificate at\n  %s\n\n", f.url)
+	fmt.Fprintf(c.out, "Checking that this host can verify Partner Center's deliveries, with the certificate at\n  %s\n\n", o.url)
+	rec := a.recordingTransport()
+	v, code, ok := a.checkTrustRoots(c, o, rec)
+	if !ok {
+		return code
+	}
+	// One download does the rest: reachable, certificate, clock.
+	d := fetchCertificate(ctx, v, o, rec)
+	if !c.reachable(o.url, d) {
+		return c.finish()
+	}
+	clockWrong := c.clock(d.first, o.maxSkew) // first: it explains a certificate that looks expired
+	c.certificate(d, clockWrong)
+	return c.finish()
+}
 
+// parseCheck parses the flags of check.
+func (a *app) parseCheck(args []string) (*checkOptions, int, bool) {
+	o := &checkOptions{}
+	cl, code, ok := a.parse(&usageSpec{
+		name:     "check",
+		synopsis: "pcwebhook check [--url URL] [--roots FILE] [--allow-cert-url PREFIX]... [flags]",
+		details:  checkDetails,
+	}, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&o.url, "url", pcwebhook.DefaultCertificateURL, "the certificate `URL` to check")
+		fs.StringVar(&o.roots, "roots", "", "trust the root certificates in this PEM `file` instead of the system's (like WithRootCAs)")
+		o.allow.define(fs)
+		fs.DurationVar(&o.maxSkew, "max-skew", defaultMaxSkew, "the clock difference from the certificate server that fails the clock check")
+		fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up the download after this `duration`")
+	})
+	switch {
+	case !ok:
+		return nil, code, false
+	case cl.NArg() > 0:
+		return nil, a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " ")), false
+	case o.maxSkew <= 0 || o.timeout <= 0:
+		return nil, a.usageError(cl, "--max-skew and --timeout must be positive"), false
+	}
+	return o, 0, true
+}
+
+// recordingTransport records the downloads of the check's verifier, made through the
+// environment's transport when it has one.
+func (a *app) recordingTransport() *recordingTransport {
 	rec := &recordingTransport{base: http.DefaultTransport}
 	if a.env.downloads != nil && a.env.downloads.Transport != nil {
 		rec.base = a.env.downloads.Transport
 	}
-	opts := []pcwebhook.VerifierOption{pcwebhook.WithHTTPClient(&http.Client{Transport: rec})}
-	if len(f.allowCert) > 0 {
-		opts = append(opts, pcwebhook.WithCertificateURLPrefixes(append(pcwebhook.DefaultCertificateURLPrefixes(), f.allowCert...)...))
-	}
-	if len(f.allowIssuer) > 0 {
-		opts = append(opts, pcwebhook.WithIssuerURLPrefixes(append(pcwebhook.DefaultIssuerURLPrefixes(), f.allowIssuer...)...))
-	}
+	return rec
+}
 
-	// 1. Trust roots.
-	rootsWhat := "the system's CA certificates are present"
-	if f.roots != "" {
-		pool, n, err := readRoots(f.roots)
+// checkTrustRoots builds the verifier, downloading through rt, and reports on its trust roots:
+// --roots, or the system's. When the check cannot go on it returns the exit status.
+func (a *app) checkTrustRoots(c *checker, o *checkOptions, rt http.RoundTripper) (*pcwebhook.Verifier, int, bool) {
+	opts := append([]pcwebhook.VerifierOption{pcwebhook.WithHTTPClient(&http.Client{Transport: rt})}, o.allow.options()...)
+	what := "the system's CA certificates are present"
+	if o.roots != "" {
+		pool, n, err := readRoots(o.roots)
 		if err != nil {
 			c.fail("trust roots", err.Error(), "give a PEM file of root certificates, or leave --roots out to use the system's")
-			return c.finish()
+			return nil, c.finish(), false
 		}
 		opts = append(opts, pcwebhook.WithRootCAs(pool))
-		rootsWhat = fmt.Sprintf("%d root certificate(s) from %s", n, f.roots)
+		what = fmt.Sprintf("%d root certificate(s) from %s", n, o.roots)
 	}
 	v, err := pcwebhook.NewVerifier(opts...)
 	switch {
 	case errors.Is(err, pcwebhook.ErrNoTrustedRoots):
-		c.fail("trust roots", "this system has no CA certificates, so no certificate can be trusted ("+err.Error()+")",
-			"install the ca-certificates package (in a scratch or distroless image, copy /etc/ssl/certs/ca-certificates.crt), "+
-				"or give the roots to pcwebhook.WithRootCAs, or blank-import golang.org/x/crypto/x509roots/fallback in your program")
+		// The library's error says what is missing and names the fixes.
+		c.fail("trust roots", err.Error(), "one of the fixes the error names; or check with other roots: --roots FILE")
 		c.skip("reachable", "certificate", "clock")
-		return c.finish()
+		return nil, c.finish(), false
 	case err != nil:
 		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
-		return 2
+		return nil, 2, false
 	}
-	c.ok("trust roots", rootsWhat)
+	c.ok("trust roots", what)
+	return v, 0, true
+}
 
-	// 2-4. One download does the rest: reachable, certificate, clock.
-	pctx, cancel := context.WithTimeout(ctx, f.timeout)
+// certificateDownload is what the check learnt from the verifier's download of the certificate.
+type certificateDownload struct {
+	err   error                        // what Prefetch returned
+	ve    *pcwebhook.VerificationError // err, when it is one
+	first *recorded                    // the first request: the certificate's, or nil
+}
+
+// fetchCertificate has the verifier download and check the certificate at o.url, as it does
+// before a delivery, and returns what happened.
+func fetchCertificate(ctx context.Context, v *pcwebhook.Verifier, o *checkOptions, rec *recordingTransport) certificateDownload {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	perr := v.Prefetch(pctx, f.url)
-	var ve *pcwebhook.VerificationError
-	errors.As(perr, &ve)
-	first := rec.first()
+	d := certificateDownload{err: v.Prefetch(ctx, o.url)}
+	errors.As(d.err, &d.ve)
+	d.first = rec.first()
+	return d
+}
 
+// reachable reports on the download itself, and whether the other checks can be made.
+func (c *checker) reachable(certURL string, d certificateDownload) bool {
 	switch {
-	case errors.Is(perr, pcwebhook.ErrUntrustedCertificateURL):
-		c.fail("reachable", "the URL is not allowed, so it was not downloaded ("+ve.Reason+")",
+	case errors.Is(d.err, pcwebhook.ErrUntrustedCertificateURL):
+		c.fail("reachable", "the URL is not allowed, so it was not downloaded ("+d.ve.Reason+")",
 			"check the URL; for a sovereign cloud or a mirror you trust, add --allow-cert-url with its prefix (WithCertificateURLPrefixes)")
 		c.skip("certificate", "clock")
-		return c.finish()
-	case first == nil || first.err != nil || (ve != nil && ve.Step == pcwebhook.StepDownload):
+		return false
+	case d.first == nil || d.first.err != nil || (d.ve != nil && d.ve.Step == pcwebhook.StepDownload):
 		reason := "no answer"
-		if ve != nil {
-			reason = ve.Error()
+		if d.ve != nil {
+			reason = d.ve.Error()
 		}
-		c.fail("reachable", "cannot download the certificate: "+reason,
-			"let this host reach "+hostOf(f.url)+" over HTTPS: DNS, the firewall's outbound rules, the HTTPS proxy (HTTPS_PROXY). "+
-				"Until then deliveries are answered 503 and Partner Center retries; where downloads are impossible, use WithPinnedCertificate")
+		c.fail("reachable", "cannot download the certificate: "+reason, downloadFix(certURL, d.ve))
 	default:
-		c.ok("reachable", fmt.Sprintf("downloaded from %s (HTTP %d, %d bytes) in %s", hostOf(f.url), first.status, len(first.body), first.took.Round(time.Millisecond)))
+		c.ok("reachable", fmt.Sprintf("downloaded from %s (HTTP %d, %d bytes) in %s", hostOf(certURL), d.first.status, len(d.first.body), d.first.took.Round(time.Millisecond)))
 	}
+	return true
+}
 
-	// The clock first: it explains a certificate that looks expired.
-	skewBad := false
+// downloadFix is the library's fix for a certificate that could not be downloaded from certURL:
+// ve's own, or when it has none (no VerificationError, or not the receiver's), the one of
+// ErrCertificateUnavailable.
+func downloadFix(certURL string, ve *pcwebhook.VerificationError) string {
+	if fix := ve.Fix(); fix != "" {
+		return fix
+	}
+	unavailable := &pcwebhook.VerificationError{Err: pcwebhook.ErrCertificateUnavailable, Step: pcwebhook.StepDownload, Host: hostOf(certURL)}
+	return unavailable.Fix()
+}
+
+// clock compares this host's clock with the Date of the certificate server's answer, and
+// reports whether it is off by more than maxSkew.
+func (c *checker) clock(first *recorded, maxSkew time.Duration) bool {
 	switch {
 	case first == nil || first.err != nil:
 		c.skip("clock")
 	case first.date.IsZero():
 		c.warn("clock", "the certificate server sent no Date header, so the clock could not be compared")
 	default:
-		skew := first.date.Sub(first.at)
-		abs := skew
-		if abs < 0 {
-			abs = -abs
-		}
-		if abs > f.maxSkew+time.Second { // Date has a resolution of one second
-			skewBad = true
-			dir := "behind"
-			if skew < 0 {
-				dir = "ahead of"
-			}
-			c.fail("clock", fmt.Sprintf("this host's clock is %s %s the certificate server's (it says %s)", abs.Round(time.Second), dir, first.date.UTC().Format(time.RFC1123)),
-				"synchronize the clock (NTP, for example systemd-timesyncd or chrony): certificates are checked at this host's time")
-		} else {
-			c.ok("clock", fmt.Sprintf("within %s of the certificate server's", abs.Round(time.Second)))
-		}
+		return c.clockSkew(first, maxSkew)
 	}
+	return false
+}
 
+// clockSkew reports on the difference between this host's clock and the server's Date, and
+// whether it is more than maxSkew.
+func (c *checker) clockSkew(first *recorded, maxSkew time.Duration) bool {
+	skew := first.date.Sub(first.at)
+	abs := skew
+	if abs < 0 {
+		abs = -abs
+	}
+	if abs <= maxSkew+time.Second { // Date has a resolution of one second
+		c.ok("clock", fmt.Sprintf("within %s of the certificate server's", abs.Round(time.Second)))
+		return false
+	}
+	dir := "behind"
+	if skew < 0 {
+		dir = "ahead of"
+	}
+	c.fail("clock", fmt.Sprintf("this host's clock is %s %s the certificate server's (it says %s)", abs.Round(time.Second), dir, first.date.UTC().Format(time.RFC1123)),
+		"synchronize the clock (NTP, for example systemd-timesyncd or chrony): certificates are checked at this host's time")
+	return true
+}
+
+// certificate reports on the downloaded certificate, with the library's fix; a wrong clock is
+// named first when it explains the failure.
+func (c *checker) certificate(d certificateDownload, clockWrong bool) {
 	switch {
-	case perr == nil:
-		c.ok("certificate", "trusted: "+describeLeaf(first))
-	case errors.Is(perr, pcwebhook.ErrUntrustedCertificate):
-		fix := ve.Fix()
-		if skewBad && ve.Step == pcwebhook.StepCertificateTime {
+	case d.err == nil:
+		c.ok("certificate", "trusted: "+describeLeaf(d.first))
+	case errors.Is(d.err, pcwebhook.ErrUntrustedCertificate):
+		fix := d.ve.Fix()
+		if clockWrong && d.ve.Step == pcwebhook.StepCertificateTime {
 			fix = "fix the clock first (see above): " + fix
 		}
-		c.fail("certificate", "not trusted at the "+string(ve.Step)+" check: "+ve.Error(), fix)
-	case ve != nil && ve.Step == pcwebhook.StepIssuerDownload:
-		c.fail("certificate", "its issuer could not be downloaded: "+ve.Error(), ve.Fix())
+		c.fail("certificate", "not trusted at the "+string(d.ve.Step)+" check: "+d.ve.Error(), fix)
+	case d.ve != nil && d.ve.Step == pcwebhook.StepIssuerDownload:
+		c.fail("certificate", "its issuer could not be downloaded: "+d.ve.Error(), d.ve.Fix())
 	default:
 		c.skip("certificate")
 	}
-	return c.finish()
 }
 
 // checker prints the verdicts and counts the failures. What a verdict says can quote the

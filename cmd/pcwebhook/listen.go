@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,23 +23,20 @@ import (
 	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
-// listenFlags are the flags of the listen command.
-type listenFlags struct {
+// listenOptions are the parsed flags of the listen command.
+type listenOptions struct {
 	trust   trustFlags
 	addr    string
 	path    string
 	json    bool
-	forward string
+	forward string // --forward as given
 	save    string
+
+	forwardURL string // the parsed --forward, or ""
 }
 
-// runListen serves the real pcwebhook.Handler and prints every request it answers.
-func runListen(ctx context.Context, a *app, args []string) int {
-	f := &listenFlags{}
-	cl, code, ok := a.parse(&usageSpec{
-		name:     "listen",
-		synopsis: "pcwebhook listen [--addr 127.0.0.1:8080] [--path /] [--dev] [--json] [--forward URL] [flags]",
-		details: `Serves pcwebhook.Handler, the same one your application mounts, and prints every request it
+// listenDetails is the --help text of listen.
+const listenDetails = `Serves pcwebhook.Handler, the same one your application mounts, and prints every request it
 answers: for a verified event its name, typed struct and IDs, ResourceChangeUtcDate and the
 outcome; for a refused one the status and why. With --json it prints one JSON object per
 request instead (banner lines then go to standard error).
@@ -59,57 +55,89 @@ app must trust the development CA: pcwebhookdev.NewVerifier(DIR) with the direct
 --save DIR writes each request's headers and exact body bytes to DIR, in the form
 "pcwebhook verify --headers F --body F" reads.
 
---path / accepts every path; any other value accepts only that path. Stop with Ctrl+C.`,
-	}, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "the `host:port` to listen on (port 0 picks a free one)")
-		fs.StringVar(&f.path, "path", "/", "the URL `path` to accept events on")
-		fs.BoolVar(&f.json, "json", false, "print one JSON object per request")
-		fs.StringVar(&f.forward, "forward", "", "re-post verified events to this `URL`")
-		fs.StringVar(&f.save, "save", "", "save every request in this `directory` as NAME.headers and NAME.body, for \"pcwebhook verify\"")
-		f.trust.define(fs)
-	})
+--path / accepts every path; any other value accepts only that path. Stop with Ctrl+C.`
+
+// runListen serves the real pcwebhook.Handler and prints every request it answers.
+func runListen(ctx context.Context, a *app, args []string) int {
+	o, code, ok := a.parseListen(args)
 	if !ok {
 		return code
 	}
-	if cl.NArg() > 0 {
-		return a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " "))
-	}
-	if !strings.HasPrefix(f.path, "/") {
-		return a.usageError(cl, "--path must start with /")
-	}
-	var fwd *forwarder
-	if strings.TrimSpace(f.forward) != "" {
-		u, err := url.Parse(strings.TrimSpace(f.forward))
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return a.usageError(cl, fmt.Sprintf("--forward %q is not an absolute http or https URL", f.forward))
-		}
-		fwd = &forwarder{url: u.String(), client: &http.Client{Timeout: 30 * time.Second}, dev: f.trust.dev}
-	}
-	tr, err := a.buildVerifier(&f.trust, true, time.Time{})
+	tr, err := a.buildVerifier(&o.trust, true, time.Time{})
 	if err != nil {
 		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
 		return 2
 	}
-
-	if f.save != "" {
-		if err := os.MkdirAll(f.save, 0o700); err != nil {
+	if o.save != "" {
+		if err := os.MkdirAll(o.save, 0o700); err != nil {
 			fmt.Fprintf(a.stderr, "pcwebhook: --save: %v\n", err)
 			return 2
 		}
 	}
-
-	stdout := &syncWriter{w: a.stdout}
-	stderr := &syncWriter{w: a.stderr}
-	banner := io.Writer(stdout)
-	if f.json {
-		banner = stderr
+	l := newListener(o, tr, &syncWriter{w: a.stdout})
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
+		return 1
 	}
-	l := &listener{
-		path:    f.path,
-		json:    f.json,
-		forward: fwd,
-		save:    f.save,
-		out:     stdout,
+	srv := &http.Server{Handler: l, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	banner := io.Writer(l.out)
+	if o.json {
+		banner = &syncWriter{w: a.stderr}
+	}
+	printListenBanner(banner, o, tr, "http://"+ln.Addr().String()+o.path)
+	select {
+	case err := <-served:
+		fmt.Fprintf(a.stderr, "pcwebhook: serving: %v\n", err)
+		return 1
+	case <-ctx.Done():
+	}
+	shutdown(srv)
+	fmt.Fprintln(banner, "Stopped.")
+	return 0
+}
+
+// parseListen parses the flags of listen.
+func (a *app) parseListen(args []string) (*listenOptions, int, bool) {
+	o := &listenOptions{}
+	cl, code, ok := a.parse(&usageSpec{
+		name:     "listen",
+		synopsis: "pcwebhook listen [--addr 127.0.0.1:8080] [--path /] [--dev] [--json] [--forward URL] [flags]",
+		details:  listenDetails,
+	}, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "the `host:port` to listen on (port 0 picks a free one)")
+		fs.StringVar(&o.path, "path", "/", "the URL `path` to accept events on")
+		fs.BoolVar(&o.json, "json", false, "print one JSON object per request")
+		fs.StringVar(&o.forward, "forward", "", "re-post verified events to this `URL`")
+		fs.StringVar(&o.save, "save", "", "save every request in this `directory` as NAME.headers and NAME.body, for \"pcwebhook verify\"")
+		o.trust.define(fs)
+	})
+	switch {
+	case !ok:
+		return nil, code, false
+	case cl.NArg() > 0:
+		return nil, a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " ")), false
+	case !strings.HasPrefix(o.path, "/"):
+		return nil, a.usageError(cl, "--path must start with /"), false
+	}
+	if strings.TrimSpace(o.forward) != "" {
+		u, ok := targetURL(o.forward)
+		if !ok {
+			return nil, a.usageError(cl, fmt.Sprintf("--forward %q is not an absolute http or https URL", o.forward)), false
+		}
+		o.forwardURL = u.String()
+	}
+	return o, 0, true
+}
+
+// newListener builds the listener: the Handler with the verifier, reporting to out, forwarding
+// and saving as the options say.
+func newListener(o *listenOptions, tr *trust, out *syncWriter) *listener {
+	l := &listener{path: o.path, json: o.json, save: o.save, out: out}
+	if o.forwardURL != "" {
+		l.forward = &forwarder{url: o.forwardURL, client: &http.Client{Timeout: 30 * time.Second}, dev: o.trust.dev}
 	}
 	l.handler = pcwebhook.NewHandler(
 		pcwebhook.WithVerifier(tr.verifier),
@@ -118,58 +146,44 @@ app must trust the development CA: pcwebhookdev.NewVerifier(DIR) with the direct
 		pcwebhook.WithObserver(l.observe),
 	)
 	l.handler.OnAny(l.onEvent)
+	return l
+}
 
-	ln, err := net.Listen("tcp", f.addr)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
-		return 1
-	}
-	srv := &http.Server{
-		Handler:           l,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-
-	listenURL := "http://" + ln.Addr().String() + f.path
+// printListenBanner says where listen receives, what it trusts, where it forwards and saves,
+// and how to send it a development delivery.
+func printListenBanner(w io.Writer, o *listenOptions, tr *trust, listenURL string) {
 	if tr.created {
-		fmt.Fprintf(banner, "Created the development CA in %s\n", tr.ca.dir)
+		fmt.Fprintf(w, "Created the development CA in %s\n", tr.ca.dir)
 	}
-	fmt.Fprintf(banner, "Listening on %s\n", listenURL)
-	fmt.Fprintf(banner, "  verifying with %s\n", tr.policy)
-	if fwd != nil {
-		fmt.Fprintf(banner, "  forwarding verified events to %s\n", fwd.url)
+	fmt.Fprintf(w, "Listening on %s\n", listenURL)
+	fmt.Fprintf(w, "  verifying with %s\n", tr.policy)
+	if o.forwardURL != "" {
+		fmt.Fprintf(w, "  forwarding verified events to %s\n", o.forwardURL)
 	}
-	if f.save != "" {
-		fmt.Fprintf(banner, "  saving every request in %s\n", f.save)
+	if o.save != "" {
+		fmt.Fprintf(w, "  saving every request in %s\n", o.save)
 	}
-	if f.trust.dev && fwd != nil {
-		fmt.Fprintf(banner, "  your app must trust the development CA: %s\n", appTrustLine(tr.ca.dir))
+	if o.trust.dev && o.forwardURL != "" {
+		fmt.Fprintf(w, "  your app must trust the development CA: %s\n", appTrustLine(tr.ca.dir))
 	}
-	if f.trust.dev {
-		fmt.Fprintf(banner, "  send one with: pcwebhook trigger subscription-updated --url %s", listenURL)
-		if f.trust.configDir != "" {
-			fmt.Fprintf(banner, " --config-dir %s", f.trust.configDir)
+	if o.trust.dev {
+		fmt.Fprintf(w, "  send one with: pcwebhook trigger subscription-updated --url %s", listenURL)
+		if o.trust.configDir != "" {
+			fmt.Fprintf(w, " --config-dir %s", o.trust.configDir)
 		}
-		fmt.Fprintln(banner)
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(banner, "Press Ctrl+C to stop.")
-	fmt.Fprintln(banner)
+	fmt.Fprintln(w, "Press Ctrl+C to stop.")
+	fmt.Fprintln(w)
+}
 
-	select {
-	case err := <-served:
-		fmt.Fprintf(a.stderr, "pcwebhook: serving: %v\n", err)
-		return 1
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// shutdown stops the server, letting requests in progress finish for a few seconds.
+func shutdown(srv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := srv.Shutdown(ctx); err != nil {
 		_ = srv.Close()
 	}
-	fmt.Fprintln(banner, "Stopped.")
-	return 0
 }
 
 // listener wraps the Handler: it records what happened to each request and prints it.
