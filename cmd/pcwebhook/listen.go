@@ -447,11 +447,6 @@ func (r *forwardResult) describe() string {
 	return fmt.Sprintf("%d %s", r.status, http.StatusText(r.status))
 }
 
-// forwardedHeaders are the request headers --forward copies, besides Content-Type.
-func forwardedHeaders() []string {
-	return []string{pcwebhook.HeaderAuthorization, pcwebhook.HeaderMSSignature, pcwebhook.HeaderCertificateURL, pcwebhook.HeaderSignatureAlgorithm}
-}
-
 // send posts the event's raw body with the original Content-Type and signature headers.
 func (f *forwarder) send(ctx context.Context, e *pcwebhook.Event, h http.Header) *forwardResult {
 	res := &forwardResult{url: f.url}
@@ -462,17 +457,7 @@ func (f *forwarder) send(ctx context.Context, e *pcwebhook.Event, h http.Header)
 		res.err = fmt.Errorf("forwarding to %s: %w", f.url, err)
 		return res
 	}
-	ct := h.Get("Content-Type")
-	if ct == "" {
-		ct = "application/json"
-	}
-	req.Header.Set("Content-Type", ct)
-	for _, k := range forwardedHeaders() {
-		if vs := h.Values(k); len(vs) > 0 {
-			req.Header[k] = append([]string(nil), vs...)
-		}
-	}
-	req.Header.Set("User-Agent", "pcwebhook-listen/"+pcwebhook.Version)
+	req.Header = signatureHeaders(h, "pcwebhook-listen/"+pcwebhook.Version)
 	resp, err := f.client.Do(req)
 	if err != nil {
 		res.meaning = "the app could not be reached: is it running, at this URL? (" + answerMeaning(http.StatusBadGateway) + ")"

@@ -19,14 +19,16 @@ import (
 // (pcwebhook.DefaultMaxBodyBytes), so that a receiver's size limit can be tested too.
 const maxResendBody = 1 << 20
 
-// resendFlags are the flags of the resend command.
-type resendFlags struct {
+// resendOptions are the parsed flags and arguments of the resend command.
+type resendOptions struct {
 	headers   string
 	body      string
 	urls      stringList
 	count     int
 	msHeader  bool
 	configDir string
+
+	targets []*url.URL // the parsed --url values, or listen's default
 }
 
 // resendInput is what resend sends: the exact body, the headers, and how they were obtained.
@@ -36,14 +38,8 @@ type resendInput struct {
 	source string // for the banner: "captures/x (the capture's signature ...)"
 }
 
-// runResend posts the same bytes again: a saved delivery with its own signature, or a body file
-// signed by the development CA, to one URL or several, as often as asked.
-func runResend(ctx context.Context, a *app, args []string) int {
-	f := &resendFlags{}
-	cl, code, ok := a.parse(&usageSpec{
-		name:     "resend",
-		synopsis: "pcwebhook resend (CAPTURE | --headers FILE --body FILE | --body FILE) [--url URL]... [--count N] [flags]",
-		details: `Posts the same bytes again, as Partner Center does when it retries a delivery: to test that a
+// resendDetails is the --help text of resend.
+const resendDetails = `Posts the same bytes again, as Partner Center does when it retries a delivery: to test that a
 receiver acknowledges a retry without running its callbacks twice ("already handled"), also
 across replicas that share a deduplication store.
 
@@ -63,90 +59,76 @@ each of --count copies, in turn: copy 1 to every URL, then copy 2... Each answer
 its status, what Partner Center would make of it (acknowledged; refused, not retried; failed,
 retried) and the start of its body, quoted.
 
-Exits 1 unless every copy got a 2xx answer.`,
-	}, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&f.headers, "headers", "", "the `file` of captured headers (with --body)")
-		fs.StringVar(&f.body, "body", "", "the `file` of the exact body bytes; alone, it is signed by the development CA")
-		fs.Var(&f.urls, "url", "a `URL` to post to; repeat it for several replicas (default "+defaultTriggerURL+")")
-		fs.IntVar(&f.count, "count", 1, "how many copies to send to each URL")
-		fs.BoolVar(&f.msHeader, "ms-signature-header", false, "with --body alone: sign in x-ms-signature instead of Authorization")
-		fs.StringVar(&f.configDir, "config-dir", "", "the configuration `directory` holding dev/ (default: $"+configDirEnv+", or the user's configuration directory/pcwebhook)")
-	})
+Exits 1 unless every copy got a 2xx answer.`
+
+// runResend posts the same bytes again: a saved delivery with its own signature, or a body file
+// signed by the development CA, to one URL or several, as often as asked.
+func runResend(ctx context.Context, a *app, args []string) int {
+	o, code, ok := a.parseResend(args)
 	if !ok {
 		return code
 	}
-	switch {
-	case cl.NArg() > 1:
-		return a.usageError(cl, "give one CAPTURE at most: "+strings.Join(cl.args, " "))
-	case cl.NArg() == 1 && (f.headers != "" || f.body != ""):
-		return a.usageError(cl, "give a CAPTURE or --headers/--body, not both")
-	case cl.NArg() == 0 && f.body == "":
-		return a.usageError(cl, "give a CAPTURE saved by \"pcwebhook listen --save\", or --body FILE")
-	case f.count < 1:
-		return a.usageError(cl, "--count must be at least 1")
-	case f.msHeader && (cl.NArg() == 1 || f.headers != ""):
-		return a.usageError(cl, "--ms-signature-header signs a --body alone; a capture keeps its own signature headers")
+	in, code, ok := a.resendInput(o)
+	if !ok {
+		return code
+	}
+	a.printResendInput(in)
+	return a.resendCopies(ctx, o, in)
+}
+
+// parseResend parses the flags and the CAPTURE of resend.
+func (a *app) parseResend(args []string) (*resendOptions, int, bool) {
+	o := &resendOptions{}
+	cl, code, ok := a.parse(&usageSpec{
+		name:     "resend",
+		synopsis: "pcwebhook resend (CAPTURE | --headers FILE --body FILE | --body FILE) [--url URL]... [--count N] [flags]",
+		details:  resendDetails,
+	}, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&o.headers, "headers", "", "the `file` of captured headers (with --body)")
+		fs.StringVar(&o.body, "body", "", "the `file` of the exact body bytes; alone, it is signed by the development CA")
+		fs.Var(&o.urls, "url", "a `URL` to post to; repeat it for several replicas (default "+defaultTriggerURL+")")
+		fs.IntVar(&o.count, "count", 1, "how many copies to send to each URL")
+		fs.BoolVar(&o.msHeader, "ms-signature-header", false, "with --body alone: sign in x-ms-signature instead of Authorization")
+		fs.StringVar(&o.configDir, "config-dir", "", "the configuration `directory` holding dev/ (default: $"+configDirEnv+", or the user's configuration directory/pcwebhook)")
+	})
+	if !ok {
+		return nil, code, false
+	}
+	if msg := o.usageProblem(cl); msg != "" {
+		return nil, a.usageError(cl, msg), false
 	}
 	if cl.NArg() == 1 {
-		f.headers, f.body = captureFiles(cl.Arg(0))
+		o.headers, o.body = captureFiles(cl.Arg(0))
 	}
-	urls := []string(f.urls)
+	urls := []string(o.urls)
 	if len(urls) == 0 {
 		urls = []string{defaultTriggerURL}
 	}
-	targets := make([]*url.URL, 0, len(urls))
 	for _, s := range urls {
 		u, ok := targetURL(s)
 		if !ok {
-			return a.usageError(cl, fmt.Sprintf("--url %q is not an absolute http or https URL", s))
+			return nil, a.usageError(cl, fmt.Sprintf("--url %q is not an absolute http or https URL", s)), false
 		}
-		targets = append(targets, u)
+		o.targets = append(o.targets, u)
 	}
+	return o, 0, true
+}
 
-	in, code, ok := a.resendInput(f)
-	if !ok {
-		return code
+// usageProblem says what is wrong with the combination of flags and arguments, or "".
+func (o *resendOptions) usageProblem(cl *cmdLine) string {
+	switch {
+	case cl.NArg() > 1:
+		return "give one CAPTURE at most: " + strings.Join(cl.args, " ")
+	case cl.NArg() == 1 && (o.headers != "" || o.body != ""):
+		return "give a CAPTURE or --headers/--body, not both"
+	case cl.NArg() == 0 && o.body == "":
+		return "give a CAPTURE saved by \"pcwebhook listen --save\", or --body FILE"
+	case o.count < 1:
+		return "--count must be at least 1"
+	case o.msHeader && (cl.NArg() == 1 || o.headers != ""):
+		return "--ms-signature-header signs a --body alone; a capture keeps its own signature headers"
 	}
-	fmt.Fprintf(a.stdout, "Resending %s\n", in.source)
-	fmt.Fprintf(a.stdout, "  %d bytes, %s\n", len(in.body), describeBody(in.body))
-	if in.header.Get(pcwebhook.HeaderAuthorization) == "" && in.header.Get(pcwebhook.HeaderMSSignature) == "" {
-		fmt.Fprintf(a.stderr, "pcwebhook: warning: there is no signature header (%s or %s): a receiver answers 401\n",
-			pcwebhook.HeaderAuthorization, pcwebhook.HeaderMSSignature)
-	}
-	fmt.Fprintln(a.stdout)
-
-	client := &http.Client{Timeout: 30 * time.Second}
-	sent, failed := 0, 0
-	refused := map[string]bool{} // hosts where nothing listens, hinted once
-	for copyNo := 1; copyNo <= f.count; copyNo++ {
-		for _, target := range targets {
-			sent++
-			status, reply, elapsed, err := postSigned(ctx, client, target.String(), in.header, in.body)
-			if err != nil {
-				failed++
-				fmt.Fprintf(a.stdout, "POST %s  copy %d/%d  -> failed: %s\n", target, copyNo, f.count, termsafe.Text(err.Error()))
-				if ctx.Err() != nil {
-					fmt.Fprintf(a.stderr, "pcwebhook: stopped after %d of %d copies\n", sent, f.count*len(targets))
-					return 1
-				}
-				if errors.Is(err, syscall.ECONNREFUSED) && !refused[target.Host] {
-					refused[target.Host] = true
-					fmt.Fprintf(a.stderr, "pcwebhook: nothing listens at %s\n", target.Host)
-				}
-				continue
-			}
-			if status < 200 || status > 299 {
-				failed++
-			}
-			fmt.Fprintf(a.stdout, "POST %s  copy %d/%d  -> %d %s  %s  %q  (%s)\n", target, copyNo, f.count,
-				status, http.StatusText(status), answerMeaning(status), reply, elapsed.Round(100*time.Microsecond))
-		}
-	}
-	if failed > 0 {
-		fmt.Fprintf(a.stderr, "pcwebhook: %d of %d copies were not acknowledged with 2xx\n", failed, sent)
-		return 1
-	}
-	return 0
+	return ""
 }
 
 // captureFiles returns the headers and body files of a capture of "listen --save", named by its
@@ -157,61 +139,132 @@ func captureFiles(name string) (headers, body string) {
 }
 
 // resendInput reads the body, and the captured headers or a development signature.
-func (a *app) resendInput(f *resendFlags) (*resendInput, int, bool) {
-	body, err := readFile(f.body, maxResendBody)
+func (a *app) resendInput(o *resendOptions) (*resendInput, int, bool) {
+	body, err := readFile(o.body, maxResendBody)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "pcwebhook: the body: %v\n", err)
 		return nil, 2, false
 	}
-	if f.headers != "" {
-		data, err := readFile(f.headers, maxHeaderFile)
-		if err != nil {
-			fmt.Fprintf(a.stderr, "pcwebhook: the headers: %v\n", err)
-			return nil, 2, false
-		}
-		captured, _, err := parseHeaderFile(data)
-		if err != nil {
-			fmt.Fprintf(a.stderr, "pcwebhook: the headers %s: %v\n", f.headers, err)
-			return nil, 2, false
-		}
-		header := capturedSignature(captured)
-		source := fmt.Sprintf("%s and %s, with the captured signature", f.headers, f.body)
-		if u := header.Get(pcwebhook.HeaderCertificateURL); u != "" {
-			source += " (certificate " + termsafe.Text(u) + ")"
-		}
-		return &resendInput{body: body, header: header, source: source}, 0, true
+	if o.headers != "" {
+		return a.capturedInput(o, body)
 	}
-	ca, code, ok := a.signingCA(f.configDir)
+	return a.devSignedInput(o, body)
+}
+
+// capturedInput is body with the signature of the captured headers.
+func (a *app) capturedInput(o *resendOptions, body []byte) (*resendInput, int, bool) {
+	data, err := readFile(o.headers, maxHeaderFile)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "pcwebhook: the headers: %v\n", err)
+		return nil, 2, false
+	}
+	captured, _, err := parseHeaderFile(data)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "pcwebhook: the headers %s: %v\n", o.headers, err)
+		return nil, 2, false
+	}
+	header := signatureHeaders(captured, "pcwebhook-resend/"+pcwebhook.Version)
+	source := fmt.Sprintf("%s and %s, with the captured signature", o.headers, o.body)
+	if u := header.Get(pcwebhook.HeaderCertificateURL); u != "" {
+		source += " (certificate " + termsafe.Text(u) + ")"
+	}
+	return &resendInput{body: body, header: header, source: source}, 0, true
+}
+
+// devSignedInput is body signed now by the development CA.
+func (a *app) devSignedInput(o *resendOptions, body []byte) (*resendInput, int, bool) {
+	ca, code, ok := a.signingCA(o.configDir)
 	if !ok {
 		return nil, code, false
 	}
-	header, err := ca.sign(body, f.msHeader)
+	header, err := ca.sign(body, o.msHeader)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "pcwebhook: %v\n", err)
 		return nil, 1, false
 	}
 	header.Set("User-Agent", "pcwebhook-resend/"+pcwebhook.Version)
 	return &resendInput{body: body, header: header,
-		source: fmt.Sprintf("%s, signed by the development CA in %s", f.body, ca.dir)}, 0, true
+		source: fmt.Sprintf("%s, signed by the development CA in %s", o.body, ca.dir)}, 0, true
 }
 
-// capturedSignature returns the headers of a capture that resend sends again: Content-Type
-// (application/json when the capture has none) and the signature headers, as listen --forward
-// passes them on.
-func capturedSignature(captured http.Header) http.Header {
+// signatureHeaders returns the headers of a delivery that listen --forward and resend pass on:
+// Content-Type (application/json when there is none), the signature headers, and User-Agent.
+func signatureHeaders(delivery http.Header, userAgent string) http.Header {
 	h := http.Header{}
-	ct := captured.Get("Content-Type")
+	ct := delivery.Get("Content-Type")
 	if ct == "" {
 		ct = "application/json"
 	}
 	h.Set("Content-Type", ct)
-	for _, k := range forwardedHeaders() {
-		if vs := captured.Values(k); len(vs) > 0 {
+	for _, k := range []string{pcwebhook.HeaderAuthorization, pcwebhook.HeaderMSSignature, pcwebhook.HeaderCertificateURL, pcwebhook.HeaderSignatureAlgorithm} {
+		if vs := delivery.Values(k); len(vs) > 0 {
 			h[k] = append([]string(nil), vs...)
 		}
 	}
-	h.Set("User-Agent", "pcwebhook-resend/"+pcwebhook.Version)
+	h.Set("User-Agent", userAgent)
 	return h
+}
+
+// printResendInput says what is sent, and warns when it carries no signature.
+func (a *app) printResendInput(in *resendInput) {
+	fmt.Fprintf(a.stdout, "Resending %s\n", in.source)
+	fmt.Fprintf(a.stdout, "  %d bytes, %s\n", len(in.body), describeBody(in.body))
+	if in.header.Get(pcwebhook.HeaderAuthorization) == "" && in.header.Get(pcwebhook.HeaderMSSignature) == "" {
+		fmt.Fprintf(a.stderr, "pcwebhook: warning: there is no signature header (%s or %s): a receiver answers 401\n",
+			pcwebhook.HeaderAuthorization, pcwebhook.HeaderMSSignature)
+	}
+	fmt.Fprintln(a.stdout)
+}
+
+// resendTally counts the copies sent and those not acknowledged, and remembers the hosts where
+// nothing listens (named once).
+type resendTally struct {
+	sent, failed int
+	refused      map[string]bool
+}
+
+// resendCopies sends every copy to every target, in turn, and returns the exit status.
+func (a *app) resendCopies(ctx context.Context, o *resendOptions, in *resendInput) int {
+	client := &http.Client{Timeout: 30 * time.Second}
+	t := &resendTally{refused: map[string]bool{}}
+	for copyNo := 1; copyNo <= o.count; copyNo++ {
+		for _, target := range o.targets {
+			if !a.resendCopy(ctx, client, target, fmt.Sprintf("copy %d/%d", copyNo, o.count), in, t) {
+				fmt.Fprintf(a.stderr, "pcwebhook: stopped after %d of %d copies\n", t.sent, o.count*len(o.targets))
+				return 1
+			}
+		}
+	}
+	if t.failed > 0 {
+		fmt.Fprintf(a.stderr, "pcwebhook: %d of %d copies were not acknowledged with 2xx\n", t.failed, t.sent)
+		return 1
+	}
+	return 0
+}
+
+// resendCopy posts one copy (named by which) to target and prints the answer; it returns false
+// when ctx ended, and nothing more is to be sent.
+func (a *app) resendCopy(ctx context.Context, client *http.Client, target *url.URL, which string, in *resendInput, t *resendTally) bool {
+	t.sent++
+	status, reply, elapsed, err := postSigned(ctx, client, target.String(), in.header, in.body)
+	if err != nil {
+		t.failed++
+		fmt.Fprintf(a.stdout, "POST %s  %s  -> failed: %s\n", target, which, termsafe.Text(err.Error()))
+		if ctx.Err() != nil {
+			return false
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) && !t.refused[target.Host] {
+			t.refused[target.Host] = true
+			fmt.Fprintf(a.stderr, "pcwebhook: nothing listens at %s\n", target.Host)
+		}
+		return true
+	}
+	if status < 200 || status > 299 {
+		t.failed++
+	}
+	fmt.Fprintf(a.stdout, "POST %s  %s  -> %d %s  %s  %q  (%s)\n", target, which,
+		status, http.StatusText(status), answerMeaning(status), reply, elapsed.Round(100*time.Microsecond))
+	return true
 }
 
 // describeBody names the event a body holds, or says why it holds none.

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,23 +22,20 @@ import (
 // defaultTriggerURL is where "pcwebhook listen" receives with its default --addr and --path.
 const defaultTriggerURL = "http://127.0.0.1:8080/"
 
-// triggerFlags are the flags of the trigger command.
-type triggerFlags struct {
+// triggerOptions are the parsed flags and arguments of the trigger command.
+type triggerOptions struct {
 	url          string
 	allowUnknown bool
 	count        int
 	msHeader     bool
 	configDir    string
+
+	target *url.URL            // the parsed --url
+	name   pcwebhook.EventName // EVENT, in the library's spelling
 }
 
-// runTrigger signs sample events with the development CA and posts them, printing the answer to
-// each.
-func runTrigger(ctx context.Context, a *app, args []string) int {
-	f := &triggerFlags{}
-	cl, code, ok := a.parse(&usageSpec{
-		name:     "trigger",
-		synopsis: "pcwebhook trigger EVENT [--url URL] [--count N] [flags]",
-		details: `Posts a sample EVENT (a documented-shape body, as pcwebhooktest.SampleEvent makes) to URL,
+// triggerDetails is the --help text of trigger.
+const triggerDetails = `Posts a sample EVENT (a documented-shape body, as pcwebhooktest.SampleEvent makes) to URL,
 signed the way Partner Center signs, by a local development CA: the same headers
 (Authorization: Signature <base64>, X-MS-Certificate-Url, X-MS-Signature-Algorithm: rsa-sha256),
 with a certificate URL on the reserved host pcwebhook-dev.invalid that never resolves. Each
@@ -58,79 +56,115 @@ Your own app trusts it too, in local development only, with one line naming that
     v, err := pcwebhookdev.NewVerifier("/home/you/.config/pcwebhook/dev")
     handler := pcwebhook.NewHandler(pcwebhook.WithVerifier(v))
 
-Exits 1 unless every delivery got a 2xx answer.`,
+Exits 1 unless every delivery got a 2xx answer.`
+
+// runTrigger signs sample events with the development CA and posts them, printing the answer to
+// each.
+func runTrigger(ctx context.Context, a *app, args []string) int {
+	o, code, ok := a.parseTrigger(args)
+	if !ok {
+		return code
+	}
+	if !o.name.Known() {
+		fmt.Fprintf(a.stderr, "pcwebhook: warning: %q is not an event name pcwebhook %s knows; sending a generic body (a receiver gets it via OnUnknown)\n",
+			o.name, pcwebhook.Version)
+	}
+	ca, code, ok := a.signingCA(o.configDir)
+	if !ok {
+		return code
+	}
+	return a.triggerEvents(ctx, o, ca)
+}
+
+// parseTrigger parses the flags and the EVENT of trigger.
+func (a *app) parseTrigger(args []string) (*triggerOptions, int, bool) {
+	o := &triggerOptions{}
+	cl, code, ok := a.parse(&usageSpec{
+		name:     "trigger",
+		synopsis: "pcwebhook trigger EVENT [--url URL] [--count N] [flags]",
+		details:  triggerDetails,
 	}, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&f.url, "url", defaultTriggerURL, "the `URL` to post to (listen's default)")
-		fs.BoolVar(&f.allowUnknown, "allow-unknown", false, "send an EVENT name pcwebhook does not know, with a generic body")
-		fs.IntVar(&f.count, "count", 1, "how many events to send, each distinct")
-		fs.BoolVar(&f.msHeader, "ms-signature-header", false, "send the signature in x-ms-signature instead of Authorization")
-		fs.StringVar(&f.configDir, "config-dir", "", "the configuration `directory` holding dev/ (default: $"+configDirEnv+", or the user's configuration directory/pcwebhook)")
+		fs.StringVar(&o.url, "url", defaultTriggerURL, "the `URL` to post to (listen's default)")
+		fs.BoolVar(&o.allowUnknown, "allow-unknown", false, "send an EVENT name pcwebhook does not know, with a generic body")
+		fs.IntVar(&o.count, "count", 1, "how many events to send, each distinct")
+		fs.BoolVar(&o.msHeader, "ms-signature-header", false, "send the signature in x-ms-signature instead of Authorization")
+		fs.StringVar(&o.configDir, "config-dir", "", "the configuration `directory` holding dev/ (default: $"+configDirEnv+", or the user's configuration directory/pcwebhook)")
 	})
 	if !ok {
-		return code
+		return nil, code, false
 	}
+	if msg := o.resolve(cl); msg != "" {
+		return nil, a.usageError(cl, msg), false
+	}
+	return o, 0, true
+}
+
+// resolve checks the flags and the EVENT and fills in target and name; it says what is wrong, or
+// returns "".
+func (o *triggerOptions) resolve(cl *cmdLine) string {
 	switch {
 	case cl.NArg() != 1:
-		return a.usageError(cl, "give exactly one EVENT name (see \"pcwebhook events --offline\")")
-	case strings.TrimSpace(f.url) == "":
-		return a.usageError(cl, "--url is required")
-	case f.count < 1:
-		return a.usageError(cl, "--count must be at least 1")
+		return "give exactly one EVENT name (see \"pcwebhook events --offline\")"
+	case strings.TrimSpace(o.url) == "":
+		return "--url is required"
+	case o.count < 1:
+		return "--count must be at least 1"
 	}
-	target, ok := targetURL(f.url)
-	if !ok {
-		return a.usageError(cl, fmt.Sprintf("--url %q is not an absolute http or https URL", f.url))
+	var ok bool
+	if o.target, ok = targetURL(o.url); !ok {
+		return fmt.Sprintf("--url %q is not an absolute http or https URL", o.url)
 	}
-	name := canonicalName(cl.Arg(0))
-	if name == "" {
-		return a.usageError(cl, "the EVENT name is empty")
+	switch o.name = canonicalName(cl.Arg(0)); {
+	case o.name == "":
+		return "the EVENT name is empty"
+	case !o.name.Known() && !o.allowUnknown:
+		return unknownEventMessage(o.name)
 	}
-	if !name.Known() && !f.allowUnknown {
-		return a.usageError(cl, unknownEventMessage(name))
-	}
-	if !name.Known() {
-		fmt.Fprintf(a.stderr, "pcwebhook: warning: %q is not an event name pcwebhook %s knows; sending a generic body (a receiver gets it via OnUnknown)\n",
-			name, pcwebhook.Version)
-	}
-	ca, code, ok := a.signingCA(f.configDir)
-	if !ok {
-		return code
-	}
+	return ""
+}
 
+// triggerEvents signs and posts --count distinct events and returns the exit status.
+func (a *app) triggerEvents(ctx context.Context, o *triggerOptions, ca *devCA) int {
 	client := &http.Client{Timeout: 30 * time.Second}
 	base := time.Now().UTC()
 	failed := 0
-	for i := 0; i < f.count; i++ {
-		body := pcwebhooktest.SampleEventAt(name, base.Add(time.Duration(i)*time.Microsecond))
-		status, reply, elapsed, err := post(ctx, client, ca, target.String(), body, f.msHeader)
-		if err != nil {
-			failed++
-			fmt.Fprintf(a.stdout, "POST %s  %s  -> failed: %s\n", target, name, termsafe.Text(err.Error()))
-			if errors.Is(err, syscall.ECONNREFUSED) {
-				fmt.Fprintf(a.stderr, "pcwebhook: nothing listens at %s: start \"pcwebhook listen --dev\" (or your app) first\n", target.Host)
-				return 1
-			}
-			if ctx.Err() != nil {
-				return 1
-			}
-			continue
+	for i := 0; i < o.count; i++ {
+		body := pcwebhooktest.SampleEventAt(o.name, base.Add(time.Duration(i)*time.Microsecond))
+		delivered, stop := a.triggerEvent(ctx, client, ca, o, body)
+		if stop {
+			return 1
 		}
-		fmt.Fprintf(a.stdout, "POST %s  %s  -> %d %s  %q  (%s)\n", target, name, status, http.StatusText(status),
-			reply, elapsed.Round(100*time.Microsecond))
-		if status < 200 || status > 299 {
+		if !delivered {
 			failed++
-			if status == http.StatusUnauthorized {
-				fmt.Fprintf(a.stderr, "pcwebhook: the receiver refused the signature: it must trust the development CA, as "+
-					"\"pcwebhook listen --dev\" does (with the same --config-dir), or as your app does with %s; "+
-					"a production receiver rightly refuses it\n", appTrustLine(ca.dir))
-			}
 		}
 	}
 	if failed > 0 {
-		fmt.Fprintf(a.stderr, "pcwebhook: %d of %d deliveries failed\n", failed, f.count)
+		fmt.Fprintf(a.stderr, "pcwebhook: %d of %d deliveries failed\n", failed, o.count)
 		return 1
 	}
 	return 0
+}
+
+// triggerEvent signs and posts one event and prints the answer. delivered reports a 2xx answer;
+// stop, that sending more is pointless (nothing listens, or ctx ended).
+func (a *app) triggerEvent(ctx context.Context, client *http.Client, ca *devCA, o *triggerOptions, body []byte) (delivered, stop bool) {
+	status, reply, elapsed, err := post(ctx, client, ca, o.target.String(), body, o.msHeader)
+	if err != nil {
+		fmt.Fprintf(a.stdout, "POST %s  %s  -> failed: %s\n", o.target, o.name, termsafe.Text(err.Error()))
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			fmt.Fprintf(a.stderr, "pcwebhook: nothing listens at %s: start \"pcwebhook listen --dev\" (or your app) first\n", o.target.Host)
+			return false, true
+		}
+		return false, ctx.Err() != nil
+	}
+	fmt.Fprintf(a.stdout, "POST %s  %s  -> %d %s  %q  (%s)\n", o.target, o.name, status, http.StatusText(status),
+		reply, elapsed.Round(100*time.Microsecond))
+	if status == http.StatusUnauthorized {
+		fmt.Fprintf(a.stderr, "pcwebhook: the receiver refused the signature: it must trust the development CA, as "+
+			"\"pcwebhook listen --dev\" does (with the same --config-dir), or as your app does with %s; "+
+			"a production receiver rightly refuses it\n", appTrustLine(ca.dir))
+	}
+	return status >= 200 && status <= 299, false
 }
 
 // signingCA loads the development CA of the configuration directory (configDirFlag, or its
