@@ -120,7 +120,7 @@ func (a *app) checkTrustRoots(c *checker, o *checkOptions, rt http.RoundTripper)
 	switch {
 	case errors.Is(err, pcwebhook.ErrNoTrustedRoots):
 		// The library's error says what is missing and names the fixes.
-		c.fail("trust roots", err.Error(), "one of the fixes the error names; or check with other roots: --roots FILE")
+		c.fail("trust roots", err.Error(), "the error names the fixes; to check with other roots, give --roots a PEM file of them")
 		c.skip("reachable", "certificate", "clock")
 		return nil, c.finish(), false
 	case err != nil:

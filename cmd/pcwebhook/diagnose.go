@@ -45,50 +45,62 @@ func diagnose(err error, in diagnoseInput) diagnosis {
 	case errors.Is(err, pcwebhook.ErrUnsupportedAlgorithm):
 		return diagnoseAlgorithm(ve, in)
 	case errors.Is(err, pcwebhook.ErrMissingCertificateURL):
-		return diagnosis{
-			summary: "the X-MS-Certificate-Url header is missing or unusable (" + ve.Reason + ")",
-			details: []string{
-				"Partner Center names the certificate that signed the body in X-MS-Certificate-Url, on every delivery. " +
-					proxyHint,
-			},
-		}
+		return diagnoseMissingCertificateURL(ve)
 	case errors.Is(err, pcwebhook.ErrUntrustedCertificateURL):
 		return diagnoseCertificateURL(ve, in)
 	case errors.Is(err, pcwebhook.ErrCertificateNotFound):
-		return diagnosis{
-			summary: "the certificate URL names no certificate (the store answered 404), and none was ever verified there",
-			details: []string{
-				"Partner Center's deliveries name its published certificate (" + pcwebhook.DefaultCertificateURL + "). " +
-					"A request naming another file under the allowed prefix, one that does not exist, was not signed by Partner Center.",
-			},
-		}
+		return diagnoseCertificateNotFound()
 	case errors.Is(err, pcwebhook.ErrSignatureUnconfirmed):
-		return diagnosis{
-			summary: "the signature matches no cached certificate, and the certificate could not be downloaded again yet to confirm it (" + ve.Reason + ")",
-			details: []string{
-				"A delivery signed with a certificate Microsoft replaced at the same URL looks like this until the verifier " +
-					"downloads the new one (at most once a minute per URL); so does a forged request. The answer is 503, so " +
-					"Partner Center retries, and a genuine delivery verifies once the new certificate is cached.",
-			},
-		}
+		return diagnoseUnconfirmed(ve)
 	case errors.Is(err, pcwebhook.ErrCertificateUnavailable):
 		return diagnoseUnavailable(ve, in)
 	case errors.Is(err, pcwebhook.ErrUntrustedCertificate):
 		return diagnoseCertificate(ve, in)
+	case errors.Is(err, pcwebhook.ErrBadSignature) && ve.Step == pcwebhook.StepSignatureFormat:
+		return diagnoseMalformedSignature(ve)
 	case errors.Is(err, pcwebhook.ErrBadSignature):
-		if ve.Step == pcwebhook.StepSignatureFormat {
-			return diagnosis{
-				summary: "the signature is malformed (" + ve.Reason + ")",
-				details: []string{
-					"The signature must be standard base64 of an RSA signature as long as the certificate's key. It was " +
-						"truncated, wrapped over several lines, URL-encoded or otherwise altered on the way or in the capture.",
-					"Copy the header value exactly as received, on one line.",
-				},
-			}
-		}
 		return diagnoseBadSignature(in)
 	}
 	return diagnosis{summary: err.Error()}
+}
+
+func diagnoseMissingCertificateURL(ve *pcwebhook.VerificationError) diagnosis {
+	return diagnosis{
+		summary: "the X-MS-Certificate-Url header is missing or unusable (" + ve.Reason + ")",
+		details: []string{
+			"Partner Center names the certificate that signed the body in X-MS-Certificate-Url, on every delivery. " +
+				proxyHint,
+		},
+	}
+}
+
+func diagnoseCertificateNotFound() diagnosis {
+	return diagnosis{
+		summary: "the certificate URL names no certificate (the store answered 404), and none was ever verified there",
+		details: []string{
+			"Partner Center's deliveries name its published certificate (" + pcwebhook.DefaultCertificateURL + "). " +
+				"A request naming another file under the allowed prefix, one that does not exist, was not signed by Partner Center.",
+		},
+	}
+}
+
+// diagnoseUnconfirmed explains ErrSignatureUnconfirmed with the library's fix.
+func diagnoseUnconfirmed(ve *pcwebhook.VerificationError) diagnosis {
+	return diagnosis{
+		summary: "the signature matches no cached certificate, and the certificate could not be downloaded again yet to confirm it (" + ve.Reason + ")",
+		details: []string{"A Handler answers 503, so that Partner Center retries.", capitalize(ve.Fix())},
+	}
+}
+
+func diagnoseMalformedSignature(ve *pcwebhook.VerificationError) diagnosis {
+	return diagnosis{
+		summary: "the signature is malformed (" + ve.Reason + ")",
+		details: []string{
+			"The signature must be standard base64 of an RSA signature as long as the certificate's key. It was " +
+				"truncated, wrapped over several lines, URL-encoded or otherwise altered on the way or in the capture.",
+			"Copy the header value exactly as received, on one line.",
+		},
+	}
 }
 
 // proxyHint is the usual reason for a missing header.
@@ -203,8 +215,7 @@ func diagnoseUnavailable(ve *pcwebhook.VerificationError, in diagnoseInput) diag
 			"\"pcwebhook trigger\". Verify it with --dev.")
 		return d
 	}
-	d.details = append(d.details, "Check that this machine can reach https://"+orDash(ve.Host)+": DNS, the firewall's "+
-		"outbound rules, and the HTTPS proxy (set HTTPS_PROXY when one is required).")
+	d.details = append(d.details, capitalize(ve.Fix()))
 	if ve.Step == pcwebhook.StepIssuerDownload {
 		d.details = append(d.details, "Issuer certificates come from Microsoft's and DigiCert's public certificate "+
 			"stores (www.microsoft.com/pkiops/certs/, cacerts.digicert.com): allow those too.")
@@ -212,6 +223,8 @@ func diagnoseUnavailable(ve *pcwebhook.VerificationError, in diagnoseInput) diag
 	return d
 }
 
+// diagnoseCertificate explains ErrUntrustedCertificate: the certificate at an allowed URL fails
+// the policy.
 func diagnoseCertificate(ve *pcwebhook.VerificationError, in diagnoseInput) diagnosis {
 	cause := ""
 	if ve.Cause != nil {
@@ -237,43 +250,58 @@ func diagnoseCertificate(ve *pcwebhook.VerificationError, in diagnoseInput) diag
 				"certificate. This is not Partner Center's certificate."},
 		}
 	case pcwebhook.StepCertificateTime:
-		d := diagnosis{summary: "the signing certificate is expired or not yet valid at the verifier's time" + cause}
-		when := "now (" + time.Now().UTC().Format(time.RFC3339) + ")"
-		if !in.at.IsZero() {
-			when = in.at.UTC().Format(time.RFC3339) + " (from --at)"
-		}
-		d.details = append(d.details, "The verifier's time is "+when+".")
-		if in.ca != nil {
-			d.details = append(d.details, fmt.Sprintf("The development certificate is valid from %s to %s.",
-				in.ca.leaf.NotBefore.UTC().Format(time.RFC3339), in.ca.leaf.NotAfter.UTC().Format(time.RFC3339)))
-		}
-		d.details = append(d.details,
-			"If the capture is old, verify it at the time it was received, for example --at 2025-01-31T12:00:00Z: "+
-				"Partner Center rotates its certificate. Otherwise check this machine's clock.")
-		return d
+		return diagnoseCertificateTime(ve, in, cause)
 	case pcwebhook.StepIssuerDownload:
-		if !strings.Contains(ve.Reason, "allow-list") {
-			// No issuer URL to follow: the chain ends at an issuer nobody here knows.
-			break
+		if strings.Contains(ve.Reason, "allow-list") {
+			return diagnoseIssuerNotAllowed(ve)
 		}
-		return diagnosis{
-			summary: "the certificate's issuer is missing, and it may not be downloaded (" + ve.Reason + ")",
-			details: []string{
-				"The certificate file holds only the leaf; the issuer is downloaded from the URL the leaf names (AIA), " +
-					"but only from Microsoft's and DigiCert's public certificate stores.",
-				"If you trust the issuer's host " + orDash(ve.Host) + ", add it with --allow-issuer-url.",
-			},
-		}
+		// No issuer URL to follow: the chain ends at an issuer nobody here knows.
 	}
+	return diagnoseUnchained(in, cause)
+}
+
+// diagnoseCertificateTime explains a certificate that is not valid at the verifier's time.
+func diagnoseCertificateTime(ve *pcwebhook.VerificationError, in diagnoseInput, cause string) diagnosis {
+	d := diagnosis{summary: "the signing certificate is expired or not yet valid at the verifier's time" + cause}
+	when := "now (" + time.Now().UTC().Format(time.RFC3339) + ")"
+	if !in.at.IsZero() {
+		when = in.at.UTC().Format(time.RFC3339) + " (from --at)"
+	}
+	d.details = append(d.details, "The verifier's time is "+when+".")
+	if in.ca != nil {
+		d.details = append(d.details, fmt.Sprintf("The development certificate is valid from %s to %s.",
+			in.ca.leaf.NotBefore.UTC().Format(time.RFC3339), in.ca.leaf.NotAfter.UTC().Format(time.RFC3339)))
+	}
+	d.details = append(d.details,
+		"If the capture is old, verify it at the time it was received, for example --at 2025-01-31T12:00:00Z: "+
+			"Partner Center rotates its certificate. Otherwise "+ve.Fix())
+	return d
+}
+
+// diagnoseIssuerNotAllowed explains a missing issuer whose URL is outside the issuer allow-list.
+func diagnoseIssuerNotAllowed(ve *pcwebhook.VerificationError) diagnosis {
+	return diagnosis{
+		summary: "the certificate's issuer is missing, and it may not be downloaded (" + ve.Reason + ")",
+		details: []string{
+			"The certificate file holds only the leaf; the issuer is downloaded from the URL the leaf names (AIA), " +
+				"but only from Microsoft's and DigiCert's public certificate stores.",
+			"If you trust the issuer's host " + orDash(ve.Host) + ", add it with --allow-issuer-url.",
+		},
+	}
+}
+
+// diagnoseUnchained explains a certificate that does not chain to a trusted root, with the
+// library's fix for that.
+func diagnoseUnchained(in diagnoseInput, cause string) diagnosis {
 	d := diagnosis{summary: "the signing certificate does not chain to a root this machine trusts" + cause}
 	if in.dev {
 		d.details = append(d.details, "With --dev the only root is the development CA's: its files do not belong "+
 			"together. Delete the directory "+devDirName(in)+" and run \"pcwebhook trigger\" again to create a new CA.")
 		return d
 	}
+	unchained := &pcwebhook.VerificationError{Err: pcwebhook.ErrUntrustedCertificate, Step: pcwebhook.StepChain}
 	d.details = append(d.details,
-		"Partner Center's certificate chains to Microsoft's public roots. When this machine lacks them, update its "+
-			"CA bundle (the ca-certificates package; container images often lack it).",
+		"Partner Center's certificate chains to Microsoft's public roots. "+capitalize(unchained.Fix()),
 		"A delivery signed by a test sender (pcwebhooktest) or by anyone else does not chain to them: it is not "+
 			"Partner Center's.")
 	return d

@@ -251,7 +251,7 @@ func TestVerifyWithASender(t *testing.T) {
 	assert.Equal(t, 1, code)
 	out = oneLine(stdout)
 	assert.Contains(t, out, "The signing certificate does not chain to a root this machine trusts")
-	assert.Contains(t, out, "update its CA bundle (the ca-certificates package")
+	assert.Contains(t, out, "install the system CA bundle (the ca-certificates package")
 	assert.Contains(t, out, "A delivery signed by a test sender (pcwebhooktest) or by anyone else does not chain to them")
 	assert.NotZero(t, sender.IssuerDownloads())
 
@@ -263,7 +263,7 @@ func TestVerifyWithASender(t *testing.T) {
 	assert.Contains(t, out, `FAILED at the "download" check`)
 	assert.Contains(t, out, "Could not download the certificate from "+host+" (request failed:")
 	assert.Contains(t, out, "a Handler answers 503 and Partner Center retries later")
-	assert.Contains(t, out, "Check that this machine can reach https://"+host+": DNS, the firewall's outbound rules, and the HTTPS proxy")
+	assert.Contains(t, out, "Let this host reach "+host+" over HTTPS: DNS, outbound firewall rules, the HTTPS proxy (HTTPS_PROXY)")
 }
 
 // certificateServer serves a certificate file over TLS at /cert/x.cer, for verify to download.
