@@ -12,38 +12,34 @@ import (
 	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
-// runEvents lists event names: those Partner Center offers (GET /webhooks/v1/registration/events),
-// or with --offline the library's built-in table.
-func runEvents(ctx context.Context, a *app, args []string) int {
-	var api apiFlags
-	var offline bool
-	cl, code, ok := a.parse(&usageSpec{
-		name:     "events",
-		synopsis: "pcwebhook events [--offline] [flags]",
-		details: `Lists the event names Partner Center offers for registration, asking the API, and marks
+// eventsOptions are the parsed flags of the events command.
+type eventsOptions struct {
+	api     apiFlags
+	offline bool
+}
+
+// eventsDetails is the --help text of events.
+const eventsDetails = `Lists the event names Partner Center offers for registration, asking the API, and marks
 each one this version of pcwebhook knows (with its typed struct) or does not know (it still
 arrives, as a plain pcwebhook.Event, to Handler.OnUnknown). With --offline it lists the built-in
 table of documented events instead, with no token and no network.
 
-` + apiDetails,
-	}, args, func(fs *flag.FlagSet) {
-		fs.BoolVar(&offline, "offline", false, "list the built-in table instead of asking the API")
-		api.define(fs)
-	})
+` + apiDetails
+
+// runEvents lists event names: those Partner Center offers (GET /webhooks/v1/registration/events),
+// or with --offline the library's built-in table.
+func runEvents(ctx context.Context, a *app, args []string) int {
+	o, code, ok := a.parseEvents(args)
 	if !ok {
 		return code
 	}
-	if cl.NArg() > 0 {
-		return a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " "))
-	}
-	if offline {
+	if o.offline {
 		known := pcwebhook.KnownEventNames()
 		fmt.Fprintf(a.stdout, "%d event names documented by Partner Center and known to pcwebhook %s:\n\n", len(known), pcwebhook.Version)
 		printEventTable(a, known)
 		return 0
 	}
-
-	client, code, ok := a.client(&api, nil)
+	client, code, ok := a.client(&o.api, nil)
 	if !ok {
 		return code
 	}
@@ -55,16 +51,41 @@ table of documented events instead, with no token and no network.
 	}
 	fmt.Fprintf(a.stdout, "%d event names offered by Partner Center:\n\n", len(names))
 	printEventTable(a, names)
-	var missing []pcwebhook.EventName
-	for _, k := range pcwebhook.KnownEventNames() {
-		if !slices.Contains(names, k) {
-			missing = append(missing, k)
-		}
-	}
-	if len(missing) > 0 {
+	if missing := notOffered(names); len(missing) > 0 {
 		fmt.Fprintf(a.stdout, "\nDocumented but not offered to this account (%d): %s\n", len(missing), joinNames(missing))
 	}
 	return 0
+}
+
+// parseEvents parses the flags of events.
+func (a *app) parseEvents(args []string) (*eventsOptions, int, bool) {
+	o := &eventsOptions{}
+	cl, code, ok := a.parse(&usageSpec{
+		name:     "events",
+		synopsis: "pcwebhook events [--offline] [flags]",
+		details:  eventsDetails,
+	}, args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&o.offline, "offline", false, "list the built-in table instead of asking the API")
+		o.api.define(fs)
+	})
+	switch {
+	case !ok:
+		return nil, code, false
+	case cl.NArg() > 0:
+		return nil, a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " ")), false
+	}
+	return o, 0, true
+}
+
+// notOffered returns the documented event names that are not among offered.
+func notOffered(offered []pcwebhook.EventName) []pcwebhook.EventName {
+	var missing []pcwebhook.EventName
+	for _, k := range pcwebhook.KnownEventNames() {
+		if !slices.Contains(offered, k) {
+			missing = append(missing, k)
+		}
+	}
+	return missing
 }
 
 // printEventTable prints one line per name: the name, and the typed struct with its IDs, or a

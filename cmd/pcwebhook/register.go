@@ -53,60 +53,77 @@ The URL must be https: Partner Center would send every event in clear to an http
 // (without events when --all: they come from the API).
 func (a *app) parseRegistration(spec *usageSpec, args []string) (*registrationFlags, pcwebhook.Registration, int, bool) {
 	f := &registrationFlags{}
-	cl, code, ok := a.parse(spec, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&f.url, "url", "", "the https `URL` Partner Center sends events to (required)")
-		fs.StringVar(&f.events, "events", "", "comma-separated event `names`")
-		fs.BoolVar(&f.all, "all", false, "every event the account's API offers, instead of --events")
-		fs.BoolVar(&f.msHeader, "ms-signature-header", false, "have the signature sent in an x-ms-signature header instead of Authorization")
-		fs.BoolVar(&f.dryRun, "dry-run", false, "print the change and stop: write nothing")
-		fs.BoolVar(&f.yes, "yes", false, "apply a change of URL or dropped events without asking")
-		fs.BoolVar(&f.allowHTTP, "allow-http", false, "accept a plain http --url (events then travel in clear)")
-		fs.BoolVar(&f.allowUnknown, "allow-unknown", false, "send event names pcwebhook does not know (newer events)")
-		f.api.define(fs)
-	})
+	cl, code, ok := a.parse(spec, args, f.define)
 	if !ok {
 		return nil, pcwebhook.Registration{}, code, false
 	}
-	fail := func(msg string) (*registrationFlags, pcwebhook.Registration, int, bool) {
+	if msg := f.usageProblem(cl); msg != "" {
 		return nil, pcwebhook.Registration{}, a.usageError(cl, msg), false
 	}
-	raw := strings.TrimSpace(f.url)
-	switch {
-	case cl.NArg() > 0:
-		return fail("unexpected arguments: " + strings.Join(cl.args, " "))
-	case raw == "":
-		return fail("--url is required")
-	case f.all && strings.TrimSpace(f.events) != "":
-		return fail("give --events or --all, not both")
-	case !f.all && strings.TrimSpace(f.events) == "":
-		return fail("give --events NAMES or --all")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (!strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http")) || u.Host == "" {
-		return fail(fmt.Sprintf("--url %q is not an absolute https URL", raw))
-	}
-	if strings.EqualFold(u.Scheme, "http") && !f.allowHTTP && !isLoopback(u.Hostname()) {
-		return fail(fmt.Sprintf("--url %q is plain http: Partner Center would send every event, and its signature, "+
-			"across the network in clear. Use an https URL (a tunnel gives you one), or pass --allow-http", raw))
-	}
-	var names []pcwebhook.EventName
-	if !f.all {
-		var unknown []pcwebhook.EventName
-		names, unknown = parseEventList(f.events)
-		for _, n := range unknown {
-			if !f.allowUnknown {
-				return fail(unknownEventMessage(n))
-			}
-			fmt.Fprintf(a.stderr, "pcwebhook: warning: %q is not an event name pcwebhook %s knows; sending it anyway "+
-				"(Partner Center refuses names it does not offer: see \"pcwebhook events\")\n", n, pcwebhook.Version)
-		}
+	names, msg := f.eventNames(a.stderr)
+	if msg != "" {
+		return nil, pcwebhook.Registration{}, a.usageError(cl, msg), false
 	}
 	reg := pcwebhook.Registration{
-		WebhookURL:                        raw,
+		WebhookURL:                        strings.TrimSpace(f.url),
 		WebhookEvents:                     names,
 		SignatureTokenToMsSignatureHeader: f.msHeader,
 	}
 	return f, reg, 0, true
+}
+
+// define adds the flags of register and update to fs.
+func (f *registrationFlags) define(fs *flag.FlagSet) {
+	fs.StringVar(&f.url, "url", "", "the https `URL` Partner Center sends events to (required)")
+	fs.StringVar(&f.events, "events", "", "comma-separated event `names`")
+	fs.BoolVar(&f.all, "all", false, "every event the account's API offers, instead of --events")
+	fs.BoolVar(&f.msHeader, "ms-signature-header", false, "have the signature sent in an x-ms-signature header instead of Authorization")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the change and stop: write nothing")
+	fs.BoolVar(&f.yes, "yes", false, "apply a change of URL or dropped events without asking")
+	fs.BoolVar(&f.allowHTTP, "allow-http", false, "accept a plain http --url (events then travel in clear)")
+	fs.BoolVar(&f.allowUnknown, "allow-unknown", false, "send event names pcwebhook does not know (newer events)")
+	f.api.define(fs)
+}
+
+// usageProblem says what is wrong with the arguments, --url, --events and --all, or returns "".
+func (f *registrationFlags) usageProblem(cl *cmdLine) string {
+	raw := strings.TrimSpace(f.url)
+	switch {
+	case cl.NArg() > 0:
+		return "unexpected arguments: " + strings.Join(cl.args, " ")
+	case raw == "":
+		return "--url is required"
+	case f.all && strings.TrimSpace(f.events) != "":
+		return "give --events or --all, not both"
+	case !f.all && strings.TrimSpace(f.events) == "":
+		return "give --events NAMES or --all"
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (!strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http")) || u.Host == "" {
+		return fmt.Sprintf("--url %q is not an absolute https URL", raw)
+	}
+	if strings.EqualFold(u.Scheme, "http") && !f.allowHTTP && !isLoopback(u.Hostname()) {
+		return fmt.Sprintf("--url %q is plain http: Partner Center would send every event, and its signature, "+
+			"across the network in clear. Use an https URL (a tunnel gives you one), or pass --allow-http", raw)
+	}
+	return ""
+}
+
+// eventNames returns the names of --events (none with --all). A name pcwebhook does not know is
+// refused, with the message to print, or with --allow-unknown sent with a warning on stderr.
+func (f *registrationFlags) eventNames(stderr io.Writer) ([]pcwebhook.EventName, string) {
+	if f.all {
+		return nil, ""
+	}
+	names, unknown := parseEventList(f.events)
+	for _, n := range unknown {
+		if !f.allowUnknown {
+			return nil, unknownEventMessage(n)
+		}
+		fmt.Fprintf(stderr, "pcwebhook: warning: %q is not an event name pcwebhook %s knows; sending it anyway "+
+			"(Partner Center refuses names it does not offer: see \"pcwebhook events\")\n", n, pcwebhook.Version)
+	}
+	return names, ""
 }
 
 // isLoopback reports whether host is localhost or a loopback address.
@@ -166,21 +183,9 @@ func (a *app) changeRegistration(ctx context.Context, f *registrationFlags, reg 
 	}
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	if f.all {
-		offered, err := client.SupportedEvents(ctx)
-		if err != nil {
-			return a.apiFailure("reading the events the account's API offers", err)
-		}
-		reg.WebhookEvents = offered
-		a.reportAll(offered)
-	}
-	plan, err := client.PlanRegistration(ctx, reg)
-	if err != nil {
-		return a.apiFailure("reading the registration", err)
-	}
-	if plan.Before == nil && mustExist {
-		fmt.Fprintln(a.stderr, "pcwebhook: this account has no webhook registration to update: create it with \"pcwebhook register\".")
-		return 1
+	plan, code, ok := a.planRegistration(ctx, client, f.all, reg, mustExist)
+	if !ok {
+		return code
 	}
 	if !plan.Changed() {
 		fmt.Fprintln(a.stdout, "Registration unchanged (it already matched).")
@@ -197,7 +202,35 @@ func (a *app) changeRegistration(ctx context.Context, f *registrationFlags, reg 
 		fmt.Fprintln(a.stdout, "Dry run: nothing was changed.")
 		return 0
 	}
-	got, now, err := a.asker().Apply(ctx, client, plan, f.yes)
+	return a.applyRegistration(ctx, client, plan, f.yes)
+}
+
+// planRegistration reads the registration and plans the change to reg; with all, reg's events
+// are those the account's API offers. On failure it prints why and returns the exit status.
+func (a *app) planRegistration(ctx context.Context, client *pcwebhook.Client, all bool, reg pcwebhook.Registration, mustExist bool) (pcwebhook.RegistrationDiff, int, bool) {
+	if all {
+		offered, err := client.SupportedEvents(ctx)
+		if err != nil {
+			return pcwebhook.RegistrationDiff{}, a.apiFailure("reading the events the account's API offers", err), false
+		}
+		reg.WebhookEvents = offered
+		a.reportAll(offered)
+	}
+	plan, err := client.PlanRegistration(ctx, reg)
+	if err != nil {
+		return plan, a.apiFailure("reading the registration", err), false
+	}
+	if plan.Before == nil && mustExist {
+		fmt.Fprintln(a.stderr, "pcwebhook: this account has no webhook registration to update: create it with \"pcwebhook register\".")
+		return plan, 1, false
+	}
+	return plan, 0, true
+}
+
+// applyRegistration writes the planned change once approved (yes, or on the terminal) and
+// prints the registration as written.
+func (a *app) applyRegistration(ctx context.Context, client *pcwebhook.Client, plan pcwebhook.RegistrationDiff, yes bool) int {
+	got, now, err := a.asker().Apply(ctx, client, plan, yes)
 	if errors.Is(err, approve.ErrNotChanged) {
 		return 1
 	}
@@ -226,12 +259,7 @@ func (a *app) reportAll(offered []pcwebhook.EventName) {
 			unknown = append(unknown, n)
 		}
 	}
-	var left []pcwebhook.EventName
-	for _, n := range pcwebhook.KnownEventNames() {
-		if !slices.Contains(offered, n) {
-			left = append(left, n)
-		}
-	}
+	left := notOffered(offered)
 	fmt.Fprintf(a.stdout, "--all: the %d events the account's API offers.\n", len(offered))
 	if len(left) > 0 {
 		fmt.Fprintf(a.stdout, "Left out, documented but not offered to this account (%d): %s\n", len(left), joinNames(left))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -11,20 +12,19 @@ import (
 	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
+// showDetails is the --help text of show.
+const showDetails = `Prints the webhook registration: the URL, where the signature is sent, and the events.
+
+` + apiDetails
+
 // runShow prints the current registration.
 func runShow(ctx context.Context, a *app, args []string) int {
 	var api apiFlags
-	cl, code, ok := a.parse(&usageSpec{
-		name:     "show",
-		synopsis: "pcwebhook show [flags]",
-		details: `Prints the webhook registration: the URL, where the signature is sent, and the events.
-
-` + apiDetails,
-	}, args, api.define)
-	if !ok {
+	cl, code, ok := a.parse(&usageSpec{name: "show", synopsis: "pcwebhook show [flags]", details: showDetails}, args, api.define)
+	switch {
+	case !ok:
 		return code
-	}
-	if cl.NArg() > 0 {
+	case cl.NArg() > 0:
 		return a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " "))
 	}
 	client, code, ok := a.client(&api, nil)
@@ -44,14 +44,19 @@ func runShow(ctx context.Context, a *app, args []string) int {
 	}
 	fmt.Fprintln(a.stdout, "Registration:")
 	printRegistration(a.stdout, reg)
-	keys := make([]string, 0, len(reg.Properties))
-	for k := range reg.Properties {
+	printProperties(a.stdout, reg.Properties)
+	noteTestCreated(a.stdout, reg)
+	return 0
+}
+
+// printProperties prints the registration's other properties, sorted by name.
+func printProperties(w io.Writer, properties map[string]any) {
+	keys := make([]string, 0, len(properties))
+	for k := range properties {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(a.stdout, "  property %s: %s\n", termsafe.Text(k), termsafe.Text(fmt.Sprint(reg.Properties[k])))
+		fmt.Fprintf(w, "  property %s: %s\n", termsafe.Text(k), termsafe.Text(fmt.Sprint(properties[k])))
 	}
-	noteTestCreated(a.stdout, reg)
-	return 0
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
 )
 
-// testFlags are the flags of the test command.
-type testFlags struct {
+// testOptions are the parsed flags of the test command.
+type testOptions struct {
 	api     apiFlags
 	wait    bool
 	timeout time.Duration
@@ -23,14 +23,8 @@ type testFlags struct {
 	status  string
 }
 
-// runTest sends a test event and, with --wait, follows its delivery attempts until Partner Center
-// says the delivery is over.
-func runTest(ctx context.Context, a *app, args []string) int {
-	f := &testFlags{}
-	cl, code, ok := a.parse(&usageSpec{
-		name:     "test",
-		synopsis: "pcwebhook test [--wait] [--timeout D] [flags]",
-		details: `Asks Partner Center to send a test event (test-created) to the registered URL and prints its
+// testDetails is the --help text of test.
+const testDetails = `Asks Partner Center to send a test event (test-created) to the registered URL and prints its
 correlation ID. With --wait it then follows the delivery, printing each attempt as Partner
 Center reports it, and exits 0 only when the endpoint answered 2xx; it exits 1 when the
 delivery failed or --timeout passed first. --status ID follows an earlier test event instead of
@@ -40,42 +34,59 @@ Partner Center sends test events only to registrations that include test-created
 2 test events a minute: a throttled request is retried after the wait Partner Center asks for.
 The URL must be reachable from the internet over https.
 
-` + apiDetails,
-	}, args, func(fs *flag.FlagSet) {
-		fs.BoolVar(&f.wait, "wait", false, "wait for the delivery and show its attempts")
-		fs.DurationVar(&f.timeout, "timeout", 3*time.Minute, "how long --wait waits")
-		fs.DurationVar(&f.poll, "poll", 5*time.Second, "how often --wait asks for the delivery status")
-		fs.StringVar(&f.status, "status", "", "follow the earlier test event with this correlation `ID` instead of sending one")
-		f.api.define(fs)
-	})
+` + apiDetails
+
+// runTest sends a test event and, with --wait, follows its delivery attempts until Partner Center
+// says the delivery is over.
+func runTest(ctx context.Context, a *app, args []string) int {
+	o, code, ok := a.parseTest(args)
 	if !ok {
 		return code
 	}
-	switch {
-	case cl.NArg() > 0:
-		return a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " "))
-	case f.timeout <= 0 || f.poll <= 0:
-		return a.usageError(cl, "--timeout and --poll must be positive")
-	}
-	client, code, ok := a.client(&f.api, nil)
+	client, code, ok := a.client(&o.api, nil)
 	if !ok {
 		return code
 	}
-	id := strings.TrimSpace(f.status)
+	id := strings.TrimSpace(o.status)
 	if id == "" {
 		if id, code, ok = a.sendTestEvent(ctx, client); !ok {
 			return code
 		}
-		if !f.wait {
+		if !o.wait {
 			fmt.Fprintf(a.stdout, "Follow its delivery with: pcwebhook test --status %s --wait\n", termsafe.Text(id))
 			return 0
 		}
 	}
-	timeout := f.timeout
-	if !f.wait {
+	timeout := o.timeout
+	if !o.wait {
 		timeout = apiTimeout
 	}
-	return a.followDelivery(ctx, client, id, f.wait, f.poll, timeout)
+	return a.followDelivery(ctx, client, id, o.wait, o.poll, timeout)
+}
+
+// parseTest parses the flags of test.
+func (a *app) parseTest(args []string) (*testOptions, int, bool) {
+	o := &testOptions{}
+	cl, code, ok := a.parse(&usageSpec{
+		name:     "test",
+		synopsis: "pcwebhook test [--wait] [--timeout D] [flags]",
+		details:  testDetails,
+	}, args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&o.wait, "wait", false, "wait for the delivery and show its attempts")
+		fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "how long --wait waits")
+		fs.DurationVar(&o.poll, "poll", 5*time.Second, "how often --wait asks for the delivery status")
+		fs.StringVar(&o.status, "status", "", "follow the earlier test event with this correlation `ID` instead of sending one")
+		o.api.define(fs)
+	})
+	switch {
+	case !ok:
+		return nil, code, false
+	case cl.NArg() > 0:
+		return nil, a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " ")), false
+	case o.timeout <= 0 || o.poll <= 0:
+		return nil, a.usageError(cl, "--timeout and --poll must be positive"), false
+	}
+	return o, 0, true
 }
 
 // sendTestEvent checks that there is a registration, warns when it lacks test-created, and sends
@@ -113,62 +124,90 @@ func (a *app) sendTestEvent(ctx context.Context, client *pcwebhook.Client) (stri
 func (a *app) followDelivery(ctx context.Context, client *pcwebhook.Client, id string, wait bool, poll, timeout time.Duration) int {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	p := &progress{w: a.stdout, tty: a.isTerminal(a.stdout)}
+	w := &deliveryWatch{a: a, p: &progress{w: a.stdout, tty: a.isTerminal(a.stdout)}, id: termsafe.Text(id)}
 	start := time.Now()
-	var last *pcwebhook.ValidationStatus
-	shown, state := 0, ""
-	shownID := termsafe.Text(id)
 	if wait {
-		fmt.Fprintf(a.stdout, "Waiting up to %s for the delivery of test event %s...\n", timeout, shownID)
+		fmt.Fprintf(a.stdout, "Waiting up to %s for the delivery of test event %s...\n", timeout, w.id)
 	}
 	for {
-		s, err := client.ValidationStatus(ctx, id)
-		var apiErr *pcwebhook.APIError
-		switch {
-		case err == nil:
-			last = s
-			if st := termsafe.Text(orDash(s.Status)); st != state {
-				state = st
-				if !p.tty {
-					p.println(fmt.Sprintf("  status: %s", state))
-				}
-			}
-			for ; shown < len(s.Results); shown++ {
-				p.println(formatAttempt(shown+1, s.Results[shown]))
-			}
-			if s.Terminal() {
-				p.done()
-				return a.reportDelivery(s)
-			}
-		case ctx.Err() != nil:
-		case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound:
-			if state == "" {
-				state = "(no status yet)"
-				if !p.tty {
-					p.println("  status: not available yet")
-				}
-			}
-		default:
-			p.done()
-			return a.apiFailure("reading the delivery status", err)
+		if code, over := w.read(ctx, client, id); over {
+			return code
 		}
 		if !wait {
-			fmt.Fprintf(a.stdout, "The delivery is still in progress (status %s). Wait for it with: pcwebhook test --status %s --wait\n", state, shownID)
+			fmt.Fprintf(a.stdout, "The delivery is still in progress (status %s). Wait for it with: pcwebhook test --status %s --wait\n", w.state, w.id)
 			return 0
 		}
-		if ctx.Err() != nil || !p.wait(ctx, poll, func() string {
-			return fmt.Sprintf("waiting for the delivery: status %s, %d attempt(s), %s", state, shown, time.Since(start).Round(time.Second))
+		if ctx.Err() != nil || !w.p.wait(ctx, poll, func() string {
+			return fmt.Sprintf("waiting for the delivery: status %s, %d attempt(s), %s", w.state, w.shown, time.Since(start).Round(time.Second))
 		}) {
-			p.done()
-			attempts := 0
-			if last != nil {
-				attempts = len(last.Results)
-			}
-			fmt.Fprintf(a.stderr, "pcwebhook: gave up after %s: status %s, %d delivery attempt(s). Check again later with\n\n"+
-				"    pcwebhook test --status %s --wait\n", timeout, state, attempts, shownID)
-			return 1
+			return w.giveUp(timeout)
 		}
 	}
+}
+
+// deliveryWatch is what followDelivery has learnt and printed about a test event's delivery.
+type deliveryWatch struct {
+	a     *app
+	p     *progress
+	id    string // the correlation ID, through termsafe.Text
+	last  *pcwebhook.ValidationStatus
+	shown int    // the attempts printed
+	state string // the status printed last
+}
+
+// read asks for the delivery status once and prints what is new. over reports that following
+// ends here (the delivery is over, or the status cannot be read), with the exit status.
+func (w *deliveryWatch) read(ctx context.Context, client *pcwebhook.Client, id string) (code int, over bool) {
+	s, err := client.ValidationStatus(ctx, id)
+	var apiErr *pcwebhook.APIError
+	switch {
+	case err == nil:
+		return w.update(s)
+	case ctx.Err() != nil:
+	case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound:
+		if w.state == "" {
+			w.state = "(no status yet)"
+			if !w.p.tty {
+				w.p.println("  status: not available yet")
+			}
+		}
+	default:
+		w.p.done()
+		return w.a.apiFailure("reading the delivery status", err), true
+	}
+	return 0, false
+}
+
+// update prints the status when it changed and the attempts not printed yet, and the outcome
+// when the delivery is over.
+func (w *deliveryWatch) update(s *pcwebhook.ValidationStatus) (code int, over bool) {
+	w.last = s
+	if st := termsafe.Text(orDash(s.Status)); st != w.state {
+		w.state = st
+		if !w.p.tty {
+			w.p.println(fmt.Sprintf("  status: %s", w.state))
+		}
+	}
+	for ; w.shown < len(s.Results); w.shown++ {
+		w.p.println(formatAttempt(w.shown+1, s.Results[w.shown]))
+	}
+	if !s.Terminal() {
+		return 0, false
+	}
+	w.p.done()
+	return w.a.reportDelivery(s), true
+}
+
+// giveUp says that the delivery was not over within timeout, and how to look again.
+func (w *deliveryWatch) giveUp(timeout time.Duration) int {
+	w.p.done()
+	attempts := 0
+	if w.last != nil {
+		attempts = len(w.last.Results)
+	}
+	fmt.Fprintf(w.a.stderr, "pcwebhook: gave up after %s: status %s, %d delivery attempt(s). Check again later with\n\n"+
+		"    pcwebhook test --status %s --wait\n", timeout, w.state, attempts, w.id)
+	return 1
 }
 
 // formatAttempt describes one delivery attempt; the response code and message, which the
