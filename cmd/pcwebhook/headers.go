@@ -28,11 +28,8 @@ func parseHeaderFile(data []byte) (http.Header, []string, error) {
 	lines := strings.Split(string(data), "\n")
 	for i, line := range lines {
 		n := i + 1
-		line = strings.TrimSuffix(line, "\r")
-		if p := strings.TrimLeft(line, " \t"); strings.HasPrefix(p, "> ") || strings.HasPrefix(p, "< ") || p == ">" || p == "<" {
-			line = strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(p, ">"), "<"), " ")
-		}
-		if strings.HasPrefix(line, "* ") { // curl -v's own remarks
+		line, remark := unprefixed(line)
+		if remark {
 			continue
 		}
 		if strings.TrimSpace(line) == "" {
@@ -70,6 +67,16 @@ func parseHeaderFile(data []byte) (http.Header, []string, error) {
 		return nil, nil, fmt.Errorf("no headers found")
 	}
 	return h, notes, nil
+}
+
+// unprefixed returns a line of a headers file without its CR and the "> " or "< " of curl -v;
+// remark reports one of curl -v's own remarks ("* "), which is no header.
+func unprefixed(line string) (_ string, remark bool) {
+	line = strings.TrimSuffix(line, "\r")
+	if p := strings.TrimLeft(line, " \t"); strings.HasPrefix(p, "> ") || strings.HasPrefix(p, "< ") || p == ">" || p == "<" {
+		line = strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(p, ">"), "<"), " ")
+	}
+	return line, strings.HasPrefix(line, "* ")
 }
 
 // validHeaderName reports whether s is an HTTP token (RFC 9110).

@@ -289,80 +289,107 @@ func (l *listener) onEvent(ctx context.Context, e *pcwebhook.Event) error {
 // path, the event's fields, an error quoting its headers) goes through termsafe.Text, and the JSON
 // line through termsafe.JSON, so that nothing it sends acts on the terminal.
 func (l *listener) report(r *http.Request, status int, d *delivery, elapsed time.Duration) {
-	outcome := d.outcome
-	if outcome == "" {
-		outcome = strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "-"))
+	rep := newRequestReport(r, status, d, elapsed)
+	if l.json {
+		if line, err := rep.jsonLine(); err == nil {
+			_, _ = l.out.Write(line)
+		}
+		return
 	}
-	ev := d.event
-	errText, hint := "", ""
+	_, _ = l.out.Write(rep.textBlock())
+}
+
+// requestReport is what listen prints about one request.
+type requestReport struct {
+	r       *http.Request
+	status  int
+	d       *delivery
+	elapsed time.Duration
+	outcome string // the Handler's outcome, or what the app did with a forward, or the status
+	errText string // why the request failed, or ""
+	hint    string // the diagnosis of a verification failure, or ""
+}
+
+// newRequestReport sums up a request: its outcome, error and diagnosis.
+func newRequestReport(r *http.Request, status int, d *delivery, elapsed time.Duration) *requestReport {
+	rep := &requestReport{r: r, status: status, d: d, elapsed: elapsed, outcome: d.outcome}
+	if rep.outcome == "" {
+		rep.outcome = strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "-"))
+	}
 	if d.err != nil {
-		errText = d.err.Error()
+		rep.errText = d.err.Error()
 		var verr *pcwebhook.VerificationError
 		if errors.As(d.err, &verr) {
-			hint = diagnose(d.err, diagnoseInput{}).summary
+			rep.hint = diagnose(d.err, diagnoseInput{}).summary
 		}
 	}
 	if d.forward != nil && d.forward.err != nil {
-		errText = d.forward.err.Error()
-		outcome = d.forward.outcome() // what the app did, rather than "callback-error"
+		rep.errText = d.forward.err.Error()
+		rep.outcome = d.forward.outcome() // what the app did, rather than "callback-error"
 	}
+	return rep
+}
+
+// jsonLine is the report as a line of listen --json.
+func (rep *requestReport) jsonLine() ([]byte, error) {
+	d := rep.d
+	j := deliveryJSON{
+		Time:       time.Now().UTC().Format(time.RFC3339Nano),
+		Method:     rep.r.Method,
+		Path:       rep.r.URL.Path,
+		Status:     rep.status,
+		Outcome:    rep.outcome,
+		DurationMS: float64(rep.elapsed.Microseconds()) / 1000,
+		Error:      rep.errText,
+		Hint:       rep.hint,
+		Saved:      d.saved,
+	}
+	if d.event != nil {
+		j.eventJSON = newEventJSON(d.event)
+	}
+	if d.forward != nil {
+		j.Forward = &forwardJSON{URL: d.forward.url, Status: d.forward.status, Meaning: d.forward.meaning}
+		if d.forward.err != nil {
+			j.Forward.Error = d.forward.err.Error()
+		}
+	}
+	line, err := json.Marshal(j)
+	if err != nil {
+		return nil, err
+	}
+	return append(termsafe.JSON(line), '\n'), nil
+}
+
+// textBlock is the report as a block of text: a line for the request, then the event's fields
+// and what happened to it, indented.
+func (rep *requestReport) textBlock() []byte {
+	d := rep.d
 	var b bytes.Buffer
-	if l.json {
-		j := deliveryJSON{
-			Time:       time.Now().UTC().Format(time.RFC3339Nano),
-			Method:     r.Method,
-			Path:       r.URL.Path,
-			Status:     status,
-			Outcome:    outcome,
-			DurationMS: float64(elapsed.Microseconds()) / 1000,
-			Error:      errText,
-			Hint:       hint,
-		}
-		if ev != nil {
-			j.eventJSON = newEventJSON(ev)
-		}
-		if d.saved != "" {
-			j.Saved = d.saved
-		}
-		if d.forward != nil {
-			j.Forward = &forwardJSON{URL: d.forward.url, Status: d.forward.status, Meaning: d.forward.meaning}
-			if d.forward.err != nil {
-				j.Forward.Error = d.forward.err.Error()
-			}
-		}
-		line, err := json.Marshal(j)
-		if err != nil {
-			return
-		}
-		b.Write(termsafe.JSON(line))
-		b.WriteByte('\n')
-	} else {
-		fmt.Fprintf(&b, "%s  %s %s  %d %s", time.Now().Format("15:04:05"), termsafe.Text(r.Method), termsafe.Text(r.URL.Path), status, outcome)
-		if ev != nil {
-			fmt.Fprintf(&b, "  %s", termsafe.Text(string(ev.Name)))
-		}
-		fmt.Fprintf(&b, "  (%s)\n", elapsed.Round(10*time.Microsecond))
-		if ev != nil && d.event != nil {
-			writeEventFields(&b, ev, "    ")
-		}
-		if d.forward != nil {
-			fmt.Fprintf(&b, "    forwarded to %s: %s (%s)\n", d.forward.url, d.forward.describe(), d.forward.elapsed.Round(10*time.Microsecond))
-		}
-		if errText != "" {
-			fmt.Fprintf(&b, "    error: %s\n", termsafe.Text(errText))
-		}
-		if d.saved != "" {
-			fmt.Fprintf(&b, "    saved: %s.headers, %s.body\n", d.saved, d.saved)
-		}
-		if d.saveErr != nil {
-			fmt.Fprintf(&b, "    not saved: %s\n", termsafe.Text(d.saveErr.Error()))
-		}
-		if hint != "" {
-			fmt.Fprintf(&b, "    why:   %s\n", termsafe.Text(hint))
-		}
-		b.WriteByte('\n')
+	fmt.Fprintf(&b, "%s  %s %s  %d %s", time.Now().Format("15:04:05"), termsafe.Text(rep.r.Method), termsafe.Text(rep.r.URL.Path), rep.status, rep.outcome)
+	if d.event != nil {
+		fmt.Fprintf(&b, "  %s", termsafe.Text(string(d.event.Name)))
 	}
-	_, _ = l.out.Write(b.Bytes())
+	fmt.Fprintf(&b, "  (%s)\n", rep.elapsed.Round(10*time.Microsecond))
+	if d.event != nil {
+		writeEventFields(&b, d.event, "    ")
+	}
+	if d.forward != nil {
+		fmt.Fprintf(&b, "    forwarded to %s: %s (%s)\n", d.forward.url, d.forward.describe(), d.forward.elapsed.Round(10*time.Microsecond))
+	}
+	if rep.errText != "" {
+		fmt.Fprintf(&b, "    error: %s\n", termsafe.Text(rep.errText))
+	}
+	if d.saved != "" {
+		fmt.Fprintf(&b, "    saved: %s.headers, %s.body\n", d.saved, d.saved)
+	}
+	if d.saveErr != nil {
+		fmt.Fprintf(&b, "    not saved: %s\n", termsafe.Text(d.saveErr.Error()))
+	}
+	if rep.hint != "" {
+		fmt.Fprintf(&b, "    why:   %s\n", termsafe.Text(rep.hint))
+	}
+	b.WriteByte('\n')
+	return b.Bytes()
 }
 
 // deliveryJSON is one request in the output of listen --json.

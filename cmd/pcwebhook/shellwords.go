@@ -13,77 +13,103 @@ import (
 // lists, substitutions and variables are refused with an error that says so, rather than being passed as
 // arguments.
 func splitShellWords(s string) ([]string, error) {
-	var (
-		words  []string
-		cur    strings.Builder
-		inWord bool
-	)
-	end := func() {
-		if inWord {
-			words = append(words, cur.String())
-			cur.Reset()
-			inWord = false
-		}
-	}
+	var w wordSplitter
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
+		var err error
+		switch c := s[i]; c {
 		case ' ', '\t', '\n', '\r':
-			end()
+			w.end()
 		case '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return nil, errors.New("unterminated single quote")
-			}
-			inWord = true
-			cur.WriteString(s[i+1 : i+1+j])
-			i += j + 1
+			i, err = w.singleQuoted(s, i)
 		case '"':
-			inWord = true
-			closed := false
-			for i++; i < len(s); i++ {
-				if s[i] == '"' {
-					closed = true
-					break
-				}
-				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`\n", s[i+1]) >= 0 {
-					i++
-					if s[i] == '\n' {
-						continue
-					}
-				} else if what := expansion(s, i); what != "" {
-					return nil, notAShell(what)
-				}
-				cur.WriteByte(s[i])
-			}
-			if !closed {
-				return nil, errors.New("unterminated double quote")
-			}
+			i, err = w.doubleQuoted(s, i)
 		case '\\':
-			if i+1 == len(s) {
-				return nil, errors.New("backslash at the end")
-			}
-			i++
-			if s[i] == '\n' { // line continuation
-				continue
-			}
-			inWord = true
-			cur.WriteByte(s[i])
+			i, err = w.escaped(s, i)
 		case '|', ';', '&', '<', '>':
-			return nil, notAShell(fmt.Sprintf("%q", c))
+			err = notAShell(fmt.Sprintf("%q", c))
 		case '`', '$':
 			if what := expansion(s, i); what != "" {
-				return nil, notAShell(what)
+				err = notAShell(what)
+			} else {
+				w.add(c)
 			}
-			inWord = true
-			cur.WriteByte(c)
 		default:
-			inWord = true
-			cur.WriteByte(c)
+			w.add(c)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
-	end()
-	return words, nil
+	w.end()
+	return w.words, nil
+}
+
+// wordSplitter collects the words of splitShellWords.
+type wordSplitter struct {
+	words  []string
+	cur    strings.Builder
+	inWord bool // a word has started, maybe empty ('')
+}
+
+// add adds a byte to the current word.
+func (w *wordSplitter) add(c byte) {
+	w.inWord = true
+	w.cur.WriteByte(c)
+}
+
+// end ends the current word, if one has started.
+func (w *wordSplitter) end() {
+	if w.inWord {
+		w.words = append(w.words, w.cur.String())
+		w.cur.Reset()
+		w.inWord = false
+	}
+}
+
+// singleQuoted adds the text of the single-quoted string starting at s[i], literally, and
+// returns the index of its closing quote.
+func (w *wordSplitter) singleQuoted(s string, i int) (int, error) {
+	j := strings.IndexByte(s[i+1:], '\'')
+	if j < 0 {
+		return i, errors.New("unterminated single quote")
+	}
+	w.inWord = true
+	w.cur.WriteString(s[i+1 : i+1+j])
+	return i + j + 1, nil
+}
+
+// doubleQuoted adds the text of the double-quoted string starting at s[i], with its backslash
+// escapes, and returns the index of its closing quote; an expansion in it is refused.
+func (w *wordSplitter) doubleQuoted(s string, i int) (int, error) {
+	w.inWord = true
+	for i++; i < len(s); i++ {
+		if s[i] == '"' {
+			return i, nil
+		}
+		if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`\n", s[i+1]) >= 0 {
+			i++
+			if s[i] == '\n' {
+				continue
+			}
+		} else if what := expansion(s, i); what != "" {
+			return i, notAShell(what)
+		}
+		w.cur.WriteByte(s[i])
+	}
+	return i, errors.New("unterminated double quote")
+}
+
+// escaped adds the byte after the backslash at s[i] (a backslash and a newline continue the line)
+// and returns its index.
+func (w *wordSplitter) escaped(s string, i int) (int, error) {
+	if i+1 == len(s) {
+		return i, errors.New("backslash at the end")
+	}
+	i++
+	if s[i] != '\n' { // else a line continuation
+		w.add(s[i])
+	}
+	return i, nil
 }
 
 // expansion names the shell expansion that starts at s[i], or returns "" when there is none.
