@@ -74,6 +74,7 @@ func (a *app) parseCheck(args []string) (*checkOptions, int, bool) {
 		name:     "check",
 		synopsis: "pcwebhook check [--url URL] [--roots FILE] [--allow-cert-url PREFIX]... [flags]",
 		details:  checkDetails,
+		noArgs:   true,
 	}, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&o.url, "url", pcwebhook.DefaultCertificateURL, "the certificate `URL` to check")
 		fs.StringVar(&o.roots, "roots", "", "trust the root certificates in this PEM `file` instead of the system's (like WithRootCAs)")
@@ -84,8 +85,6 @@ func (a *app) parseCheck(args []string) (*checkOptions, int, bool) {
 	switch {
 	case !ok:
 		return nil, code, false
-	case cl.NArg() > 0:
-		return nil, a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " ")), false
 	case o.maxSkew <= 0 || o.timeout <= 0:
 		return nil, a.usageError(cl, "--max-skew and --timeout must be positive"), false
 	}

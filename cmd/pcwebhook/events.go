@@ -60,19 +60,17 @@ func runEvents(ctx context.Context, a *app, args []string) int {
 // parseEvents parses the flags of events.
 func (a *app) parseEvents(args []string) (*eventsOptions, int, bool) {
 	o := &eventsOptions{}
-	cl, code, ok := a.parse(&usageSpec{
+	_, code, ok := a.parse(&usageSpec{
 		name:     "events",
 		synopsis: "pcwebhook events [--offline] [flags]",
 		details:  eventsDetails,
+		noArgs:   true,
 	}, args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&o.offline, "offline", false, "list the built-in table instead of asking the API")
 		o.api.define(fs)
 	})
-	switch {
-	case !ok:
+	if !ok {
 		return nil, code, false
-	case cl.NArg() > 0:
-		return nil, a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " ")), false
 	}
 	return o, 0, true
 }

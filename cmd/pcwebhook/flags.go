@@ -13,6 +13,7 @@ type usageSpec struct {
 	name     string // the subcommand
 	synopsis string // one line: "pcwebhook show [flags]"
 	details  string // paragraphs printed after the synopsis
+	noArgs   bool   // the command takes no positional arguments: any is a usage error
 }
 
 // cmdLine is a parsed command line: the flags, set in place, and the positional arguments.
@@ -31,7 +32,8 @@ func (c *cmdLine) Arg(i int) string { return c.args[i] }
 // parse defines a subcommand's flags with define (which may be nil) and parses args. Positional
 // arguments may stand between flags ("trigger EVENT --url URL"); everything after "--" is
 // positional. On -h or --help it prints the usage to stdout and returns ok == false with code 0;
-// on a bad flag it prints the error and the synopsis to stderr and returns code 2.
+// on a bad flag, or a positional argument when spec.noArgs, it prints the error and the synopsis
+// to stderr and returns code 2.
 func (a *app) parse(spec *usageSpec, args []string, define func(fs *flag.FlagSet)) (*cmdLine, int, bool) {
 	fs := flag.NewFlagSet("pcwebhook "+spec.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors and usage are printed here, not by package flag
@@ -58,6 +60,9 @@ func (a *app) parse(spec *usageSpec, args []string, define func(fs *flag.FlagSet
 		}
 		cl.args = append(cl.args, rest[0])
 		args = rest[1:]
+	}
+	if spec.noArgs && len(cl.args) > 0 {
+		return cl, a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " ")), false
 	}
 	return cl, 0, true
 }

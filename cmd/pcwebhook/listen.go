@@ -106,6 +106,7 @@ func (a *app) parseListen(args []string) (*listenOptions, int, bool) {
 		name:     "listen",
 		synopsis: "pcwebhook listen [--addr 127.0.0.1:8080] [--path /] [--dev] [--json] [--forward URL] [flags]",
 		details:  listenDetails,
+		noArgs:   true,
 	}, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "the `host:port` to listen on (port 0 picks a free one)")
 		fs.StringVar(&o.path, "path", "/", "the URL `path` to accept events on")
@@ -117,8 +118,6 @@ func (a *app) parseListen(args []string) (*listenOptions, int, bool) {
 	switch {
 	case !ok:
 		return nil, code, false
-	case cl.NArg() > 0:
-		return nil, a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " ")), false
 	case !strings.HasPrefix(o.path, "/"):
 		return nil, a.usageError(cl, "--path must start with /"), false
 	}

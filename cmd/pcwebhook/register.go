@@ -53,11 +53,12 @@ The URL must be https: Partner Center would send every event in clear to an http
 // (without events when --all: they come from the API).
 func (a *app) parseRegistration(spec *usageSpec, args []string) (*registrationFlags, pcwebhook.Registration, int, bool) {
 	f := &registrationFlags{}
+	spec.noArgs = true
 	cl, code, ok := a.parse(spec, args, f.define)
 	if !ok {
 		return nil, pcwebhook.Registration{}, code, false
 	}
-	if msg := f.usageProblem(cl); msg != "" {
+	if msg := f.usageProblem(); msg != "" {
 		return nil, pcwebhook.Registration{}, a.usageError(cl, msg), false
 	}
 	names, msg := f.eventNames(a.stderr)
@@ -85,12 +86,10 @@ func (f *registrationFlags) define(fs *flag.FlagSet) {
 	f.api.define(fs)
 }
 
-// usageProblem says what is wrong with the arguments, --url, --events and --all, or returns "".
-func (f *registrationFlags) usageProblem(cl *cmdLine) string {
+// usageProblem says what is wrong with --url, --events and --all, or returns "".
+func (f *registrationFlags) usageProblem() string {
 	raw := strings.TrimSpace(f.url)
 	switch {
-	case cl.NArg() > 0:
-		return "unexpected arguments: " + strings.Join(cl.args, " ")
 	case raw == "":
 		return "--url is required"
 	case f.all && strings.TrimSpace(f.events) != "":

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 
 	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/internal/termsafe"
@@ -20,12 +19,8 @@ const showDetails = `Prints the webhook registration: the URL, where the signatu
 // runShow prints the current registration.
 func runShow(ctx context.Context, a *app, args []string) int {
 	var api apiFlags
-	cl, code, ok := a.parse(&usageSpec{name: "show", synopsis: "pcwebhook show [flags]", details: showDetails}, args, api.define)
-	switch {
-	case !ok:
+	if _, code, ok := a.parse(&usageSpec{name: "show", synopsis: "pcwebhook show [flags]", details: showDetails, noArgs: true}, args, api.define); !ok {
 		return code
-	case cl.NArg() > 0:
-		return a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " "))
 	}
 	client, code, ok := a.client(&api, nil)
 	if !ok {

@@ -71,6 +71,7 @@ func (a *app) parseTest(args []string) (*testOptions, int, bool) {
 		name:     "test",
 		synopsis: "pcwebhook test [--wait] [--timeout D] [flags]",
 		details:  testDetails,
+		noArgs:   true,
 	}, args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&o.wait, "wait", false, "wait for the delivery and show its attempts")
 		fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "how long --wait waits")
@@ -81,8 +82,6 @@ func (a *app) parseTest(args []string) (*testOptions, int, bool) {
 	switch {
 	case !ok:
 		return nil, code, false
-	case cl.NArg() > 0:
-		return nil, a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " ")), false
 	case o.timeout <= 0 || o.poll <= 0:
 		return nil, a.usageError(cl, "--timeout and --poll must be positive"), false
 	}

@@ -89,6 +89,7 @@ func (a *app) parseVerify(args []string) (*verifyOptions, int, bool) {
 		name:     "verify",
 		synopsis: "pcwebhook verify --headers FILE --body FILE [--cert FILE] [--dev] [--allow-cert-url PREFIX]... [--at TIME] [flags]",
 		details:  verifyDetails,
+		noArgs:   true,
 	}, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&o.headers, "headers", "", "the `file` of captured headers (required)")
 		fs.StringVar(&o.body, "body", "", "the `file` of the captured body, exact bytes (required)")
@@ -99,8 +100,6 @@ func (a *app) parseVerify(args []string) (*verifyOptions, int, bool) {
 	switch {
 	case !ok:
 		return nil, code, false
-	case cl.NArg() > 0:
-		return nil, a.usageError(cl, "unexpected arguments: "+strings.Join(cl.args, " ")), false
 	case o.headers == "" || o.body == "":
 		return nil, a.usageError(cl, "--headers and --body are required"), false
 	case o.cert != "" && o.trust.dev:
