@@ -64,6 +64,7 @@ func diagnose(err error, in diagnoseInput) diagnosis {
 	return diagnosis{summary: err.Error()}
 }
 
+// diagnoseMissingCertificateURL explains ErrMissingCertificateURL.
 func diagnoseMissingCertificateURL(ve *pcwebhook.VerificationError) diagnosis {
 	return diagnosis{
 		summary: "the X-MS-Certificate-Url header is missing or unusable (" + ve.Reason + ")",
@@ -74,6 +75,7 @@ func diagnoseMissingCertificateURL(ve *pcwebhook.VerificationError) diagnosis {
 	}
 }
 
+// diagnoseCertificateNotFound explains ErrCertificateNotFound.
 func diagnoseCertificateNotFound() diagnosis {
 	return diagnosis{
 		summary: "the certificate URL names no certificate (the store answered 404), and none was ever verified there",
@@ -92,6 +94,7 @@ func diagnoseUnconfirmed(ve *pcwebhook.VerificationError) diagnosis {
 	}
 }
 
+// diagnoseMalformedSignature explains ErrBadSignature at the signature-format step.
 func diagnoseMalformedSignature(ve *pcwebhook.VerificationError) diagnosis {
 	return diagnosis{
 		summary: "the signature is malformed (" + ve.Reason + ")",
