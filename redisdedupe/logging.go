@@ -32,10 +32,15 @@ func (slogRedisLogger) Printf(ctx context.Context, format string, v ...any) {
 	}
 	line := strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: ")
 	level := slog.LevelWarn
-	if strings.Contains(line, "failed to dial") {
+	switch {
+	case strings.Contains(line, "failed to dial"):
 		// One per retry of every command while Redis is unreachable; the command fails with the
 		// same error, and whoever sent it reports it once (the Handler: ERROR, 503).
 		level = slog.LevelDebug
+	case strings.HasPrefix(line, "sentinel: "):
+		// Sentinel's routine notices (the master's address, a new master after a failover): worth
+		// seeing, nothing to fix.
+		level = slog.LevelInfo
 	}
 	if l.Enabled(ctx, level) {
 		l.LogAttrs(ctx, level, "redis client", slog.String("redis", line))
