@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnercenter-go/pcwebhook/internal/testio"
+	"github.com/partnercenter-go/pcwebhook/internal/testpki"
 )
 
 // helperEnv makes the test binary act as a --token-cmd instead of running the tests.
@@ -53,6 +54,7 @@ func TestMain(m *testing.M) {
 		os.Exit(99)
 	}
 
+	testpki.SharePrimes() // the tests make a hundred certificate chains
 	dir, err := os.MkdirTemp("", "pcwebhook-cli-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
