@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,6 +71,7 @@ type I interface{ Do(context.Context) error }
 `
 
 func TestGoldenLists(t *testing.T) {
+	t.Parallel()
 	m := newModule(t, libV1)
 	code, out := m.apicheck("-write")
 	require.Equal(t, 0, code, out)
@@ -93,47 +95,110 @@ pkg example.com/m/sub, func Make(m.T) *m.T
 	assert.Contains(t, out, "matches")
 }
 
-func TestCheckFailsOnRemovalChangeAndAddition(t *testing.T) {
-	for _, c := range []struct {
-		name, from, to string
-		removed, added []string
-	}{
-		{"removed field", "\tA int\n", "", []string{"type T struct, A int"}, nil},
-		{"removed function", "// F is a function.\nfunc F(s string, opts ...func(*T)) error { return nil }\n", "",
-			[]string{"func F(string, ...func(*T)) error"}, nil},
-		{"changed signature", "func F(s string, opts", "func F(s []byte, opts",
-			[]string{"func F(string, ...func(*T)) error"}, []string{"func F([]byte, ...func(*T)) error"}},
-		{"changed result", "(string, error) { return \"\", nil }", "error { return nil }",
-			[]string{"method (*T) M(context.Context, int) (string, error)"}, []string{"method (*T) M(context.Context, int) error"}},
-		{"method added to an interface", "Do(context.Context) error }", "Do(context.Context) error; Undo() }",
-			[]string{"type I interface { Do }"}, []string{"type I interface { Do, Undo }", "type I interface, Undo()"}},
-		{"changed constant", "const C = 1", "const C = 2", []string{"const C untyped int = 1"}, []string{"const C untyped int = 2"}},
-		{"added function", "// C is", "// G is new.\nfunc G() {}\n\n// C is", nil, []string{"func G()"}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			m := newModule(t, libV1)
-			code, out := m.apicheck("-write")
-			require.Equal(t, 0, code, out)
-			require.Contains(t, libV1, c.from)
-			m.write("lib.go", strings.Replace(libV1, c.from, c.to, 1))
+// apiChanges are edits of libV1 that the check must report: what each removes or changes, and
+// what it adds.
+var apiChanges = []struct {
+	name, from, to string
+	removed, added []string
+}{
+	{"removed field", "\tA int\n", "", []string{"type T struct, A int"}, nil},
+	{"removed function", "// F is a function.\nfunc F(s string, opts ...func(*T)) error { return nil }\n", "",
+		[]string{"func F(string, ...func(*T)) error"}, nil},
+	{"changed signature", "func F(s string, opts", "func F(s []byte, opts",
+		[]string{"func F(string, ...func(*T)) error"}, []string{"func F([]byte, ...func(*T)) error"}},
+	{"changed result", "(string, error) { return \"\", nil }", "error { return nil }",
+		[]string{"method (*T) M(context.Context, int) (string, error)"}, []string{"method (*T) M(context.Context, int) error"}},
+	{"method added to an interface", "Do(context.Context) error }", "Do(context.Context) error; Undo() }",
+		[]string{"type I interface { Do }"}, []string{"type I interface { Do, Undo }", "type I interface, Undo()"}},
+	{"changed constant", "const C = 1", "const C = 2", []string{"const C untyped int = 1"}, []string{"const C untyped int = 2"}},
+	{"added function", "// C is", "// G is new.\nfunc G() {}\n\n// C is", nil, []string{"func G()"}},
+}
 
-			code, out = m.apicheck()
-			assert.Equal(t, 1, code, out)
+// assertReport checks the output of a check that found the given removals and additions.
+func assertReport(t *testing.T, out string, removed, added []string) {
+	t.Helper()
+	for _, f := range removed {
+		assert.Contains(t, out, "  - pkg example.com/m, "+f+"\n")
+	}
+	for _, f := range added {
+		assert.Contains(t, out, "  + pkg example.com/m, "+f+"\n")
+	}
+	assert.Equal(t, len(removed) > 0, strings.Contains(out, "// Deprecated: use NewName"),
+		"the way to deprecate is explained exactly when something was removed or changed:\n%s", out)
+	assert.Contains(t, out, "go run ./internal/apicheck -write", "the command that records the change")
+}
+
+// TestCheckFailsOnRemovalChangeAndAddition runs the command itself on one change: the check
+// fails with the report, and recording the change makes it pass.
+func TestCheckFailsOnRemovalChangeAndAddition(t *testing.T) {
+	t.Parallel()
+	c := apiChanges[2] // changed signature: a removal and an addition
+	m := newModule(t, libV1)
+	code, out := m.apicheck("-write")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, libV1, c.from)
+	m.write("lib.go", strings.Replace(libV1, c.from, c.to, 1))
+
+	code, out = m.apicheck()
+	assert.Equal(t, 1, code, out)
+	assertReport(t, out, c.removed, c.added)
+
+	code, out = m.apicheck("-write")
+	require.Equal(t, 0, code, out)
+	code, out = m.apicheck()
+	assert.Equal(t, 0, code, out)
+}
+
+// TestEveryKindOfChangeIsReported reads the API of every change of apiChanges from one module
+// (one package per change beside the unchanged one, so that the export data is built once) and
+// compares each with the golden list of libV1, as the command does.
+func TestEveryKindOfChangeIsReported(t *testing.T) {
+	t.Parallel()
+	m := &module{t: t, dir: t.TempDir()}
+	m.write("go.mod", "module example.com/v\n\ngo 1.22\n")
+	m.write("base/lib.go", libV1)
+	for i, c := range apiChanges {
+		require.Contains(t, libV1, c.from, c.name)
+		m.write(fmt.Sprintf("c%d/lib.go", i), strings.Replace(libV1, c.from, c.to, 1))
+	}
+	features, aliases, err := moduleAPI(m.dir)
+	require.NoError(t, err)
+	require.Empty(t, aliases)
+	// The features of package dir, spelled as those of example.com/m.
+	of := func(dir string) []string {
+		prefix := "pkg example.com/v/" + dir + ", "
+		var out []string
+		for _, f := range features {
+			if rest, ok := strings.CutPrefix(f, prefix); ok {
+				out = append(out, "pkg example.com/m, "+rest)
+			}
+		}
+		return out
+	}
+	golden := parse(render(of("base")))
+	require.NotEmpty(t, golden)
+	removed, added := compare(golden, of("base"), nil)
+	require.Empty(t, append(removed, added...), "the unchanged package matches")
+
+	for i, c := range apiChanges {
+		t.Run(c.name, func(t *testing.T) {
+			current := of(fmt.Sprintf("c%d", i))
+			removed, added := compare(golden, current, nil)
+			var want []string
 			for _, f := range c.removed {
-				assert.Contains(t, out, "  - pkg example.com/m, "+f+"\n")
+				want = append(want, "pkg example.com/m, "+f)
 			}
+			assert.ElementsMatch(t, want, removed, "removed or changed")
+			want = nil
 			for _, f := range c.added {
-				assert.Contains(t, out, "  + pkg example.com/m, "+f+"\n")
+				want = append(want, "pkg example.com/m, "+f)
 			}
-			assert.Equal(t, len(c.removed) > 0, strings.Contains(out, "// Deprecated: use NewName"),
-				"the way to deprecate is explained exactly when something was removed or changed:\n%s", out)
-			assert.Contains(t, out, "go run ./internal/apicheck -write", "the command that records the change")
+			assert.ElementsMatch(t, want, added, "added")
+			assertReport(t, report(goldenFile, removed, added), c.removed, c.added)
 
 			// Recording the change makes the check pass.
-			code, out = m.apicheck("-write")
-			require.Equal(t, 0, code, out)
-			code, out = m.apicheck()
-			assert.Equal(t, 0, code, out)
+			removed, added = compare(parse(render(current)), current, nil)
+			assert.Empty(t, append(removed, added...))
 		})
 	}
 }
@@ -141,6 +206,7 @@ func TestCheckFailsOnRemovalChangeAndAddition(t *testing.T) {
 // TestDeprecatedAliasesKeepTheAPI: renaming with deprecated aliases, as the failure message
 // advises, keeps every line of the golden file (the new names are additions).
 func TestDeprecatedAliasesKeepTheAPI(t *testing.T) {
+	t.Parallel()
 	m := newModule(t, libV1)
 	code, out := m.apicheck("-write")
 	require.Equal(t, 0, code, out)
@@ -166,6 +232,7 @@ const C = Count
 }
 
 func TestMissingGoldenFile(t *testing.T) {
+	t.Parallel()
 	m := newModule(t, libV1)
 	code, out := m.apicheck()
 	assert.Equal(t, 1, code)
