@@ -14,8 +14,10 @@ import (
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
-// The default store of the Handler passes the contract.
+// The default store of the Handler passes the contract. The kit mostly sleeps for its leases:
+// it runs beside the other tests.
 func TestDedupeStoreMemory(t *testing.T) {
+	t.Parallel()
 	pcwebhooktest.TestDedupeStore(t, func(t *testing.T, cfg pcwebhooktest.DedupeStoreConfig) pcwebhook.DedupeStore {
 		return pcwebhook.NewMemoryDedupeStoreWithOptions(pcwebhook.MemoryDedupeOptions{Lease: cfg.Lease, Retention: cfg.Retention})
 	})
@@ -28,7 +30,8 @@ func TestDedupeStoreCatchesBrokenStores(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the kit in child processes")
 	}
-	for _, tc := range []struct{ defect, subtest string }{
+	t.Parallel()
+	cases := []struct{ defect, subtest string }{
 		{"", ""},
 		{"racy-begin", "ConcurrentBegin"},
 		{"constant-token", "DistinctTokens"},
@@ -42,16 +45,32 @@ func TestDedupeStoreCatchesBrokenStores(t *testing.T) {
 		{"lease-never-ends", "LeaseExpiry"},
 		{"done-needs-live-lease", "DoneAfterLeaseWithoutTakeover"},
 		{"keeps-done-forever", "Retention"},
-	} {
-		t.Run("defect="+tc.defect, func(t *testing.T) {
-			t.Parallel()
+	}
+	// The children mostly sleep for the kit's leases: all of them run at once, whatever
+	// -test.parallel allows.
+	type childResult struct {
+		out []byte
+		err error
+	}
+	results := make([]childResult, len(cases))
+	var wg sync.WaitGroup
+	for i, tc := range cases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			run := "^TestDedupeStoreChild$"
 			if tc.subtest != "" {
 				run += "/^" + tc.subtest + "$"
 			}
 			cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.v", "-test.count=1")
 			cmd.Env = append(os.Environ(), "PCWEBHOOKTEST_DEFECT="+tc.defect, "PCWEBHOOKTEST_CHILD=1")
-			out, err := cmd.CombinedOutput()
+			results[i].out, results[i].err = cmd.CombinedOutput()
+		}()
+	}
+	wg.Wait()
+	for i, tc := range cases {
+		t.Run("defect="+tc.defect, func(t *testing.T) {
+			out, err := results[i].out, results[i].err
 			if tc.defect == "" {
 				if err != nil {
 					t.Fatalf("the store without a defect fails the kit: %v\n%s", err, out)
