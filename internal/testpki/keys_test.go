@@ -16,7 +16,7 @@ func init() { SharePrimes() }
 
 func TestPrimePoolKeysAreDistinctValidKeys(t *testing.T) {
 	var pool primePool
-	const n = 45
+	const n = 15
 	var keys []*rsa.PrivateKey
 	moduli := map[string]bool{}
 	for range n {
@@ -29,8 +29,8 @@ func TestPrimePoolKeysAreDistinctValidKeys(t *testing.T) {
 		moduli[k.N.String()] = true
 		keys = append(keys, k)
 	}
-	// Five generated keys give ten primes: 45 pairs, the 45 keys.
-	assert.Len(t, pool.primes, 10, "keys were generated beyond the pairs of the pool")
+	// Three generated keys give six primes: 15 pairs, the 15 keys.
+	assert.Len(t, pool.primes, 6, "keys were generated beyond the pairs of the pool")
 
 	digest := sha256.Sum256([]byte("body"))
 	for _, signer := range []int{0, 7, n - 1} {
