@@ -23,30 +23,8 @@
 //
 // # Callbacks
 //
-// The Handler runs the callbacks of a delivery (OnAny first, then the event's On<Event> callback
-// or OnUnknown) on the request's goroutine, one after the other, and answers only when they have
-// returned. What a callback may rely on:
-//
-//   - Context: ctx is the request's context. It is cancelled when Partner Center hangs up (and
-//     when ServeHTTP returns); the Handler adds no deadline of its own, so the server's timeouts
-//     and Partner Center's patience are the only limits. Pass ctx to the calls you make.
-//   - Answer: nil acknowledges the event (200). An error, or a panic (recovered and logged with
-//     its stack), answers 500: the delivery is released from deduplication and Partner Center
-//     retries it with the same body.
-//   - The event: the callback may keep it, Raw included, after it returns. The Handler reads each
-//     body into a new buffer that it never reuses; the same memory is handed to every callback
-//     of the delivery (the typed structs embed a copy of the Event, not of Raw), so do not modify
-//     it.
-//   - Registration: one callback per event, per OnAny and per OnUnknown. A second registration
-//     replaces the first, and the Handler logs a WARN naming the event, because two
-//     registrations usually mean one is a mistake; nil removes a callback. Registering is safe
-//     while the Handler serves: a delivery runs the callbacks registered when its first one starts.
-//   - Slow work: Partner Center does not document how long it waits for an answer, and a slow
-//     answer risks a timeout and a retry, so work slower than a request goes through a queue.
-//     Enqueue the event (Raw is the exact, verified body; ParseEvent decodes it again in the
-//     worker) in a durable queue, and return nil only once the enqueue succeeded; return its
-//     error otherwise. The worker may see an event twice, so its work must be idempotent. See
-//     the example of Handler (queueHandOff).
+// The contract of the callbacks (their context, what their answer means, what they may keep,
+// registration while serving, slow work) is stated once, on [Handler].
 //
 // # Deduplication
 //

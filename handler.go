@@ -31,8 +31,37 @@ const DefaultMaxBodyBytes = 64 << 10
 // was at fault, ERROR when the receiver was (with what to fix). Use [WithObserver] for metrics.
 //
 // Register callbacks with the On* methods (one per documented event, such as
-// [Handler.OnSubscriptionUpdated]), [Handler.OnAny] and [Handler.OnUnknown]. Registering is safe
-// at any time, also while serving. The zero Handler is usable and has the defaults of NewHandler.
+// [Handler.OnSubscriptionUpdated]), [Handler.OnAny] and [Handler.OnUnknown]. The zero Handler is
+// usable and has the defaults of NewHandler.
+//
+// # The callback contract
+//
+// The Handler runs the callbacks of a delivery (OnAny first, then the event's On<Event> callback
+// or OnUnknown) on the request's goroutine, one after the other, and answers only when they have
+// returned. What a callback may rely on:
+//
+//   - Context: ctx is the request's context. It is cancelled when Partner Center hangs up (and
+//     when ServeHTTP returns); the Handler adds no deadline of its own, so the server's timeouts
+//     and Partner Center's patience are the only limits. Pass ctx to the calls you make. With a
+//     transactional DedupeStore (a [ClaimContexter], such as pgdedupe's), ctx also carries the
+//     delivery's transaction: write through it, and the writes commit with the delivery's record.
+//   - Answer: nil acknowledges the event (200). An error, or a panic (recovered and logged with
+//     its stack), answers 500: the delivery is released from deduplication and Partner Center
+//     retries it with the same body.
+//   - The event: the callback may keep it, Raw included, after it returns. The Handler reads each
+//     body into a new buffer that it never reuses; the same memory is handed to every callback
+//     of the delivery (the typed structs embed a copy of the Event, not of Raw), so do not modify
+//     it.
+//   - Registration: one callback per event, per OnAny and per OnUnknown. A second registration
+//     replaces the first, and the Handler logs a WARN naming the event, because two
+//     registrations usually mean one is a mistake; nil removes a callback. Registering is safe
+//     while the Handler serves: a delivery runs the callbacks registered when its first one starts.
+//   - Slow work: Partner Center does not document how long it waits for an answer, and a slow
+//     answer risks a timeout and a retry, so work slower than a request goes through a queue.
+//     Enqueue the event (Raw is the exact, verified body; ParseEvent decodes it again in the
+//     worker) in a durable queue, and return nil only once the enqueue succeeded; return its
+//     error otherwise. The worker may see an event twice, so its work must be idempotent. See
+//     the example of Handler (queueHandOff).
 type Handler struct {
 	once        sync.Once
 	verifier    *Verifier

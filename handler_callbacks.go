@@ -52,10 +52,8 @@ func (h *Handler) setTyped(name EventName, fn func(context.Context, *Event) erro
 }
 
 // OnAny registers fn to run for every verified, non-duplicate event, before its typed callback
-// (or OnUnknown). If fn returns an error or panics, the typed callback does not run and the answer
-// is 500, so Partner Center retries. fn gets the request's context and may keep the event, Raw
-// included, as described for the On<Event> methods and under "Callbacks" in the package
-// documentation. A later call replaces fn (the Handler logs a warning) and nil removes it.
+// (or OnUnknown), under the callback contract of [Handler]. If fn returns an error or panics, the
+// typed callback does not run and Partner Center retries.
 func (h *Handler) OnAny(fn func(context.Context, *Event) error) {
 	h.update(slog.String("callback", "OnAny"), func(c *callbacks) bool {
 		old := c.any
@@ -65,9 +63,8 @@ func (h *Handler) OnAny(fn func(context.Context, *Event) error) {
 }
 
 // OnUnknown registers fn for events whose name is not a documented one (Partner Center adds
-// events over time). Without it such events are acknowledged (200) and logged. fn gets the
-// request's context and may keep the event, Raw included, as described under "Callbacks" in the
-// package documentation. A later call replaces fn (the Handler logs a warning) and nil removes it.
+// events over time), under the callback contract of [Handler]. Without it such events are
+// acknowledged (200) and logged.
 func (h *Handler) OnUnknown(fn func(context.Context, *Event) error) {
 	h.update(slog.String("callback", "OnUnknown"), func(c *callbacks) bool {
 		old := c.unknown

@@ -5,15 +5,8 @@ package pcwebhook
 import "context"
 
 // OnTestCreated registers fn for [EventTestCreated], which is raised when a test event is requested
-// through the registration API. fn receives the typed [TestEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// through the registration API. fn receives the typed [TestEvent] and runs after OnAny under the
+// callback contract of [Handler]: nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnTestCreated(fn func(context.Context, *TestEvent) error) {
 	if fn == nil {
 		h.setTyped(EventTestCreated, nil)
@@ -24,15 +17,8 @@ func (h *Handler) OnTestCreated(fn func(context.Context, *TestEvent) error) {
 
 // OnSubscriptionUpdated registers fn for [EventSubscriptionUpdated], which is raised when a
 // subscription changes, through the API or internally; it may arrive up to 48 hours after the
-// change. fn receives the typed [SubscriptionEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// change. fn receives the typed [SubscriptionEvent] and runs after OnAny under the callback
+// contract of [Handler]: nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnSubscriptionUpdated(fn func(context.Context, *SubscriptionEvent) error) {
 	if fn == nil {
 		h.setTyped(EventSubscriptionUpdated, nil)
@@ -43,15 +29,8 @@ func (h *Handler) OnSubscriptionUpdated(fn func(context.Context, *SubscriptionEv
 
 // OnUsageRecordsThresholdExceeded registers fn for [EventUsageRecordsThresholdExceeded], which is
 // raised when a customer's Microsoft Azure usage exceeds their usage spending budget. fn receives
-// the typed [UsageThresholdEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// the typed [UsageThresholdEvent] and runs after OnAny under the callback contract of [Handler]:
+// nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnUsageRecordsThresholdExceeded(fn func(context.Context, *UsageThresholdEvent) error) {
 	if fn == nil {
 		h.setTyped(EventUsageRecordsThresholdExceeded, nil)
@@ -61,15 +40,8 @@ func (h *Handler) OnUsageRecordsThresholdExceeded(fn func(context.Context, *Usag
 }
 
 // OnReferralCreated registers fn for [EventReferralCreated], which is raised when a referral is
-// created. fn receives the typed [ReferralEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// created. fn receives the typed [ReferralEvent] and runs after OnAny under the callback contract
+// of [Handler]: nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnReferralCreated(fn func(context.Context, *ReferralEvent) error) {
 	if fn == nil {
 		h.setTyped(EventReferralCreated, nil)
@@ -79,15 +51,8 @@ func (h *Handler) OnReferralCreated(fn func(context.Context, *ReferralEvent) err
 }
 
 // OnReferralUpdated registers fn for [EventReferralUpdated], which is raised when a referral is
-// updated. fn receives the typed [ReferralEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// updated. fn receives the typed [ReferralEvent] and runs after OnAny under the callback contract
+// of [Handler]: nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnReferralUpdated(fn func(context.Context, *ReferralEvent) error) {
 	if fn == nil {
 		h.setTyped(EventReferralUpdated, nil)
@@ -97,15 +62,8 @@ func (h *Handler) OnReferralUpdated(fn func(context.Context, *ReferralEvent) err
 }
 
 // OnRelatedReferralCreated registers fn for [EventRelatedReferralCreated], which is raised when a
-// related referral is created. fn receives the typed [ReferralEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// related referral is created. fn receives the typed [ReferralEvent] and runs after OnAny under the
+// callback contract of [Handler]: nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnRelatedReferralCreated(fn func(context.Context, *ReferralEvent) error) {
 	if fn == nil {
 		h.setTyped(EventRelatedReferralCreated, nil)
@@ -115,15 +73,8 @@ func (h *Handler) OnRelatedReferralCreated(fn func(context.Context, *ReferralEve
 }
 
 // OnRelatedReferralUpdated registers fn for [EventRelatedReferralUpdated], which is raised when a
-// related referral is updated. fn receives the typed [ReferralEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// related referral is updated. fn receives the typed [ReferralEvent] and runs after OnAny under the
+// callback contract of [Handler]: nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnRelatedReferralUpdated(fn func(context.Context, *ReferralEvent) error) {
 	if fn == nil {
 		h.setTyped(EventRelatedReferralUpdated, nil)
@@ -133,15 +84,8 @@ func (h *Handler) OnRelatedReferralUpdated(fn func(context.Context, *ReferralEve
 }
 
 // OnInvoiceReady registers fn for [EventInvoiceReady], which is raised when a new invoice is ready.
-// fn receives the typed [InvoiceEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// fn receives the typed [InvoiceEvent] and runs after OnAny under the callback contract of
+// [Handler]: nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnInvoiceReady(fn func(context.Context, *InvoiceEvent) error) {
 	if fn == nil {
 		h.setTyped(EventInvoiceReady, nil)
@@ -152,15 +96,8 @@ func (h *Handler) OnInvoiceReady(fn func(context.Context, *InvoiceEvent) error) 
 
 // OnGranularAdminRelationshipApproved registers fn for [EventGranularAdminRelationshipApproved],
 // which is raised when the customer approves a GDAP relationship. fn receives the typed
-// [GranularAdminRelationshipEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// [GranularAdminRelationshipEvent] and runs after OnAny under the callback contract of [Handler]:
+// nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnGranularAdminRelationshipApproved(fn func(context.Context, *GranularAdminRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminRelationshipApproved, nil)
@@ -171,15 +108,8 @@ func (h *Handler) OnGranularAdminRelationshipApproved(fn func(context.Context, *
 
 // OnGranularAdminRelationshipActivated registers fn for [EventGranularAdminRelationshipActivated],
 // which is raised when a GDAP relationship becomes active. fn receives the typed
-// [GranularAdminRelationshipEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// [GranularAdminRelationshipEvent] and runs after OnAny under the callback contract of [Handler]:
+// nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnGranularAdminRelationshipActivated(fn func(context.Context, *GranularAdminRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminRelationshipActivated, nil)
@@ -190,16 +120,9 @@ func (h *Handler) OnGranularAdminRelationshipActivated(fn func(context.Context, 
 
 // OnGranularAdminRelationshipTerminated registers fn for
 // [EventGranularAdminRelationshipTerminated], which is raised when a GDAP relationship is
-// terminated by the partner or the customer. fn receives the typed
-// [GranularAdminRelationshipEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// terminated by the partner or the customer. fn receives the typed [GranularAdminRelationshipEvent]
+// and runs after OnAny under the callback contract of [Handler]: nil acknowledges the event, an
+// error makes Partner Center retry.
 func (h *Handler) OnGranularAdminRelationshipTerminated(fn func(context.Context, *GranularAdminRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminRelationshipTerminated, nil)
@@ -210,15 +133,9 @@ func (h *Handler) OnGranularAdminRelationshipTerminated(fn func(context.Context,
 
 // OnGranularAdminRelationshipAutoExtended registers fn for
 // [EventGranularAdminRelationshipAutoExtended], which is raised when the system extends a GDAP
-// relationship automatically. fn receives the typed [GranularAdminRelationshipEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// relationship automatically. fn receives the typed [GranularAdminRelationshipEvent] and runs after
+// OnAny under the callback contract of [Handler]: nil acknowledges the event, an error makes
+// Partner Center retry.
 func (h *Handler) OnGranularAdminRelationshipAutoExtended(fn func(context.Context, *GranularAdminRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminRelationshipAutoExtended, nil)
@@ -229,15 +146,8 @@ func (h *Handler) OnGranularAdminRelationshipAutoExtended(fn func(context.Contex
 
 // OnGranularAdminRelationshipUpdated registers fn for [EventGranularAdminRelationshipUpdated],
 // which is raised when a GDAP relationship is updated by the partner or the customer. fn receives
-// the typed [GranularAdminRelationshipEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// the typed [GranularAdminRelationshipEvent] and runs after OnAny under the callback contract of
+// [Handler]: nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnGranularAdminRelationshipUpdated(fn func(context.Context, *GranularAdminRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminRelationshipUpdated, nil)
@@ -248,15 +158,8 @@ func (h *Handler) OnGranularAdminRelationshipUpdated(fn func(context.Context, *G
 
 // OnGranularAdminRelationshipExpired registers fn for [EventGranularAdminRelationshipExpired],
 // which is raised when a GDAP relationship expires. fn receives the typed
-// [GranularAdminRelationshipEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// [GranularAdminRelationshipEvent] and runs after OnAny under the callback contract of [Handler]:
+// nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnGranularAdminRelationshipExpired(fn func(context.Context, *GranularAdminRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminRelationshipExpired, nil)
@@ -267,15 +170,8 @@ func (h *Handler) OnGranularAdminRelationshipExpired(fn func(context.Context, *G
 
 // OnGranularAdminRelationshipCreated registers fn for [EventGranularAdminRelationshipCreated],
 // which is raised when a GDAP relationship is created. fn receives the typed
-// [GranularAdminRelationshipEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// [GranularAdminRelationshipEvent] and runs after OnAny under the callback contract of [Handler]:
+// nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnGranularAdminRelationshipCreated(fn func(context.Context, *GranularAdminRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminRelationshipCreated, nil)
@@ -286,15 +182,9 @@ func (h *Handler) OnGranularAdminRelationshipCreated(fn func(context.Context, *G
 
 // OnGranularAdminAccessAssignmentCreated registers fn for
 // [EventGranularAdminAccessAssignmentCreated], which is raised when the partner creates a GDAP
-// access assignment. fn receives the typed [GranularAdminAccessAssignmentEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// access assignment. fn receives the typed [GranularAdminAccessAssignmentEvent] and runs after
+// OnAny under the callback contract of [Handler]: nil acknowledges the event, an error makes
+// Partner Center retry.
 func (h *Handler) OnGranularAdminAccessAssignmentCreated(fn func(context.Context, *GranularAdminAccessAssignmentEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminAccessAssignmentCreated, nil)
@@ -305,15 +195,9 @@ func (h *Handler) OnGranularAdminAccessAssignmentCreated(fn func(context.Context
 
 // OnGranularAdminAccessAssignmentActivated registers fn for
 // [EventGranularAdminAccessAssignmentActivated], which is raised when a GDAP access assignment
-// becomes active. fn receives the typed [GranularAdminAccessAssignmentEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// becomes active. fn receives the typed [GranularAdminAccessAssignmentEvent] and runs after OnAny
+// under the callback contract of [Handler]: nil acknowledges the event, an error makes Partner
+// Center retry.
 func (h *Handler) OnGranularAdminAccessAssignmentActivated(fn func(context.Context, *GranularAdminAccessAssignmentEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminAccessAssignmentActivated, nil)
@@ -324,15 +208,9 @@ func (h *Handler) OnGranularAdminAccessAssignmentActivated(fn func(context.Conte
 
 // OnGranularAdminAccessAssignmentUpdated registers fn for
 // [EventGranularAdminAccessAssignmentUpdated], which is raised when the partner updates a GDAP
-// access assignment. fn receives the typed [GranularAdminAccessAssignmentEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// access assignment. fn receives the typed [GranularAdminAccessAssignmentEvent] and runs after
+// OnAny under the callback contract of [Handler]: nil acknowledges the event, an error makes
+// Partner Center retry.
 func (h *Handler) OnGranularAdminAccessAssignmentUpdated(fn func(context.Context, *GranularAdminAccessAssignmentEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminAccessAssignmentUpdated, nil)
@@ -343,15 +221,9 @@ func (h *Handler) OnGranularAdminAccessAssignmentUpdated(fn func(context.Context
 
 // OnGranularAdminAccessAssignmentDeleted registers fn for
 // [EventGranularAdminAccessAssignmentDeleted], which is raised when the partner deletes a GDAP
-// access assignment. fn receives the typed [GranularAdminAccessAssignmentEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// access assignment. fn receives the typed [GranularAdminAccessAssignmentEvent] and runs after
+// OnAny under the callback contract of [Handler]: nil acknowledges the event, an error makes
+// Partner Center retry.
 func (h *Handler) OnGranularAdminAccessAssignmentDeleted(fn func(context.Context, *GranularAdminAccessAssignmentEvent) error) {
 	if fn == nil {
 		h.setTyped(EventGranularAdminAccessAssignmentDeleted, nil)
@@ -362,15 +234,8 @@ func (h *Handler) OnGranularAdminAccessAssignmentDeleted(fn func(context.Context
 
 // OnNewCommerceMigrationCreated registers fn for [EventNewCommerceMigrationCreated], which is
 // raised when a new-commerce migration is created. fn receives the typed
-// [NewCommerceMigrationEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// [NewCommerceMigrationEvent] and runs after OnAny under the callback contract of [Handler]: nil
+// acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnNewCommerceMigrationCreated(fn func(context.Context, *NewCommerceMigrationEvent) error) {
 	if fn == nil {
 		h.setTyped(EventNewCommerceMigrationCreated, nil)
@@ -380,16 +245,9 @@ func (h *Handler) OnNewCommerceMigrationCreated(fn func(context.Context, *NewCom
 }
 
 // OnNewCommerceMigrationCompleted registers fn for [EventNewCommerceMigrationCompleted], which is
-// raised when a new-commerce migration completes. fn receives the typed
-// [NewCommerceMigrationEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// raised when a new-commerce migration completes. fn receives the typed [NewCommerceMigrationEvent]
+// and runs after OnAny under the callback contract of [Handler]: nil acknowledges the event, an
+// error makes Partner Center retry.
 func (h *Handler) OnNewCommerceMigrationCompleted(fn func(context.Context, *NewCommerceMigrationEvent) error) {
 	if fn == nil {
 		h.setTyped(EventNewCommerceMigrationCompleted, nil)
@@ -400,15 +258,8 @@ func (h *Handler) OnNewCommerceMigrationCompleted(fn func(context.Context, *NewC
 
 // OnCreateNewCommerceMigrationSchedule registers fn for [EventCreateNewCommerceMigrationSchedule],
 // which is raised when a new-commerce migration schedule is created. fn receives the typed
-// [NewCommerceMigrationEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// [NewCommerceMigrationEvent] and runs after OnAny under the callback contract of [Handler]: nil
+// acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnCreateNewCommerceMigrationSchedule(fn func(context.Context, *NewCommerceMigrationEvent) error) {
 	if fn == nil {
 		h.setTyped(EventCreateNewCommerceMigrationSchedule, nil)
@@ -418,15 +269,9 @@ func (h *Handler) OnCreateNewCommerceMigrationSchedule(fn func(context.Context, 
 }
 
 // OnNewCommerceMigrationFailed registers fn for [EventNewCommerceMigrationFailed], which is raised
-// when a new-commerce migration fails. fn receives the typed [NewCommerceMigrationEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// when a new-commerce migration fails. fn receives the typed [NewCommerceMigrationEvent] and runs
+// after OnAny under the callback contract of [Handler]: nil acknowledges the event, an error makes
+// Partner Center retry.
 func (h *Handler) OnNewCommerceMigrationFailed(fn func(context.Context, *NewCommerceMigrationEvent) error) {
 	if fn == nil {
 		h.setTyped(EventNewCommerceMigrationFailed, nil)
@@ -437,15 +282,8 @@ func (h *Handler) OnNewCommerceMigrationFailed(fn func(context.Context, *NewComm
 
 // OnNewCommerceMigrationScheduleFailed registers fn for [EventNewCommerceMigrationScheduleFailed],
 // which is raised when a scheduled new-commerce migration fails. fn receives the typed
-// [NewCommerceMigrationScheduleEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// [NewCommerceMigrationScheduleEvent] and runs after OnAny under the callback contract of
+// [Handler]: nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnNewCommerceMigrationScheduleFailed(fn func(context.Context, *NewCommerceMigrationScheduleEvent) error) {
 	if fn == nil {
 		h.setTyped(EventNewCommerceMigrationScheduleFailed, nil)
@@ -455,15 +293,8 @@ func (h *Handler) OnNewCommerceMigrationScheduleFailed(fn func(context.Context, 
 }
 
 // OnCreateTransfer registers fn for [EventCreateTransfer], which is raised when a transfer is
-// created. fn receives the typed [TransferEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// created. fn receives the typed [TransferEvent] and runs after OnAny under the callback contract
+// of [Handler]: nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnCreateTransfer(fn func(context.Context, *TransferEvent) error) {
 	if fn == nil {
 		h.setTyped(EventCreateTransfer, nil)
@@ -473,15 +304,8 @@ func (h *Handler) OnCreateTransfer(fn func(context.Context, *TransferEvent) erro
 }
 
 // OnUpdateTransfer registers fn for [EventUpdateTransfer], which is raised when a transfer is
-// updated. fn receives the typed [TransferEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// updated. fn receives the typed [TransferEvent] and runs after OnAny under the callback contract
+// of [Handler]: nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnUpdateTransfer(fn func(context.Context, *TransferEvent) error) {
 	if fn == nil {
 		h.setTyped(EventUpdateTransfer, nil)
@@ -491,15 +315,8 @@ func (h *Handler) OnUpdateTransfer(fn func(context.Context, *TransferEvent) erro
 }
 
 // OnCompleteTransfer registers fn for [EventCompleteTransfer], which is raised when a transfer
-// completes. fn receives the typed [TransferEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// completes. fn receives the typed [TransferEvent] and runs after OnAny under the callback contract
+// of [Handler]: nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnCompleteTransfer(fn func(context.Context, *TransferEvent) error) {
 	if fn == nil {
 		h.setTyped(EventCompleteTransfer, nil)
@@ -510,15 +327,8 @@ func (h *Handler) OnCompleteTransfer(fn func(context.Context, *TransferEvent) er
 
 // OnTransferFailed registers fn for [EventTransferFailed], which is raised when a transfer fails.
 // The documents also call it "fail-transfer", which is accepted as an alias on input. fn receives
-// the typed [TransferEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// the typed [TransferEvent] and runs after OnAny under the callback contract of [Handler]: nil
+// acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnTransferFailed(fn func(context.Context, *TransferEvent) error) {
 	if fn == nil {
 		h.setTyped(EventTransferFailed, nil)
@@ -529,15 +339,8 @@ func (h *Handler) OnTransferFailed(fn func(context.Context, *TransferEvent) erro
 
 // OnResellerRelationshipAcceptedByCustomer registers fn for
 // [EventResellerRelationshipAcceptedByCustomer], which is raised when a customer accepts a reseller
-// relationship. fn receives the typed [CustomerRelationshipEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// relationship. fn receives the typed [CustomerRelationshipEvent] and runs after OnAny under the
+// callback contract of [Handler]: nil acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnResellerRelationshipAcceptedByCustomer(fn func(context.Context, *CustomerRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventResellerRelationshipAcceptedByCustomer, nil)
@@ -548,15 +351,9 @@ func (h *Handler) OnResellerRelationshipAcceptedByCustomer(fn func(context.Conte
 
 // OnIndirectResellerRelationshipAcceptedByCustomer registers fn for
 // [EventIndirectResellerRelationshipAcceptedByCustomer], which is raised when a customer accepts an
-// indirect reseller relationship. fn receives the typed [CustomerRelationshipEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// indirect reseller relationship. fn receives the typed [CustomerRelationshipEvent] and runs after
+// OnAny under the callback contract of [Handler]: nil acknowledges the event, an error makes
+// Partner Center retry.
 func (h *Handler) OnIndirectResellerRelationshipAcceptedByCustomer(fn func(context.Context, *CustomerRelationshipEvent) error) {
 	if fn == nil {
 		h.setTyped(EventIndirectResellerRelationshipAcceptedByCustomer, nil)
@@ -567,15 +364,8 @@ func (h *Handler) OnIndirectResellerRelationshipAcceptedByCustomer(fn func(conte
 
 // OnDAPAdminRelationshipApproved registers fn for [EventDAPAdminRelationshipApproved], which is
 // raised when a DAP relationship between the partner and a customer tenant is approved. fn receives
-// the typed [DAPEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// the typed [DAPEvent] and runs after OnAny under the callback contract of [Handler]: nil
+// acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnDAPAdminRelationshipApproved(fn func(context.Context, *DAPEvent) error) {
 	if fn == nil {
 		h.setTyped(EventDAPAdminRelationshipApproved, nil)
@@ -586,15 +376,8 @@ func (h *Handler) OnDAPAdminRelationshipApproved(fn func(context.Context, *DAPEv
 
 // OnDAPAdminRelationshipTerminated registers fn for [EventDAPAdminRelationshipTerminated], which is
 // raised when a DAP relationship between the partner and a customer tenant is terminated. fn
-// receives the typed [DAPEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// receives the typed [DAPEvent] and runs after OnAny under the callback contract of [Handler]: nil
+// acknowledges the event, an error makes Partner Center retry.
 func (h *Handler) OnDAPAdminRelationshipTerminated(fn func(context.Context, *DAPEvent) error) {
 	if fn == nil {
 		h.setTyped(EventDAPAdminRelationshipTerminated, nil)
@@ -605,15 +388,9 @@ func (h *Handler) OnDAPAdminRelationshipTerminated(fn func(context.Context, *DAP
 
 // OnDAPAdminRelationshipTerminatedByMicrosoft registers fn for
 // [EventDAPAdminRelationshipTerminatedByMicrosoft], which is raised when Microsoft terminates a DAP
-// relationship that was inactive for more than 90 days. fn receives the typed [DAPEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// relationship that was inactive for more than 90 days. fn receives the typed [DAPEvent] and runs
+// after OnAny under the callback contract of [Handler]: nil acknowledges the event, an error makes
+// Partner Center retry.
 func (h *Handler) OnDAPAdminRelationshipTerminatedByMicrosoft(fn func(context.Context, *DAPEvent) error) {
 	if fn == nil {
 		h.setTyped(EventDAPAdminRelationshipTerminatedByMicrosoft, nil)
@@ -624,15 +401,8 @@ func (h *Handler) OnDAPAdminRelationshipTerminatedByMicrosoft(fn func(context.Co
 
 // OnAzureFraudEventDetected registers fn for [EventAzureFraudEventDetected], which is raised when a
 // security alert (fraud) is detected on a customer tenant of the partner. fn receives the typed
-// [FraudEvent].
-//
-// fn runs after OnAny with the request's context, which is cancelled when Partner Center hangs up
-// and has no deadline of its own. Returning nil acknowledges the event (200); an error or a panic
-// answers 500 and Partner Center retries. fn may keep the event, Raw included: each body is read
-// into a new buffer, never reused, and shared by the delivery's callbacks, so do not modify it. A
-// later call replaces fn (the Handler logs a warning) and nil removes it, also while serving. For
-// work slower than a request, enqueue the event durably and return nil: see "Callbacks" in the
-// package documentation.
+// [FraudEvent] and runs after OnAny under the callback contract of [Handler]: nil acknowledges the
+// event, an error makes Partner Center retry.
 func (h *Handler) OnAzureFraudEventDetected(fn func(context.Context, *FraudEvent) error) {
 	if fn == nil {
 		h.setTyped(EventAzureFraudEventDetected, nil)

@@ -131,3 +131,17 @@ func TestResourceIDKey(t *testing.T) {
 		assert.Equal(t, want, pcwebhook.ResourceID{Name: name}.Key(), name)
 	}
 }
+
+// TestResultEventLabel: the metric label of a delivery's event has a bounded set of values.
+func TestResultEventLabel(t *testing.T) {
+	for _, c := range []struct {
+		ev   *pcwebhook.Event
+		want string
+	}{
+		{nil, ""},
+		{&pcwebhook.Event{Name: pcwebhook.EventInvoiceReady}, "invoice-ready"},
+		{&pcwebhook.Event{Name: "made-up-by-a-sender-1234"}, pcwebhook.EventLabelUnknown},
+	} {
+		assert.Equal(t, c.want, pcwebhook.Result{Event: c.ev}.EventLabel())
+	}
+}

@@ -70,14 +70,6 @@ const (
 	OutcomeNotCommitted Outcome = "not-committed"
 )
 
-// Deprecated names of outcomes.
-const (
-	// Deprecated: use OutcomeVerificationFailed, the same value.
-	OutcomeUnverified = OutcomeVerificationFailed
-	// Deprecated: use OutcomeDuplicateInProgress, the same value.
-	OutcomeInProgress = OutcomeDuplicateInProgress
-)
-
 // Result is what the Handler did with one request, as given to the function of [WithObserver].
 type Result struct {
 	// Event is the decoded event; nil when the request was refused before it was decoded
@@ -96,6 +88,23 @@ type Result struct {
 	// DeliveryKey is the delivery's key in the DedupeStore (the hex SHA-256 of the body); empty
 	// when the request was refused before it was verified.
 	DeliveryKey string
+}
+
+// EventLabelUnknown is what [Result.EventLabel] returns for an event whose name this version does
+// not know.
+const EventLabelUnknown = "unknown"
+
+// EventLabel returns the event's name as a metric label with a bounded set of values: the name of
+// a documented event, EventLabelUnknown for any other name (a sender cannot create series at
+// will), and "" when the request was refused before its event was decoded.
+func (r Result) EventLabel() string {
+	switch {
+	case r.Event == nil:
+		return ""
+	case r.Event.Name.Known():
+		return string(r.Event.Name)
+	}
+	return EventLabelUnknown
 }
 
 // HTTPStatus returns the status the Handler answers for err: for an error of ParseRequest,

@@ -598,8 +598,6 @@ func TestEveryOutcomeHasARow(t *testing.T) {
 	assert.Equal(t, declared, rows, "every Outcome in handler_outcome.go has exactly one row in outcomeRows")
 	assert.Len(t, declared, 18)
 
-	assert.Equal(t, pcwebhook.OutcomeVerificationFailed, pcwebhook.OutcomeUnverified, "the deprecated name keeps its value")
-	assert.Equal(t, pcwebhook.OutcomeDuplicateInProgress, pcwebhook.OutcomeInProgress, "the deprecated name keeps its value")
 }
 
 // TestHTTPStatusOfTransientVerificationErrors: a VerificationError whose Transient is true is the

@@ -70,6 +70,11 @@ type verifierState struct {
 	loads   atomic.Uint64                          // numbers the loads of keys, in the order they start
 	issuers *certcache.Loader[[]*x509.Certificate] // per issuer (AIA) URL
 
+	// The loads of keys and issuers, made once so that a lookup served from the cache
+	// allocates nothing.
+	loadLeafFn, reloadLeafFn certcache.LoadFunc[*leafEntry]
+	loadIssuerFn             certcache.LoadFunc[[]*x509.Certificate]
+
 	stats verifierCounters
 }
 
@@ -163,6 +168,13 @@ func newVerifierState(cfg verifierConfig) (*verifierState, error) {
 		keys:    newKeyLoader(&cfg),
 		issuers: newIssuerLoader(&cfg),
 	}
+	st.loadLeafFn = func(ctx context.Context, key string) (*leafEntry, time.Time, time.Time, error) {
+		return st.loadLeaf(ctx, key, false)
+	}
+	st.reloadLeafFn = func(ctx context.Context, key string) (*leafEntry, time.Time, time.Time, error) {
+		return st.loadLeaf(ctx, key, true)
+	}
+	st.loadIssuerFn = st.loadIssuer
 	for _, p := range cfg.pins {
 		u, reason := matchAllowList(p.url, cfg.certPrefixes, false)
 		if reason != "" {

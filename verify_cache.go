@@ -14,10 +14,12 @@ import (
 // cache, single flight, forced reloads at most once per interval. What differs is a parameter:
 //
 //   - leaf keys are stored when the whole check passed, and may be reloaded when a signature
-//     fails with a cached key (key rotation in place);
-//   - issuer files are Deferred: stored only once they built a valid chain (issuerCommit), and a
-//     chain that fails with them is remembered as their failure.
+//     matches no cached key (a rotation check);
+//   - issuer files are Deferred: stored only once they built a valid chain (see verify_chain.go);
+//     a chain that fails with them is the leaf's verdict, not theirs.
 //
+// A lookup goes one way: Verify -> leafKey -> Loader.Load (cache, failure cache, or one load) ->
+// loadLeaf -> download -> checkCertificate (verify_chain.go: parse, leaf checks, chain, issuers).
 // Conditions of the moment (the download queue full, every caller gone) are never remembered.
 
 // leafEntry is the cached state of one certificate URL: the key its certificate holds, and,
@@ -76,20 +78,16 @@ func cacheableFailure(err error) bool {
 }
 
 // leafKey returns the verified entry of the certificate URL u: from the cache when an entry is
-// valid at the clock's time, else from the failure cache, else by loading it once for all
-// concurrent callers. The caller waits at most until ctx ends. A URL that verified before gets
-// its download ahead of never-seen URLs.
+// valid at the clock's time, else the remembered failure, else loaded once for all concurrent
+// callers. The caller waits at most until ctx ends.
 func (st *verifierState) leafKey(ctx context.Context, u *strictURL) (*leafEntry, error) {
-	now := st.cfg.now()
-	if e, ok := st.keys.Get(u.canonical, now); ok {
+	e, src, err := st.keys.Load(ctx, u.canonical, st.loadLeafFn)
+	switch src {
+	case certcache.Cached:
 		st.stats.cacheHits.Add(1)
-		return e, nil
-	}
-	if err, ok := st.keys.Failure(u.canonical, now); ok {
+	case certcache.CachedFailure:
 		st.stats.failureCacheHits.Add(1)
-		return nil, errorFromWait(err, StepDownload, u.authority())
 	}
-	e, err := st.keys.Load(ctx, u.canonical, st.leafLoad(u, false))
 	if err != nil {
 		return nil, errorFromWait(err, StepDownload, u.authority())
 	}
@@ -102,7 +100,7 @@ func (st *verifierState) leafKey(ctx context.Context, u *strictURL) (*leafEntry,
 // entry cached after the check (which another caller's check may have replaced), or the check's
 // failure.
 func (st *verifierState) rotationCheck(ctx context.Context, u *strictURL) (*leafEntry, error) {
-	e, _, err := st.keys.Reload(ctx, u.canonical, st.leafLoad(u, true))
+	e, _, err := st.keys.Reload(ctx, u.canonical, st.reloadLeafFn)
 	if err != nil {
 		return nil, errorFromWait(err, StepDownload, u.authority())
 	}
@@ -113,35 +111,43 @@ func (st *verifierState) rotationCheck(ctx context.Context, u *strictURL) (*leaf
 	return e, nil
 }
 
-// leafLoad returns the load of u's certificate: download (or pin), parse, check, chain. A
-// rotation check's load keeps the key it replaces as the previous key of the new entry.
-func (st *verifierState) leafLoad(u *strictURL, rotation bool) certcache.LoadFunc[*leafEntry] {
-	target := *u
-	priority := st.keys.Known(u.canonical)
-	return func(ctx context.Context) (*leafEntry, time.Time, time.Time, error) {
-		seq := st.loads.Add(1)
-		if rotation {
-			st.stats.rotationChecks.Add(1)
-		}
-		now := st.cfg.now()
-		key, notBefore, expires, verr := st.fetchAndCheckLeaf(ctx, &target, now, priority)
-		if verr != nil {
-			if verr.Host == "" {
-				verr.Host = target.authority()
-			}
-			return nil, notBefore, expires, verr
-		}
-		e := &leafEntry{key: key, seq: seq, expires: expires}
-		if old, ok := st.keys.Get(target.canonical, now); ok && rotation {
-			switch {
-			case !old.key.Equal(key):
-				e.prev, e.prevUntil = old.key, old.expires
-			case old.previous(now) != nil:
-				e.prev, e.prevUntil = old.prev, old.prevUntil
-			}
-		}
-		return e, notBefore, expires, nil
+// loadLeaf is the load of the certificate at the canonical URL key: download (or pin), parse,
+// check, chain. A rotation check's load keeps the key it replaces as the previous key of the new
+// entry. URLs that verified before (or that the operator vouched for) are downloaded first.
+func (st *verifierState) loadLeaf(ctx context.Context, key string, rotation bool) (*leafEntry, time.Time, time.Time, error) {
+	var zero time.Time
+	seq := st.loads.Add(1)
+	if rotation {
+		st.stats.rotationChecks.Add(1)
 	}
+	u, reason := matchAllowList(key, st.cfg.certPrefixes, false) // key is canonical: this repeats a check that passed
+	if reason != "" {
+		return nil, zero, zero, verificationError(ErrUntrustedCertificateURL, StepCertificateURL, reason)
+	}
+	now := st.cfg.now()
+	pub, notBefore, expires, verr := st.fetchAndCheckLeaf(ctx, &u, now, st.keys.Known(u.canonical))
+	if verr != nil {
+		return nil, notBefore, expires, withHost(verr, &u)
+	}
+	e := &leafEntry{key: pub, seq: seq, expires: expires}
+	if old, ok := st.keys.Get(u.canonical, now); ok && rotation {
+		switch {
+		case !old.key.Equal(pub):
+			e.prev, e.prevUntil = old.key, old.expires
+		case old.previous(now) != nil:
+			e.prev, e.prevUntil = old.prev, old.prevUntil
+		}
+	}
+	return e, notBefore, expires, nil
+}
+
+// withHost is the one rule for the Host of a load's failure: the URL loaded, unless the failure
+// already names the host it is about (an issuer's).
+func withHost(verr *VerificationError, u *strictURL) *VerificationError {
+	if verr.Host == "" {
+		verr.Host = u.authority()
+	}
+	return verr
 }
 
 // fetchAndCheckLeaf downloads (or takes the pinned) certificate of u and runs every certificate
@@ -151,22 +157,16 @@ func (st *verifierState) leafLoad(u *strictURL, rotation bool) certcache.LoadFun
 func (st *verifierState) fetchAndCheckLeaf(ctx context.Context, u *strictURL, now time.Time, priority bool) (*rsa.PublicKey, time.Time, time.Time, *VerificationError) {
 	var zero time.Time
 	certs, pinned := st.pinned[u.canonical]
+	var data []byte
 	if !pinned {
-		data, verr := st.download(ctx, u, StepDownload, &st.stats.certDownloads, priority)
-		if verr != nil {
+		var verr *VerificationError
+		if data, verr = st.download(ctx, u, StepDownload, &st.stats.certDownloads, priority); verr != nil {
 			return nil, zero, zero, verr
 		}
 		// The download is done: what follows finishes for the cache even if nobody waits.
 		ctx = context.WithoutCancel(ctx)
-		if certs, verr = parseCertificates(data, StepParse); verr != nil {
-			return nil, zero, zero, verr
-		}
 	}
-	leaf := certs[0]
-	if verr := checkLeaf(leaf); verr != nil {
-		return nil, zero, zero, verr
-	}
-	notBefore, notAfter, verr := st.verifyChain(ctx, leaf, certs[1:], now, priority)
+	key, notBefore, notAfter, verr := st.checkCertificate(ctx, data, certs, now)
 	if verr != nil {
 		return nil, zero, zero, verr
 	}
@@ -174,62 +174,5 @@ func (st *verifierState) fetchAndCheckLeaf(ctx context.Context, u *strictURL, no
 	if notAfter.Before(expires) {
 		expires = notAfter
 	}
-	return leaf.PublicKey.(*rsa.PublicKey), notBefore, expires, nil
-}
-
-// issuerFetch is an issuer file downloaded (not taken from the cache) while building one chain.
-type issuerFetch struct {
-	key   string
-	certs []*x509.Certificate
-}
-
-// issuerCertificates returns the certificates found at the issuer URL u: from the cache (fresh is
-// false), else the remembered failure, else downloaded once for all concurrent callers (fresh is
-// true: the caller stores them with issuerCommit once they built a valid chain).
-func (st *verifierState) issuerCertificates(ctx context.Context, u *strictURL, priority bool) (certs []*x509.Certificate, fresh bool, _ *VerificationError) {
-	now := st.cfg.now()
-	if certs, ok := st.issuers.Get(u.canonical, now); ok {
-		return certs, false, nil
-	}
-	if err, ok := st.issuers.Failure(u.canonical, now); ok {
-		return nil, false, errorFromWait(err, StepIssuerDownload, u.authority())
-	}
-	target := *u
-	certs, err := st.issuers.Load(ctx, u.canonical, func(ctx context.Context) ([]*x509.Certificate, time.Time, time.Time, error) {
-		certs, verr := st.fetchIssuer(ctx, &target, priority)
-		if verr != nil {
-			verr.Host = target.authority()
-			return nil, time.Time{}, time.Time{}, verr
-		}
-		return certs, time.Time{}, time.Time{}, nil
-	})
-	if err != nil {
-		return nil, false, errorFromWait(err, StepIssuerDownload, u.authority())
-	}
-	return certs, true, nil
-}
-
-// issuerCommit stores the issuer files downloaded for a chain: until the earliest NotAfter among
-// each file's certificates or the maximum age when the chain verified (verr nil), or else as a
-// failure for the failure TTL.
-func (st *verifierState) issuerCommit(fetched []issuerFetch, now time.Time, verr *VerificationError) {
-	for _, f := range fetched {
-		if verr != nil {
-			continue // a chain verdict is the leaf's, not the issuer file's
-		}
-		notBefore, notAfter := chainWindow(f.certs)
-		expires := now.Add(st.cfg.maxAge)
-		if notAfter.Before(expires) {
-			expires = notAfter
-		}
-		st.issuers.Add(f.key, f.certs, notBefore, expires)
-	}
-}
-
-func (st *verifierState) fetchIssuer(ctx context.Context, u *strictURL, priority bool) ([]*x509.Certificate, *VerificationError) {
-	data, verr := st.download(ctx, u, StepIssuerDownload, &st.stats.issuerDownloads, priority)
-	if verr != nil {
-		return nil, verr
-	}
-	return parseCertificates(data, StepIssuerDownload)
+	return key, notBefore, expires, nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/partnercenter-go/pcwebhook/internal/certcache"
 	"github.com/partnercenter-go/pcwebhook/internal/certfile"
 )
 
@@ -80,13 +81,35 @@ func hasExtension(c *x509.Certificate, oid asn1.ObjectIdentifier) bool {
 	return false
 }
 
+// checkCertificate checks a signing certificate: the file data as downloaded (or, when data is
+// nil, the pinned certs), parsed, the leaf's own checks, then its chain to the trusted roots at
+// now. It returns the leaf's key and the validity window shared by the chain.
+func (st *verifierState) checkCertificate(ctx context.Context, data []byte, certs []*x509.Certificate, now time.Time) (*rsa.PublicKey, time.Time, time.Time, *VerificationError) {
+	var zero time.Time
+	if data != nil {
+		var verr *VerificationError
+		if certs, verr = parseCertificates(data, StepParse); verr != nil {
+			return nil, zero, zero, verr
+		}
+	}
+	leaf := certs[0]
+	if verr := checkLeaf(leaf); verr != nil {
+		return nil, zero, zero, verr
+	}
+	notBefore, notAfter, verr := st.verifyChain(ctx, leaf, certs[1:], now)
+	if verr != nil {
+		return nil, zero, zero, verr
+	}
+	return leaf.PublicKey.(*rsa.PublicKey), notBefore, notAfter, nil
+}
+
 // verifyChain verifies leaf to the trusted roots at now, using the given intermediates and, when
 // the issuer of the top of the known chain is missing, downloading it from that certificate's AIA
 // "CA Issuers" URL if the URL is inside the issuer allow-list. A downloaded certificate is only
-// ever an intermediate, and is cached only once the chain it completed verified (a chain that
-// fails with it is remembered briefly as its failure). It returns the validity window shared by
-// every certificate of the chain.
-func (st *verifierState) verifyChain(ctx context.Context, leaf *x509.Certificate, inter []*x509.Certificate, now time.Time, priority bool) (notBefore, notAfter time.Time, verr *VerificationError) {
+// ever an intermediate, and is cached only once the chain it completed verified; a chain that
+// fails with it is the leaf's verdict, not the issuer file's. It returns the validity window
+// shared by every certificate of the chain.
+func (st *verifierState) verifyChain(ctx context.Context, leaf *x509.Certificate, inter []*x509.Certificate, now time.Time) (notBefore, notAfter time.Time, verr *VerificationError) {
 	var fetched []issuerFetch
 	defer func() { st.issuerCommit(fetched, now, verr) }()
 	pool := x509.NewCertPool()
@@ -132,7 +155,7 @@ func (st *verifierState) verifyChain(ctx context.Context, leaf *x509.Certificate
 			verr.Cause = err
 			return notBefore, notAfter, verr
 		}
-		certs, fresh, verr := st.issuerCertificates(ctx, &u, priority)
+		certs, fresh, verr := st.issuerCertificates(ctx, &u)
 		if verr != nil {
 			return notBefore, notAfter, verr
 		}
@@ -200,4 +223,57 @@ func chainWindow(chain []*x509.Certificate) (notBefore, notAfter time.Time) {
 		}
 	}
 	return notBefore, notAfter
+}
+
+// issuerFetch is an issuer file downloaded (not taken from the cache) while building one chain.
+type issuerFetch struct {
+	key   string
+	certs []*x509.Certificate
+}
+
+// issuerCertificates returns the certificates found at the issuer URL u: from the cache (fresh is
+// false), else the remembered failure, else downloaded once for all concurrent callers (fresh is
+// true: verifyChain stores them with issuerCommit once they built a valid chain).
+func (st *verifierState) issuerCertificates(ctx context.Context, u *strictURL) (certs []*x509.Certificate, fresh bool, _ *VerificationError) {
+	certs, src, err := st.issuers.Load(ctx, u.canonical, st.loadIssuerFn)
+	if err != nil {
+		return nil, false, errorFromWait(err, StepIssuerDownload, u.authority())
+	}
+	return certs, src == certcache.Loaded, nil
+}
+
+// loadIssuer downloads and parses the issuer file at the canonical URL key. Issuer downloads go
+// ahead of never-seen certificate URLs: they are made only for a certificate served at an
+// allow-listed URL that passed the leaf's own checks.
+func (st *verifierState) loadIssuer(ctx context.Context, key string) ([]*x509.Certificate, time.Time, time.Time, error) {
+	var zero time.Time
+	u, reason := matchAllowList(key, st.cfg.issuerPrefixes, true) // key is canonical: this repeats a check that passed
+	if reason != "" {
+		return nil, zero, zero, &VerificationError{Step: StepIssuerDownload, Reason: reason, Err: ErrUntrustedCertificate}
+	}
+	data, verr := st.download(ctx, &u, StepIssuerDownload, &st.stats.issuerDownloads, true)
+	if verr != nil {
+		return nil, zero, zero, withHost(verr, &u)
+	}
+	certs, verr := parseCertificates(data, StepIssuerDownload)
+	if verr != nil {
+		return nil, zero, zero, withHost(verr, &u)
+	}
+	return certs, zero, zero, nil
+}
+
+// issuerCommit stores the issuer files downloaded for a chain that verified (verr nil): until the
+// earliest NotAfter among each file's certificates, or the maximum age.
+func (st *verifierState) issuerCommit(fetched []issuerFetch, now time.Time, verr *VerificationError) {
+	if verr != nil {
+		return // a chain verdict is the leaf's, not the issuer file's
+	}
+	for _, f := range fetched {
+		notBefore, notAfter := chainWindow(f.certs)
+		expires := now.Add(st.cfg.maxAge)
+		if notAfter.Before(expires) {
+			expires = notAfter
+		}
+		st.issuers.Add(f.key, f.certs, notBefore, expires)
+	}
 }

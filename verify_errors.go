@@ -103,11 +103,6 @@ const (
 	StepSignature       VerificationStep = "signature"         // ErrBadSignature
 )
 
-// StepValidity is the old name of StepCertificateTime.
-//
-// Deprecated: use [StepCertificateTime], the same value under a name that says what is checked.
-const StepValidity = StepCertificateTime
-
 // VerificationError is the concrete type of every error returned by [Verifier.Verify]. It is
 // meant for logs: it never holds the signature, the body, or any value an attacker could use as an
 // oracle; the certificate URL's host may appear.

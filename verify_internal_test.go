@@ -67,7 +67,6 @@ func TestVerificationErrorTransientAndFix(t *testing.T) {
 	var nilErr *VerificationError
 	assert.False(t, nilErr.Transient())
 	assert.Empty(t, nilErr.Fix())
-	assert.Equal(t, StepValidity, StepCertificateTime, "the deprecated name keeps its value")
 }
 
 // TestNewVerifierRefusesMissingRoots: no system roots (the loader fails, or finds none), or an

@@ -31,7 +31,17 @@ func TestDedupeStoreCatchesBrokenStores(t *testing.T) {
 		t.Skip("runs the kit in child processes")
 	}
 	t.Parallel()
-	cases := []struct{ defect, subtest string }{
+	runKitChildren(t, "TestDedupeStoreChild", nil)
+}
+
+// kitCase is one run of a kit in a child process: the store's defect ("" for none) and the
+// subtest meant to catch it.
+type kitCase struct{ defect, subtest string }
+
+// kitCases are the runs of each child test (a test that runs a kit against a store with the
+// defect PCWEBHOOKTEST_DEFECT).
+var kitCases = map[string][]kitCase{
+	"TestDedupeStoreChild": {
 		{"", ""},
 		{"racy-begin", "ConcurrentBegin"},
 		{"constant-token", "DistinctTokens"},
@@ -45,43 +55,69 @@ func TestDedupeStoreCatchesBrokenStores(t *testing.T) {
 		{"lease-never-ends", "LeaseExpiry"},
 		{"done-needs-live-lease", "DoneAfterLeaseWithoutTakeover"},
 		{"keeps-done-forever", "Retention"},
-	}
-	// The children mostly sleep for the kit's leases: all of them run at once, whatever
-	// -test.parallel allows.
-	type childResult struct {
-		out []byte
-		err error
-	}
-	results := make([]childResult, len(cases))
-	var wg sync.WaitGroup
-	for i, tc := range cases {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			run := "^TestDedupeStoreChild$"
-			if tc.subtest != "" {
-				run += "/^" + tc.subtest + "$"
-			}
-			cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.v", "-test.count=1")
-			cmd.Env = append(os.Environ(), "PCWEBHOOKTEST_DEFECT="+tc.defect, "PCWEBHOOKTEST_CHILD=1")
-			results[i].out, results[i].err = cmd.CombinedOutput()
-		}()
-	}
-	wg.Wait()
-	for i, tc := range cases {
-		t.Run("defect="+tc.defect, func(t *testing.T) {
-			out, err := results[i].out, results[i].err
-			if tc.defect == "" {
-				if err != nil {
-					t.Fatalf("the store without a defect fails the kit: %v\n%s", err, out)
+	},
+	"TestTransactionalDedupeStoreChild": {
+		{"", ""},
+		{"writes-commit-at-once", "WritesCommitWithDone"},
+		{"release-keeps-writes", "WritesVanishWithRelease"},
+		{"late-done-records", "DoneAfterLeaseNotCommitted"},
+		{"late-done-commits-writes", "LateOwnerCommitsNothing"},
+		{"lease-never-ends", "LeaseExpiry"}, // the subtests of TestDedupeStore run too
+	},
+}
+
+// kitResult is the output and exit error of one child run.
+type kitResult struct {
+	out []byte
+	err error
+}
+
+// startKitChildren starts every run of kitCases in its child process, all at once, the first
+// time it is called: the runs mostly sleep for the kits' leases, so they sleep side by side
+// whatever -test.parallel allows. It returns, per child test, a function that waits for that
+// test's runs.
+var startKitChildren = sync.OnceValue(func() map[string]func() []kitResult {
+	waits := map[string]func() []kitResult{}
+	for child, cases := range kitCases {
+		results := make([]kitResult, len(cases))
+		var wg sync.WaitGroup
+		for i, c := range cases {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				run := "^" + child + "$"
+				if c.subtest != "" {
+					run += "/^" + c.subtest + "$"
 				}
-				return
+				cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.v", "-test.count=1")
+				cmd.Env = append(os.Environ(), "PCWEBHOOKTEST_DEFECT="+c.defect, "PCWEBHOOKTEST_CHILD=1")
+				results[i].out, results[i].err = cmd.CombinedOutput()
+			}()
+		}
+		waits[child] = func() []kitResult { wg.Wait(); return results }
+	}
+	return waits
+})
+
+// runKitChildren checks the runs of child (kitCases), one subtest each: the subtest meant to
+// catch the defect failed, or, when the defect is "", the whole kit passed; check, when not nil,
+// looks at a run's output further.
+func runKitChildren(t *testing.T, child string, check func(t *testing.T, c kitCase, out string)) {
+	t.Helper()
+	results := startKitChildren()[child]()
+	for i, c := range kitCases[child] {
+		t.Run("defect="+c.defect, func(t *testing.T) {
+			out, err := results[i].out, results[i].err
+			switch {
+			case c.defect == "" && err != nil:
+				t.Fatalf("the store without a defect fails the kit: %v\n%s", err, out)
+			case c.defect != "" && err == nil:
+				t.Fatalf("the kit passed a store with the defect %s:\n%s", c.defect, out)
+			case c.defect != "" && !strings.Contains(string(out), "--- FAIL: "+child+"/"+c.subtest):
+				t.Fatalf("want %q in the child's output:\n%s", "--- FAIL: "+child+"/"+c.subtest, out)
 			}
-			if err == nil {
-				t.Fatalf("the kit passed a store with the defect %s:\n%s", tc.defect, out)
-			}
-			if want := "--- FAIL: TestDedupeStoreChild/" + tc.subtest; !strings.Contains(string(out), want) {
-				t.Fatalf("want %q in the child's output:\n%s", want, out)
+			if check != nil {
+				check(t, c, string(out))
 			}
 		})
 	}

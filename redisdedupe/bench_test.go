@@ -1,25 +1,17 @@
 package redisdedupe_test
 
 import (
-	"bytes"
 	"context"
-	"crypto"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/benchdata"
 	"github.com/partnercenter-go/pcwebhook/internal/testio"
-	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 	"github.com/partnercenter-go/pcwebhook/redisdedupe"
 	"github.com/partnercenter-go/pcwebhook/redisdedupe/internal/redisserver"
 )
@@ -30,67 +22,27 @@ import (
 //
 //	go test -run '^$' -bench . -benchmem -benchtime 2000x -count 5
 
-const benchPool = 512
-
-type benchState struct {
-	sender   *pcwebhooktest.Sender
-	verifier *pcwebhook.Verifier
-	bodies   [][]byte
-	headers  []http.Header
-	sigs     [][]byte
-	pub      *rsa.PublicKey
-}
-
-var benchSetup = sync.OnceValues(func() (*benchState, error) {
-	s, err := pcwebhooktest.NewSender()
-	if err != nil {
-		return nil, err
-	}
-	st := &benchState{sender: s, verifier: s.Verifier(), pub: s.Leaf().PublicKey.(*rsa.PublicKey)}
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := 0; i < benchPool; i++ {
-		body := eventAt(base, i)
-		sig, err := base64.StdEncoding.DecodeString(s.Signature(body))
-		if err != nil {
-			return nil, err
-		}
-		st.bodies = append(st.bodies, body)
-		st.headers = append(st.headers, s.Sign(body))
-		st.sigs = append(st.sigs, sig)
-	}
-	return st, st.verifier.Verify(context.Background(), st.headers[0], st.bodies[0]) // warm the cache
-})
-
-func setupBench(b *testing.B) *benchState {
-	st, err := benchSetup()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return st
-}
-
 // benchHandler serves every body of the pool once per round, each a new delivery: verify,
 // decode, Begin, callback, Done, log line. newStore gives the store of each round (every body is
 // new again).
-func benchHandler(b *testing.B, st *benchState, newStore func() pcwebhook.DedupeStore) {
+func benchHandler(b *testing.B, st *benchdata.Set, newStore func() pcwebhook.DedupeStore) {
 	newHandler := func() *pcwebhook.Handler {
-		h := pcwebhook.NewHandler(pcwebhook.WithVerifier(st.verifier), pcwebhook.WithDedupeStore(newStore()),
+		h := pcwebhook.NewHandler(pcwebhook.WithVerifier(st.Verifier), pcwebhook.WithDedupeStore(newStore()),
 			pcwebhook.WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
 		h.OnSubscriptionUpdated(func(context.Context, *pcwebhook.SubscriptionEvent) error { return nil })
 		return h
 	}
-	reqs := make([]*http.Request, benchPool)
+	reqs := make([]*http.Request, benchdata.Size)
 	var h *pcwebhook.Handler
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		j := i % benchPool
+		j := i % benchdata.Size
 		if j == 0 {
 			b.StopTimer()
 			h = newHandler()
 			for k := range reqs {
-				reqs[k] = httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(st.bodies[k]))
-				reqs[k].Header = st.headers[k].Clone()
+				reqs[k] = st.Request(context.Background(), k)
 			}
 			b.StartTimer()
 		}
@@ -104,22 +56,11 @@ func benchHandler(b *testing.B, st *benchState, newStore func() pcwebhook.Dedupe
 
 // BenchmarkRSAFloor is the least any receiver must do per delivery: SHA-256 of the body and
 // crypto/rsa.VerifyPKCS1v15 with the 2048-bit key (as the root module's BenchmarkRSAFloor).
-func BenchmarkRSAFloor(b *testing.B) {
-	st := setupBench(b)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		j := i % benchPool
-		sum := sha256.Sum256(st.bodies[j])
-		if err := rsa.VerifyPKCS1v15(st.pub, crypto.SHA256, sum[:], st.sigs[j]); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkRSAFloor(b *testing.B) { benchdata.Get(b).RSAFloor(b) }
 
 // BenchmarkHandlerMemory is a new delivery through the Handler with its default in-memory store.
 func BenchmarkHandlerMemory(b *testing.B) {
-	st := setupBench(b)
+	st := benchdata.Get(b)
 	benchHandler(b, st, func() pcwebhook.DedupeStore { return pcwebhook.NewMemoryDedupeStore(0, 0) })
 }
 
@@ -127,7 +68,7 @@ func BenchmarkHandlerMemory(b *testing.B) {
 // redis-server; roundtrips/op counts the Redis commands sent per delivery (target 2: Begin and
 // Done).
 func BenchmarkHandlerRedis(b *testing.B) {
-	st := setupBench(b)
+	st := benchdata.Get(b)
 	srv := redisserver.Start(b)
 	rdb, counter := newClient(b, srv)
 	ctx := context.Background()
@@ -161,8 +102,8 @@ func (s roundStore) Begin(ctx context.Context, key string) (pcwebhook.Claim, err
 
 // benchParallel is benchHandler from 8 goroutines per CPU, the way a server handles concurrent
 // deliveries: with Redis, round trips of different deliveries overlap.
-func benchParallel(b *testing.B, st *benchState, store pcwebhook.DedupeStore) {
-	h := pcwebhook.NewHandler(pcwebhook.WithVerifier(st.verifier), pcwebhook.WithDedupeStore(roundStore{store}),
+func benchParallel(b *testing.B, st *benchdata.Set, store pcwebhook.DedupeStore) {
+	h := pcwebhook.NewHandler(pcwebhook.WithVerifier(st.Verifier), pcwebhook.WithDedupeStore(roundStore{store}),
 		pcwebhook.WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
 	h.OnSubscriptionUpdated(func(context.Context, *pcwebhook.SubscriptionEvent) error { return nil })
 	var n atomic.Int64
@@ -172,10 +113,8 @@ func benchParallel(b *testing.B, st *benchState, store pcwebhook.DedupeStore) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1)
-			j := int(i % benchPool)
-			ctx := context.WithValue(context.Background(), roundKey{}, ":"+strconv.FormatInt(i/benchPool, 10))
-			r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(st.bodies[j])).WithContext(ctx)
-			r.Header = st.headers[j].Clone()
+			ctx := context.WithValue(context.Background(), roundKey{}, ":"+strconv.FormatInt(i/benchdata.Size, 10))
+			r := st.Request(ctx, int(i))
 			w := testio.DiscardWriter{Hdr: http.Header{}}
 			h.ServeHTTP(&w, r)
 			if w.Code != http.StatusOK {
@@ -188,12 +127,12 @@ func benchParallel(b *testing.B, st *benchState, store pcwebhook.DedupeStore) {
 
 // BenchmarkHandlerMemoryParallel is BenchmarkHandlerMemory with concurrent deliveries.
 func BenchmarkHandlerMemoryParallel(b *testing.B) {
-	benchParallel(b, setupBench(b), pcwebhook.NewMemoryDedupeStore(0, 0))
+	benchParallel(b, benchdata.Get(b), pcwebhook.NewMemoryDedupeStore(0, 0))
 }
 
 // BenchmarkHandlerRedisParallel is BenchmarkHandlerRedis with concurrent deliveries.
 func BenchmarkHandlerRedisParallel(b *testing.B) {
-	st := setupBench(b)
+	st := benchdata.Get(b)
 	srv := redisserver.Start(b)
 	rdb, counter := newClient(b, srv)
 	store := redisdedupe.New(rdb, redisdedupe.WithKeyPrefix(uniquePrefix(b)))

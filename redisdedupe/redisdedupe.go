@@ -37,6 +37,16 @@
 // Bound how long a slow Redis can hold a request with the client's options (ReadTimeout,
 // WriteTimeout, DialTimeout, MaxRetries, or ContextTimeoutEnabled with the request's context).
 //
+// Logging: the Store logs nothing itself; its errors reach the Handler, which logs each failed
+// delivery once (Redis down: one ERROR line per delivery, 503, with the Redis error in it).
+// go-redis also prints lines of its own, by default unstructured "redis: ..." lines on stderr:
+// when Redis refuses connections, one for every failed dial, that is for every retry. Its logger
+// is one for the whole process (redis.SetLogger). When this package is initialized, before any
+// code of the program runs, it sets that logger to one that writes to slog (slog.Default(), or
+// the logger of WithLogger): failed dials at DEBUG (the error they describe is the command's,
+// and whoever ran the command reports it), every other line at WARN. A program that calls
+// redis.SetLogger itself replaces this, wherever it calls it.
+//
 // Without persistence (AOF, appendonly yes) a Redis restart forgets which deliveries were
 // handled, and a retry in flight may run its callbacks again.
 package redisdedupe
@@ -47,6 +57,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -105,6 +116,12 @@ func WithRetention(d time.Duration) Option { return func(s *Store) { s.retention
 // callback that outlives it may run twice (the late owner's Done or Release is refused with
 // pcwebhook.ErrClaimLost, and the Handler logs it at WARN). Values below 1 ms keep the default.
 func WithLease(d time.Duration) Option { return func(s *Store) { s.lease = d } }
+
+// WithLogger sets the logger of go-redis's own lines (default slog.Default(), looked up at each
+// line). go-redis has one logger for the whole process, so this is process-wide: the last
+// WithLogger given to New wins, for the lines of every go-redis client of the process. A nil l
+// goes back to slog.Default(). See the package documentation, Logging.
+func WithLogger(l *slog.Logger) Option { return func(*Store) { redisLogger.Store(l) } }
 
 // New returns a Store on rdb: a *redis.Client, *redis.ClusterClient, *redis.Ring or the Sentinel
 // failover client. Every replica of a receiver needs a Store on the same Redis with the same

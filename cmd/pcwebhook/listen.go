@@ -49,10 +49,11 @@ roots (--allow-cert-url adds a certificate URL prefix, for a sovereign cloud). W
 trusts only the local development CA of "pcwebhook trigger", and never downloads anything.
 
 --forward URL re-posts each verified event, byte for byte with its Content-Type and signature
-headers, to your application, and reports its status; when the application does not answer 2xx
-the Handler answers 500, so the sender retries. A Partner Center delivery keeps Partner Center's
-signature, which the app's production verifier accepts; with --dev the app must trust the
-development CA: pcwebhookdev.NewVerifier(DIR) with the directory this prints.
+headers, to your application, and reports its status and what it would mean from Partner
+Center (a 4xx is not retried: the event would be lost; a 5xx is retried); when the application
+does not answer 2xx the Handler answers 500, so the sender retries. A Partner Center delivery
+keeps Partner Center's signature, which the app's production verifier accepts; with --dev the
+app must trust the development CA: pcwebhookdev.NewVerifier(DIR) with the directory this prints.
 
 --save DIR writes each request's headers and exact body bytes to DIR, in the form
 "pcwebhook verify --headers F --body F" reads.
@@ -81,7 +82,7 @@ development CA: pcwebhookdev.NewVerifier(DIR) with the directory this prints.
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return a.usageError(cl, fmt.Sprintf("--forward %q is not an absolute http or https URL", f.forward))
 		}
-		fwd = &forwarder{url: u.String(), client: &http.Client{Timeout: 30 * time.Second}}
+		fwd = &forwarder{url: u.String(), client: &http.Client{Timeout: 30 * time.Second}, dev: f.trust.dev}
 	}
 	tr, err := a.buildVerifier(&f.trust, true, time.Time{})
 	if err != nil {
@@ -288,6 +289,7 @@ func (l *listener) report(r *http.Request, status int, d *delivery, elapsed time
 	}
 	if d.forward != nil && d.forward.err != nil {
 		errText = d.forward.err.Error()
+		outcome = d.forward.outcome() // what the app did, rather than "callback-error"
 	}
 	var b bytes.Buffer
 	if l.json {
@@ -308,7 +310,7 @@ func (l *listener) report(r *http.Request, status int, d *delivery, elapsed time
 			j.Saved = d.saved
 		}
 		if d.forward != nil {
-			j.Forward = &forwardJSON{URL: d.forward.url, Status: d.forward.status}
+			j.Forward = &forwardJSON{URL: d.forward.url, Status: d.forward.status, Meaning: d.forward.meaning}
 			if d.forward.err != nil {
 				j.Forward.Error = d.forward.err.Error()
 			}
@@ -365,23 +367,61 @@ type deliveryJSON struct {
 
 // forwardJSON is the outcome of a --forward in JSON.
 type forwardJSON struct {
-	URL    string `json:"url"`
-	Status int    `json:"status,omitempty"`
-	Error  string `json:"error,omitempty"`
+	URL     string `json:"url"`
+	Status  int    `json:"status,omitempty"`
+	Meaning string `json:"meaning,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // forwarder re-posts verified events to the user's application.
 type forwarder struct {
 	url    string
 	client *http.Client
+	dev    bool // listen --dev: the events are signed by the development CA
 }
 
 // forwardResult is what the application answered to one forwarded event.
 type forwardResult struct {
 	url     string
 	status  int
+	meaning string // what the answer means, for a failure
 	elapsed time.Duration
 	err     error // non-nil when the post failed or the answer was not 2xx
+}
+
+// outcome names a failed forward in the request's line: app-answered-<status>, or
+// app-unreachable.
+func (r *forwardResult) outcome() string {
+	if r.status == 0 {
+		return "app-unreachable"
+	}
+	return fmt.Sprintf("app-answered-%d", r.status)
+}
+
+// forwardMeaning says what an application's answer would mean from Partner Center
+// (answerMeaning: a 4xx is not retried, so the event would be lost; a 5xx is retried), with the
+// likely cause of a refused signature, path or size. It is "" for a 2xx.
+func (f *forwarder) forwardMeaning(status int) string {
+	if status >= 200 && status <= 299 {
+		return ""
+	}
+	m := answerMeaning(status)
+	if status < 500 {
+		m += ": this event would be lost"
+	}
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		trust := "Partner Center's certificate (pcwebhook.NewVerifier's production policy)"
+		if f.dev {
+			trust = "the development CA (pcwebhookdev.NewVerifier with the directory listen printed)"
+		}
+		m += ". The app refused the signature: does its Verifier trust " + trust + "?"
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		m += ". Nothing in the app accepts a POST at this URL: check --forward's path."
+	case http.StatusRequestEntityTooLarge:
+		m += ". The app refused the body as too large."
+	}
+	return m
 }
 
 // describe says what the application answered.
@@ -420,14 +460,19 @@ func (f *forwarder) send(ctx context.Context, e *pcwebhook.Event, h http.Header)
 	req.Header.Set("User-Agent", "pcwebhook-listen/"+libraryVersion())
 	resp, err := f.client.Do(req)
 	if err != nil {
-		res.err = fmt.Errorf("forwarding to %s: %w", f.url, err)
+		res.meaning = "the app could not be reached: is it running, at this URL? (" + answerMeaning(http.StatusBadGateway) + ")"
+		var nerr net.Error
+		if errors.As(err, &nerr) && nerr.Timeout() {
+			res.meaning = "the app did not answer in time: " + answerMeaning(http.StatusGatewayTimeout)
+		}
+		res.err = fmt.Errorf("forwarding to %s: %w (%s)", f.url, err, res.meaning)
 		return res
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	res.status = resp.StatusCode
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		res.err = fmt.Errorf("forwarding to %s: the application answered %d %s", f.url, resp.StatusCode, http.StatusText(resp.StatusCode))
+	if res.meaning = f.forwardMeaning(resp.StatusCode); res.meaning != "" {
+		res.err = fmt.Errorf("forwarding to %s: the app answered %d %s: %s", f.url, resp.StatusCode, http.StatusText(resp.StatusCode), res.meaning)
 	}
 	return res
 }

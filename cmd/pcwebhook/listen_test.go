@@ -158,26 +158,36 @@ func TestListenForward(t *testing.T) {
 	assert.Contains(t, out, "200 handled  create-transfer")
 	assert.Contains(t, out, "    forwarded to "+app.URL+"/hooks: 204 No Content (")
 
-	// The application fails: the Handler answers 500 so that Partner Center retries ...
+	// The application refuses the signature: the line says what the app answered and what a 4xx
+	// means, not that a callback failed.
 	body = pcwebhooktest.SampleEventAt(pcwebhook.EventCreateTransfer, time.Now().Add(time.Second))
+	appHandler.setStatus(http.StatusUnauthorized)
+	assert.Equal(t, http.StatusInternalServerError, send())
+	out = waitFor(t, l.stdout, regexp.MustCompile(`500 app-answered-401`), 1)
+	assert.NotContains(t, out, "callback-error")
+	assert.Contains(t, out, "    forwarded to "+app.URL+"/hooks: 401 Unauthorized (")
+	assert.Contains(t, out, "    error: forwarding to "+app.URL+"/hooks: the app answered 401 Unauthorized: refused, Partner Center does not retry: "+
+		"this event would be lost. The app refused the signature: does its Verifier trust the development CA (pcwebhookdev.NewVerifier")
+
+	// The application fails: the Handler answers 500 so that Partner Center retries ...
 	appHandler.setStatus(http.StatusBadGateway)
 	assert.Equal(t, http.StatusInternalServerError, send())
-	out = waitFor(t, l.stdout, regexp.MustCompile(`500 callback-error`), 1)
+	out = waitFor(t, l.stdout, regexp.MustCompile(`500 app-answered-502`), 1)
 	assert.Contains(t, out, "    forwarded to "+app.URL+"/hooks: 502 Bad Gateway (")
-	assert.Contains(t, out, "    error: forwarding to "+app.URL+"/hooks: the application answered 502 Bad Gateway")
+	assert.Contains(t, out, "    error: forwarding to "+app.URL+"/hooks: the app answered 502 Bad Gateway: failed, Partner Center retries")
 
 	// ... and the retry, with the identical body, is handled again once the application is back.
 	appHandler.setStatus(http.StatusOK)
 	assert.Equal(t, http.StatusOK, send())
 	waitFor(t, l.stdout, regexp.MustCompile(`200 handled  create-transfer`), 2)
 	bodies, _ = appHandler.received()
-	assert.Len(t, bodies, 3)
+	assert.Len(t, bodies, 4)
 
 	// A delivery already handled is acknowledged without forwarding it again.
 	assert.Equal(t, http.StatusOK, send())
 	waitFor(t, l.stdout, regexp.MustCompile(`200 duplicate-acknowledged  create-transfer`), 1)
 	bodies, _ = appHandler.received()
-	assert.Len(t, bodies, 3)
+	assert.Len(t, bodies, 4)
 }
 
 func TestListenForwardUnreachable(t *testing.T) {
@@ -190,16 +200,18 @@ func TestListenForwardUnreachable(t *testing.T) {
 	code, stdout, _ := runIn(t, e, "trigger", "subscription-updated", "--url", l.url)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stdout, "-> 500 Internal Server Error")
-	out := waitFor(t, l.stdout, regexp.MustCompile(`callback-error`), 1)
+	out := waitFor(t, l.stdout, regexp.MustCompile(`app-unreachable`), 1)
 	var m struct {
 		Status  int
 		Outcome string
-		Forward struct{ URL, Error string }
+		Forward struct{ URL, Meaning, Error string }
 		Error   string
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &m))
 	assert.Equal(t, 500, m.Status)
+	assert.Equal(t, "app-unreachable", m.Outcome)
 	assert.Equal(t, dead, m.Forward.URL)
+	assert.Equal(t, "the app could not be reached: is it running, at this URL? (failed, Partner Center retries)", m.Forward.Meaning)
 	assert.Contains(t, m.Forward.Error, "forwarding to "+dead)
 	assert.Contains(t, m.Error, "connection refused")
 }

@@ -12,6 +12,11 @@
 // ("pcwebhook trigger", "pcwebhook resend", "pcwebhook listen --dev --forward"), signed by its
 // development CA in DIR (the tool prints it). The flag is off unless given, and the binary links
 // no test code for it (package pcwebhookdev).
+//
+// examples/observability is this receiver with Prometheus metrics (/metrics on a port of its
+// own) and OpenTelemetry traces (OTLP): a module of its own, so that the exporters' dependencies
+// stay out of pcwebhook's go.mod. docs/observability.md explains the metrics, the spans, the
+// Grafana dashboard and the alerts.
 package main
 
 import (

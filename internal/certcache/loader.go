@@ -6,11 +6,25 @@ import (
 	"time"
 )
 
-// LoadFunc loads the value of one key. ctx is cancelled when every caller has stopped waiting:
-// the function may then give up work it has not started, and should finish work in progress. It
+// LoadFunc loads the value of key. ctx is cancelled when every caller has stopped waiting: the
+// function may then give up work it has not started, and should finish work in progress. It
 // returns the value and the window in which it may be served from the cache: from notBefore
-// (inclusive) until expires (exclusive).
-type LoadFunc[V any] func(ctx context.Context) (val V, notBefore, expires time.Time, err error)
+// (inclusive) until expires (exclusive). A caller keeps its LoadFunc in a variable made once, so
+// that a lookup served from the cache allocates nothing.
+type LoadFunc[V any] func(ctx context.Context, key string) (val V, notBefore, expires time.Time, err error)
+
+// Source says where [Loader.Load] found the value or the error it returns.
+type Source int
+
+// The sources of a Load.
+const (
+	// Loaded: the value (or the error) is the result of a load, run by this caller or joined.
+	Loaded Source = iota
+	// Cached: the value was in the cache.
+	Cached
+	// CachedFailure: the error was remembered from an earlier failed load.
+	CachedFailure
+)
 
 // LoaderOptions are the parameters of a [Loader]: what differs between its uses.
 type LoaderOptions struct {
@@ -104,10 +118,19 @@ func (l *Loader[V]) Fail(key string, err error, now time.Time) {
 	}
 }
 
-// Load returns the value of key: the cached one, else the remembered failure, else the result of
-// load, run once for all callers that ask for key meanwhile. The caller waits until ctx ends at
-// most; the load goes on for the others.
-func (l *Loader[V]) Load(ctx context.Context, key string, load LoadFunc[V]) (V, error) {
+// Load returns the value of key and where it came from: the cached one (Cached), else the
+// remembered failure (CachedFailure), else the result of load (Loaded), run once for all callers
+// that ask for key meanwhile. The caller waits until ctx ends at most; the load goes on for the
+// others. The caller needs no look at the caches first.
+func (l *Loader[V]) Load(ctx context.Context, key string, load LoadFunc[V]) (V, Source, error) {
+	now := l.opts.Now()
+	if v, ok := l.values.Get(key, now); ok {
+		return v, Cached, nil
+	}
+	if err, ok := l.failures.Get(key, now); ok {
+		var zero V
+		return zero, CachedFailure, err
+	}
 	for attempt := 0; ; attempt++ {
 		call, _ := l.flights.Do(key, func(fctx context.Context) (V, error) { return l.run(fctx, key, load, false) })
 		v, err := call.Wait(ctx)
@@ -115,7 +138,7 @@ func (l *Loader[V]) Load(ctx context.Context, key string, load LoadFunc[V]) (V, 
 		if err != nil && call.Abandoned() && ctx.Err() == nil && attempt < 3 {
 			continue
 		}
-		return v, err
+		return v, Loaded, err
 	}
 }
 
@@ -172,7 +195,7 @@ func (l *Loader[V]) run(ctx context.Context, key string, load LoadFunc[V], force
 			return zero, err
 		}
 	}
-	v, notBefore, expires, err := load(ctx)
+	v, notBefore, expires, err := load(ctx, key)
 	cacheable := err != nil && ctx.Err() == nil && (l.opts.Cacheable == nil || l.opts.Cacheable(err))
 	if force {
 		switch {

@@ -31,12 +31,17 @@ func newLoaderForTest(o LoaderOptions) (*Loader[int], *fakeClock) {
 func TestLoaderCachesValuesAndFailures(t *testing.T) {
 	l, clock := newLoaderForTest(LoaderOptions{FailureTTL: 10 * time.Second, RefreshInterval: time.Minute})
 	var loads atomic.Int32
-	ok := func(context.Context) (int, time.Time, time.Time, error) {
+	ok := func(context.Context, string) (int, time.Time, time.Time, error) {
 		loads.Add(1)
 		return 7, t0, t0.Add(time.Hour), nil
 	}
-	v, err := l.Load(context.Background(), "a", ok)
+	v, src, err := l.Load(context.Background(), "a", ok)
 	require.NoError(t, err)
+	assert.Equal(t, 7, v)
+	assert.Equal(t, Loaded, src)
+	v, src, err = l.Load(context.Background(), "a", ok)
+	require.NoError(t, err)
+	assert.Equal(t, Cached, src, "the second lookup is the cache's, without a load")
 	assert.Equal(t, 7, v)
 	v, hit := l.Get("a", clock.now())
 	assert.True(t, hit)
@@ -45,18 +50,21 @@ func TestLoaderCachesValuesAndFailures(t *testing.T) {
 	assert.False(t, l.Known("b"))
 
 	boom := errors.New("boom")
-	bad := func(context.Context) (int, time.Time, time.Time, error) {
+	bad := func(context.Context, string) (int, time.Time, time.Time, error) {
 		loads.Add(1)
 		return 0, time.Time{}, time.Time{}, boom
 	}
-	_, err = l.Load(context.Background(), "b", bad)
+	_, src, err = l.Load(context.Background(), "b", bad)
 	assert.ErrorIs(t, err, boom)
-	_, err = l.Load(context.Background(), "b", bad)
+	assert.Equal(t, Loaded, src)
+	_, src, err = l.Load(context.Background(), "b", bad)
 	assert.ErrorIs(t, err, boom)
+	assert.Equal(t, CachedFailure, src)
 	assert.Equal(t, int32(2), loads.Load(), "the failure is remembered")
 	clock.add(11 * time.Second)
-	_, err = l.Load(context.Background(), "b", bad)
+	_, src, err = l.Load(context.Background(), "b", bad)
 	assert.ErrorIs(t, err, boom)
+	assert.Equal(t, Loaded, src)
 	assert.Equal(t, int32(3), loads.Load(), "and forgotten after the TTL")
 	assert.False(t, l.Known("b"))
 }
@@ -65,16 +73,16 @@ func TestLoaderUncacheableFailureAndDeferred(t *testing.T) {
 	busy := errors.New("busy")
 	l, clock := newLoaderForTest(LoaderOptions{FailureTTL: time.Hour, Cacheable: func(err error) bool { return !errors.Is(err, busy) }, Deferred: true})
 	var loads atomic.Int32
-	fail := func(context.Context) (int, time.Time, time.Time, error) {
+	fail := func(context.Context, string) (int, time.Time, time.Time, error) {
 		loads.Add(1)
 		return 0, time.Time{}, time.Time{}, busy
 	}
-	_, _ = l.Load(context.Background(), "k", fail)
-	_, _ = l.Load(context.Background(), "k", fail)
+	_, _, _ = l.Load(context.Background(), "k", fail)
+	_, _, _ = l.Load(context.Background(), "k", fail)
 	assert.Equal(t, int32(2), loads.Load(), "a condition of the load is not remembered")
 
-	good := func(context.Context) (int, time.Time, time.Time, error) { return 1, t0, t0.Add(time.Hour), nil }
-	v, err := l.Load(context.Background(), "d", good)
+	good := func(context.Context, string) (int, time.Time, time.Time, error) { return 1, t0, t0.Add(time.Hour), nil }
+	v, _, err := l.Load(context.Background(), "d", good)
 	require.NoError(t, err)
 	assert.Equal(t, 1, v)
 	_, hit := l.Get("d", clock.now())
@@ -96,7 +104,7 @@ func TestLoaderReloadAtMostOncePerInterval(t *testing.T) {
 	var loads atomic.Int32
 	var fail atomic.Bool
 	release := make(chan struct{})
-	load := func(context.Context) (int, time.Time, time.Time, error) {
+	load := func(context.Context, string) (int, time.Time, time.Time, error) {
 		n := loads.Add(1)
 		<-release
 		if fail.Load() {
@@ -105,7 +113,7 @@ func TestLoaderReloadAtMostOncePerInterval(t *testing.T) {
 		return int(n), t0, t0.Add(24 * time.Hour), nil
 	}
 	close(release)
-	v, err := l.Load(context.Background(), "k", load)
+	v, _, err := l.Load(context.Background(), "k", load)
 	require.NoError(t, err)
 	require.Equal(t, 1, v)
 
@@ -161,7 +169,7 @@ func TestLoaderReloadRunsDetached(t *testing.T) {
 	var loads atomic.Int32
 	next := make(chan error, 1)
 	started := make(chan struct{}, 1)
-	load := func(ctx context.Context) (int, time.Time, time.Time, error) {
+	load := func(ctx context.Context, _ string) (int, time.Time, time.Time, error) {
 		n := loads.Add(1)
 		started <- struct{}{}
 		err := <-next
@@ -245,7 +253,7 @@ func TestGroupTellsTheFunctionWhenNobodyWaits(t *testing.T) {
 func TestLoaderRetriesAnAbandonedLoad(t *testing.T) {
 	l, _ := newLoaderForTest(LoaderOptions{FailureTTL: time.Hour, RefreshInterval: time.Minute})
 	var loads atomic.Int32
-	load := func(ctx context.Context) (int, time.Time, time.Time, error) {
+	load := func(ctx context.Context, _ string) (int, time.Time, time.Time, error) {
 		if loads.Add(1) == 1 {
 			<-ctx.Done() // abandoned while "queued"
 			return 0, time.Time{}, time.Time{}, ctx.Err()
@@ -254,10 +262,10 @@ func TestLoaderRetriesAnAbandonedLoad(t *testing.T) {
 	}
 	short, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	_, err := l.Load(short, "k", load)
+	_, _, err := l.Load(short, "k", load)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	waitFor(t, func() bool { return l.flights.Running() == 0 })
-	v, err := l.Load(context.Background(), "k", load)
+	v, _, err := l.Load(context.Background(), "k", load)
 	require.NoError(t, err, "an abandoned load is not remembered as a failure")
 	assert.Equal(t, 5, v)
 }

@@ -105,7 +105,10 @@ func TestGeneratedCommentsWrap(t *testing.T) {
 	src, err := os.ReadFile(filepath.Join(dir, "handler_gen.go"))
 	require.NoError(t, err)
 	assert.Contains(t, string(src), "// OnSubscriptionUpdated registers fn for [EventSubscriptionUpdated]")
-	assert.Contains(t, string(src), "cancelled when Partner Center hangs up", "the callback contract is in every On* doc")
+	joined := strings.ReplaceAll(string(src), "\n// ", " ") // comments as running text
+	assert.Equal(t, strings.Count(string(src), "func (h *Handler) On"), strings.Count(joined, "under the callback contract of [Handler]"),
+		"every On* doc points at the contract, stated once on Handler")
+	assert.NotContains(t, string(src), "cancelled when Partner Center hangs up", "the contract itself is not repeated")
 }
 
 func TestEveryTemplateIsEmbedded(t *testing.T) {

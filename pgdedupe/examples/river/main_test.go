@@ -1,0 +1,29 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/partnercenter-go/pcwebhook/pgdedupe/internal/pgserver"
+)
+
+// Against a database given by URL, twice (River's migrations and the tables are there the second
+// time): each event enqueues its job exactly once, and every job is worked.
+func TestRun(t *testing.T) {
+	srv := pgserver.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := 0; i < 2; i++ {
+		var out bytes.Buffer
+		require.NoError(t, run(ctx, &out, srv.DSN()), out.String())
+		assert.Contains(t, out.String(), "6 events, 12 deliveries sent at once (2 each), 6 with their effect exactly once")
+		assert.Regexp(t, `(?m)^3 .*500x1.* 1 +1$`, out.String(), "the third event failed once after its insert, and has one job")
+		assert.Contains(t, out.String(), "6 jobs worked by River, outside the webhook requests")
+		t.Log("\n" + out.String())
+	}
+}

@@ -1,0 +1,60 @@
+package pgserver
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A server accepts connections, keeps what was committed across a restart, ends a backend on
+// Terminate, and is gone (no process left) after Close.
+func TestServerLifecycle(t *testing.T) {
+	RequireInstalled(t)
+	s, err := Run()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	conn, err := pgx.Connect(ctx, s.DSN())
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, "CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)")
+	require.NoError(t, err)
+	var fsync string
+	require.NoError(t, conn.QueryRow(ctx, "SHOW fsync").Scan(&fsync))
+	assert.Equal(t, "off", fsync)
+	var pid uint32
+	require.NoError(t, conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid))
+	require.NoError(t, s.Terminate(ctx, pid))
+	assert.Error(t, conn.Ping(ctx), "the terminated backend's client sees its connection closed")
+	assert.Error(t, s.Terminate(ctx, pid), "no such backend any more")
+
+	postmaster := s.PID()
+	require.NoError(t, s.Stop())
+	assert.Equal(t, 0, s.PID())
+	assert.ErrorIs(t, syscall.Kill(postmaster, 0), syscall.ESRCH, "the process is gone")
+	require.NoError(t, s.Stop(), "stopping a stopped server does nothing")
+	require.NoError(t, s.Restart())
+	conn, err = pgx.Connect(ctx, s.DSN())
+	require.NoError(t, err)
+	var v int
+	require.NoError(t, conn.QueryRow(ctx, "SELECT v FROM kept").Scan(&v))
+	assert.Equal(t, 42, v, "committed data survives the restart")
+	_ = conn.Close(ctx)
+
+	postmaster = s.PID()
+	require.NoError(t, s.Close())
+	assert.ErrorIs(t, syscall.Kill(postmaster, 0), syscall.ESRCH)
+	assert.NoDirExists(t, s.dir)
+}
+
+// Two servers run side by side, each on its own port and directory.
+func TestServersApart(t *testing.T) {
+	a, b := Start(t), Start(t)
+	assert.NotEqual(t, a.Addr, b.Addr)
+	assert.NotEqual(t, a.dir, b.dir)
+}
