@@ -40,3 +40,6 @@ func CertificateURLMatcher() func(raw string) (canonical, reason string, crossCh
 		return u.canonical, "", u.crossCheck()
 	}
 }
+
+// VerificationSentinels are the sentinels Verify's errors wrap, for the fuzz targets.
+var VerificationSentinels = verificationSentinels[:]

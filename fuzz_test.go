@@ -59,11 +59,9 @@ func genuinelySigned(s *pcwebhooktest.Sender, body []byte, values ...string) boo
 	return false
 }
 
-var sentinels = []error{
-	pcwebhook.ErrMissingSignature, pcwebhook.ErrMissingCertificateURL, pcwebhook.ErrUnsupportedAlgorithm,
-	pcwebhook.ErrUntrustedCertificateURL, pcwebhook.ErrCertificateUnavailable, pcwebhook.ErrUntrustedCertificate,
-	pcwebhook.ErrBadSignature,
-}
+// sentinels are the errors Verify's errors wrap, exactly one each: the list the Handler's status
+// table reads, so that a new sentinel cannot be left out here.
+var sentinels = pcwebhook.VerificationSentinels
 
 // hostGuard records every host a verifier's downloads try to reach, and refuses all but one.
 type hostGuard struct {

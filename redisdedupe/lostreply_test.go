@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,86 +24,64 @@ import (
 	"github.com/partnercenter-go/pcwebhook/redisdedupe/internal/redisserver"
 )
 
-// replyDropper is a loopback proxy to a Redis server. Once armed, it forwards the next
-// EVAL/EVALSHA it sees (so Redis runs the script) and then drops the connection before the reply,
-// as a network blip or a read timeout would; everything else passes through.
+// replyDropper is the dialer of a go-redis client whose connections, once armed, lose the reply
+// of the next EVAL/EVALSHA: the command reaches Redis, which runs the script and answers, and the
+// connection then ends before the reply is read, as a network blip or a read timeout would;
+// everything else passes through.
 type replyDropper struct {
-	addr    string
 	armed   atomic.Bool
 	dropped atomic.Int32 // replies dropped so far
 }
 
-// dropScriptReply starts a replyDropper to upstream, stopped on cleanup. With armed it drops the
-// first script reply; otherwise call arm when the time comes.
-func dropScriptReply(t *testing.T, upstream string, armed bool) *replyDropper {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = l.Close() })
-	p := &replyDropper{addr: l.Addr().String()}
-	p.armed.Store(armed)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", upstream)
-			if err != nil {
-				_ = c.Close()
-				return
-			}
-			var cut atomic.Bool
-			go func() { // server -> client, until the cut
-				buf := make([]byte, 4096)
-				for {
-					n, err := u.Read(buf)
-					if n > 0 && !cut.Load() {
-						_, _ = c.Write(buf[:n])
-					}
-					if err != nil || cut.Load() {
-						_ = c.Close()
-						return
-					}
-				}
-			}()
-			go func() { // client -> server
-				buf := make([]byte, 4096)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						if bytes.Contains(bytes.ToLower(buf[:n]), []byte("eval")) && p.armed.CompareAndSwap(true, false) {
-							p.dropped.Add(1)
-							cut.Store(true)
-							_, _ = u.Write(buf[:n])
-							time.Sleep(50 * time.Millisecond) // Redis runs the script; its reply is lost
-							_ = c.Close()
-							_ = u.Close()
-							return
-						}
-						_, _ = u.Write(buf[:n])
-					}
-					if err != nil {
-						_ = u.Close()
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return p
+// dial is the go-redis Dialer.
+func (p *replyDropper) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &droppingConn{Conn: c, p: p}, nil
 }
 
 // arm makes p drop the reply of the next script.
 func (p *replyDropper) arm() { p.armed.Store(true) }
 
-// proxiedStore returns a store under prefix whose client talks to srv through a replyDropper.
-func proxiedStore(t *testing.T, srv *redisserver.Server, prefix string, armed bool) (*redisdedupe.Store, *replyDropper) {
+// droppingConn is a connection of a replyDropper.
+type droppingConn struct {
+	net.Conn
+	p      *replyDropper
+	cut    atomic.Bool // a script was sent: the connection ends at its reply
+	closed atomic.Bool // and has ended
+}
+
+func (c *droppingConn) Write(b []byte) (int, error) {
+	if bytes.Contains(bytes.ToLower(b), []byte("eval")) && c.p.armed.CompareAndSwap(true, false) {
+		c.cut.Store(true)
+	}
+	return c.Conn.Write(b)
+}
+
+func (c *droppingConn) Read(b []byte) (int, error) {
+	if !c.cut.Load() {
+		return c.Conn.Read(b)
+	}
+	if c.closed.CompareAndSwap(false, true) {
+		// The reply arrives, so Redis ran the script; it is lost with the connection.
+		if n, _ := c.Conn.Read(b); n > 0 {
+			c.p.dropped.Add(1)
+		}
+		_ = c.Conn.Close()
+	}
+	return 0, io.EOF
+}
+
+// droppingStore returns a store under prefix whose client talks to srv through a replyDropper.
+func droppingStore(t *testing.T, srv *redisserver.Server, prefix string, armed bool) (*redisdedupe.Store, *replyDropper) {
 	t.Helper()
-	proxy := dropScriptReply(t, srv.Addr, armed)
-	rdb := redis.NewClient(&redis.Options{Addr: proxy.addr})
+	p := &replyDropper{}
+	p.armed.Store(armed)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Dialer: p.dial})
 	t.Cleanup(func() { _ = rdb.Close() })
-	return redisdedupe.New(rdb, redisdedupe.WithKeyPrefix(prefix)), proxy
+	return redisdedupe.New(rdb, redisdedupe.WithKeyPrefix(prefix)), p
 }
 
 // startWithScripts starts a redis-server and runs Begin, Done and Release once through a direct
@@ -132,10 +111,10 @@ func startWithScripts(t *testing.T) (*redisserver.Server, *redis.Client, string)
 func TestBeginRetriedAfterLostReply(t *testing.T) {
 	srv, direct, prefix := startWithScripts(t)
 
-	s, proxy := proxiedStore(t, srv, prefix, true)
+	s, dropper := droppingStore(t, srv, prefix, true)
 	c, err := s.Begin(context.Background(), "k")
 	require.NoError(t, err, "go-redis retries the lost reply")
-	require.Equal(t, int32(1), proxy.dropped.Load(), "the reply was dropped")
+	require.Equal(t, int32(1), dropper.dropped.Load(), "the reply was dropped")
 	require.Equal(t, pcwebhook.DeliveryNew, c.State, "the retry owns its own claim")
 	require.NoError(t, s.Done(context.Background(), c), "and can finish it")
 	again, err := redisdedupe.New(direct, redisdedupe.WithKeyPrefix(prefix)).Begin(context.Background(), "k")
@@ -163,7 +142,7 @@ func TestHandlerQuietAfterLostReply(t *testing.T) {
 		{"release", errors.New("downstream unavailable"), http.StatusInternalServerError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			store, proxy := proxiedStore(t, srv, prefix, false)
+			store, dropper := droppingStore(t, srv, prefix, false)
 			logs := &testio.Buffer{}
 			h := pcwebhook.NewHandler(pcwebhook.WithVerifier(sender.Verifier()), pcwebhook.WithDedupeStore(store),
 				pcwebhook.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
@@ -172,7 +151,7 @@ func TestHandlerQuietAfterLostReply(t *testing.T) {
 				if runs.Add(1) > 1 {
 					return nil
 				}
-				proxy.arm() // Begin went through; the reply of Done or Release is lost
+				dropper.arm() // Begin went through; the reply of Done or Release is lost
 				return tc.err
 			})
 			d := newDelivery(sender, eventAt(base, i))
@@ -184,7 +163,7 @@ func TestHandlerQuietAfterLostReply(t *testing.T) {
 				return w.Code
 			}
 			require.Equal(t, tc.status, serve())
-			require.Equal(t, int32(1), proxy.dropped.Load(), "the reply was dropped, so go-redis retried")
+			require.Equal(t, int32(1), dropper.dropped.Load(), "the reply was dropped, so go-redis retried")
 			assert.NotContains(t, logs.String(), `"level":"WARN"`)
 			assert.NotContains(t, logs.String(), "dedupe claim lost")
 			assert.Equal(t, http.StatusOK, serve(), "the retry of the delivery: a duplicate, or handled now")

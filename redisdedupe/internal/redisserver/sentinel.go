@@ -1,6 +1,7 @@
 package redisserver
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // MasterName is the name under which the Sentinels of this package monitor their master: the
@@ -28,14 +31,22 @@ func StartReplica(tb testing.TB, master *Server) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	rdb, err := master.client()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx := context.Background()
 	// The first sync sends the snapshot without the default 5 s wait for more replicas.
-	if _, err := command(master.Addr, "CONFIG", "SET", "repl-diskless-sync-delay", "0"); err != nil {
+	if err := rdb.ConfigSet(ctx, "repl-diskless-sync-delay", "0").Err(); err != nil {
 		tb.Fatal(err)
 	}
 	s := Start(tb, "--replicaof", host, port)
+	if rdb, err = s.client(); err != nil {
+		tb.Fatal(err)
+	}
 	if err := waitFor(10*time.Second, func() error {
-		info, err := command(s.Addr, "INFO", "replication")
-		if err == nil && !strings.Contains(info, "master_link_status:up") {
+		info, err := rdb.InfoMap(ctx, "replication").Result()
+		if err == nil && info["Replication"]["master_link_status"] != "up" {
 			err = fmt.Errorf("replica %s of %s: link not up", s.Addr, master.Addr)
 		}
 		return err
@@ -116,17 +127,18 @@ func RunSentinel(dir, masterAddr string) (*Server, error) {
 // Master asks the Sentinel s for the address of MasterName's master
 // (SENTINEL get-master-addr-by-name).
 func (s *Server) Master() (string, error) {
-	answer, err := do(s.Addr, "SENTINEL", "get-master-addr-by-name", MasterName)
+	sc, err := s.sentinelClient()
 	if err != nil {
 		return "", err
 	}
-	hostPort, ok := answer.([]any)
-	if !ok || len(hostPort) != 2 {
-		return "", fmt.Errorf("sentinel %s: get-master-addr-by-name answered %v", s.Addr, answer)
+	hostPort, err := sc.GetMasterAddrByName(context.Background(), MasterName).Result()
+	if err != nil {
+		return "", err
 	}
-	host, _ := hostPort[0].(string)
-	port, _ := hostPort[1].(string)
-	return net.JoinHostPort(host, port), nil
+	if len(hostPort) != 2 {
+		return "", fmt.Errorf("sentinel %s: get-master-addr-by-name answered %v", s.Addr, hostPort)
+	}
+	return net.JoinHostPort(hostPort[0], hostPort[1]), nil
 }
 
 // WaitMaster waits up to timeout until the Sentinel s names addr as MasterName's master: after a
@@ -144,43 +156,31 @@ func (s *Server) WaitMaster(addr string, timeout time.Duration) error {
 // sentinelReplicas returns the addresses of the replicas of MasterName the Sentinel s knows and
 // does not hold down or disconnected (SENTINEL replicas).
 func (s *Server) sentinelReplicas() ([]string, error) {
-	answer, err := do(s.Addr, "SENTINEL", "replicas", MasterName)
+	sc, err := s.sentinelClient()
 	if err != nil {
 		return nil, err
 	}
-	list, ok := answer.([]any)
-	if !ok && answer != nil {
-		return nil, fmt.Errorf("sentinel %s: replicas answered %v", s.Addr, answer)
+	replicas, err := sc.Replicas(context.Background(), MasterName).Result()
+	if err != nil {
+		return nil, err
 	}
 	var addrs []string
-	for _, item := range list {
-		fields, _ := item.([]any)
-		m := map[string]string{}
-		for i := 0; i+1 < len(fields); i += 2 {
-			k, _ := fields[i].(string)
-			v, _ := fields[i+1].(string)
-			m[k] = v
-		}
-		flags := strings.Split(m["flags"], ",")
+	for _, r := range replicas {
+		flags := strings.Split(r["flags"], ",")
 		if slices.Contains(flags, "s_down") || slices.Contains(flags, "disconnected") {
 			continue
 		}
-		addrs = append(addrs, net.JoinHostPort(m["ip"], m["port"]))
+		addrs = append(addrs, net.JoinHostPort(r["ip"], r["port"]))
 	}
 	return addrs, nil
 }
 
-// waitFor calls check every 20 ms until it returns nil, or returns its last error after timeout.
-func waitFor(timeout time.Duration, check func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("after %s: %w", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+// sentinelClient returns the Sentinel client of the running Sentinel s.
+func (s *Server) sentinelClient() (*redis.SentinelClient, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sc == nil {
+		return nil, fmt.Errorf("sentinel on %s is not running", s.Addr)
 	}
+	return s.sc, nil
 }
