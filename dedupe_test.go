@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/partnercenter-go/pcwebhook/internal/dedupe"
 )
 
 func TestMemoryDedupeStore(t *testing.T) {
@@ -49,17 +51,35 @@ func TestMemoryDedupeStore(t *testing.T) {
 
 func TestMemoryDedupeStoreLease(t *testing.T) {
 	ctx := context.Background()
-	s := NewMemoryDedupeStoreWithOptions(MemoryDedupeOptions{Lease: 20 * time.Millisecond})
+	const lease = 20 * time.Millisecond
+
+	// The option sets the lease of every claim.
+	before := time.Now()
+	c, err := NewMemoryDedupeStoreWithOptions(MemoryDedupeOptions{Lease: lease}).Begin(ctx, "k")
+	after := time.Now()
+	require.NoError(t, err)
+	require.Equal(t, DeliveryNew, c.State)
+	assert.False(t, c.Expires.Before(before.Add(lease)) || c.Expires.After(after.Add(lease)),
+		"Expires %s, want %s after Begin", c.Expires, lease)
+
+	// The lease runs out on the store's clock, moved by the test: a loaded machine cannot end the
+	// new owner's lease too before the test looks.
+	now := time.Now()
+	s := &memoryDedupeStore{m: dedupe.NewMemory(DefaultDedupeRetention, lease, DefaultDedupeMaxEntries, func() time.Time { return now })}
 	late, err := s.Begin(ctx, "k")
 	require.NoError(t, err)
 	require.Equal(t, DeliveryNew, late.State)
-	time.Sleep(30 * time.Millisecond)
+	now = now.Add(lease - time.Millisecond)
+	c, err = s.Begin(ctx, "k")
+	require.NoError(t, err)
+	require.Equal(t, DeliveryInProgress, c.State, "within the lease")
+	now = now.Add(2 * time.Millisecond)
 	owner, err := s.Begin(ctx, "k")
 	require.NoError(t, err)
 	require.Equal(t, DeliveryNew, owner.State, "the lease ran out: another delivery takes over")
 	assert.ErrorIs(t, s.Done(ctx, late), ErrClaimLost)
 	assert.ErrorIs(t, s.Release(ctx, late), ErrClaimLost)
-	c, _ := s.Begin(ctx, "k")
+	c, _ = s.Begin(ctx, "k")
 	assert.Equal(t, DeliveryInProgress, c.State, "the late owner changed nothing")
 }
 

@@ -26,21 +26,29 @@ import (
 	"github.com/partnercenter-go/pcwebhook/internal/testpki"
 )
 
+// The test binary's RSA keys come from a shared pool of primes (testpki.SharePrimes): making a
+// key for every sender and chain was most of what the tests spent their time on.
+func init() { testpki.SharePrimes() }
+
 // testKeys are generated once per test binary: RSA key generation is slow under -race.
 var testKeys = sync.OnceValue(func() (k struct {
 	root, inter, leaf, other, otherRoot *rsa.PrivateKey
 	small                               *rsa.PrivateKey // 1024 bits
 	ec                                  *ecdsa.PrivateKey
 }) {
-	gen := func(bits int) *rsa.PrivateKey {
-		key, err := rsa.GenerateKey(rand.Reader, bits)
+	gen := func() *rsa.PrivateKey {
+		key, err := testpki.NewKey()
 		if err != nil {
 			panic(err)
 		}
 		return key
 	}
-	k.root, k.inter, k.leaf, k.other, k.otherRoot = gen(2048), gen(2048), gen(2048), gen(2048), gen(2048)
-	k.small = gen(1024)
+	k.root, k.inter, k.leaf, k.other, k.otherRoot = gen(), gen(), gen(), gen(), gen()
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		panic(err)
+	}
+	k.small = small
 	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		panic(err)

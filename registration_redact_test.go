@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/partnercenter-go/pcwebhook/internal/testio"
 )
 
 // Tokens of the redaction tests: a JWT and an opaque token with '/', '+' and '~'.
@@ -144,18 +146,21 @@ func TestRedactShortAndUnusualTokens(t *testing.T) {
 
 func TestRedactTextStaysBounded(t *testing.T) {
 	r := redactorOf(redactJWT)
-	long := strings.Repeat("filler ", 1<<17) // about 900 KB
+	// The texts are hundreds of times the limit; with PCWEBHOOK_STRESS=1, eight times longer
+	// still (about a megabyte each).
+	k := testio.Count(1, 8)
+	long := strings.Repeat("filler ", k<<14)
 	for _, tc := range []struct{ name, in string }{
 		{"token at the start", redactJWT + " " + long},
 		{"token at the end", long + redactJWT},
-		{"token everywhere", strings.Repeat(redactJWT+" x ", 4000)},
+		{"token everywhere", strings.Repeat(redactJWT+" x ", k*500)},
 		{"token where the text is cut", strings.Repeat("a", 280) + " " + redactJWT + " " + long},
-		{"one long word", strings.Repeat("w", 1<<20)},
-		{"tokens glued into one long word", strings.Repeat(redactJWT, 3000)},
-		{"a long word of JWT headers", strings.Repeat("eyJ", 1<<18) + "." + strings.Repeat("eyJhbGciOi.", 1<<15)},
-		{"many headers", strings.Repeat("Authorization: Bearer ", 1<<15)},
-		{"many escapes", strings.Repeat(`\u0041%41&#65;&amp;`, 1<<14)},
-		{"escape starts without an end", strings.Repeat("&#", 1<<19) + strings.Repeat("&", 1<<19)},
+		{"one long word", strings.Repeat("w", k<<17)},
+		{"tokens glued into one long word", strings.Repeat(redactJWT, k*375)},
+		{"a long word of JWT headers", strings.Repeat("eyJ", k<<15) + "." + strings.Repeat("eyJhbGciOi.", k<<12)},
+		{"many headers", strings.Repeat("Authorization: Bearer ", k<<12)},
+		{"many escapes", strings.Repeat(`\u0041%41&#65;&amp;`, k<<11)},
+		{"escape starts without an end", strings.Repeat("&#", k<<16) + strings.Repeat("&", k<<16)},
 	} {
 		got := r.text(tc.in, apiMaxErrorBody)
 		assert.LessOrEqual(t, len(got), apiMaxErrorBody+len("..."), tc.name)
@@ -240,7 +245,7 @@ func TestRedactRandomEchoes(t *testing.T) {
 		}
 		return b.String()
 	}
-	for i := 0; i < 3000; i++ {
+	for i := 0; i < testio.Count(500, 3000); i++ { // FuzzRedactText explores further
 		tok := []string{redactJWT, redactOpaque}[i%2]
 		r := redactorOf(tok)
 		var in strings.Builder

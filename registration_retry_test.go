@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/partnercenter-go/pcwebhook/internal/backoff"
 )
 
 const eventsPath = "/webhooks/v1/registration/events"
@@ -252,18 +254,25 @@ func TestCancelDuringBackoff(t *testing.T) {
 	f := newFakePC(t, fakeCall{method: "GET", path: eventsPath, status: 503, header: map[string]string{"Retry-After": "30"}})
 	c := NewClient(StaticToken(fakeToken), WithAPIRoot(f.srv.URL))
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(50*time.Millisecond, cancel)
+	defer cancel()
+	// Cancel once the client has begun its real wait, however long the request took.
+	var waitStart time.Time
+	c.sleep = func(ctx context.Context, d time.Duration) error {
+		waitStart = time.Now()
+		time.AfterFunc(10*time.Millisecond, cancel)
+		return backoff.Sleep(ctx, d)
+	}
 
-	start := time.Now()
 	_, err := c.SupportedEvents(ctx)
-	elapsed := time.Since(start)
+	require.False(t, waitStart.IsZero(), "the client did not wait")
+	waited := time.Since(waitStart)
 	require.ErrorIs(t, err, context.Canceled)
 	var apiErr *APIError
 	require.ErrorAs(t, err, &apiErr, "the last failure is kept")
 	assert.Equal(t, 503, apiErr.StatusCode)
 	assert.Contains(t, err.Error(), "while waiting 30s to retry")
-	assert.Less(t, elapsed, 2*time.Second)
-	t.Logf("returned %v after the request, cancel at 50ms", elapsed)
+	assert.Less(t, waited, 10*time.Second, "the 30 s wait ended with the context")
+	t.Logf("returned %v after the wait began", waited)
 }
 
 // TestContextEndsDuringRequest: a request that outlives its context is not retried.

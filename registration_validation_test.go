@@ -2,6 +2,7 @@ package pcwebhook
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,26 +125,65 @@ func TestWaitForValidationDefaultInterval(t *testing.T) {
 	assert.Equal(t, []time.Duration{5 * time.Second}, rec.recorded())
 }
 
-// TestWaitForValidationTimeout uses the real clock: the status stays pending until the context
-// expires, and the last status seen is returned with the context's error.
+// expiringContext is a context whose deadline the test decides: after expire, Done is closed and
+// Err is context.DeadlineExceeded, as when a real deadline passes, but at a point of the test's
+// choosing rather than at an instant a loaded machine may reach before the first answer.
+type expiringContext struct {
+	context.Context // Background: no values, no deadline
+	done            chan struct{}
+	once            sync.Once
+}
+
+func newExpiringContext() *expiringContext {
+	return &expiringContext{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (c *expiringContext) Done() <-chan struct{} { return c.done }
+
+func (c *expiringContext) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+func (c *expiringContext) expire() { c.once.Do(func() { close(c.done) }) }
+
+// expireAfterRequests expires ctx once f has received n requests: the client has then handled
+// n-1 answers.
+func expireAfterRequests(t *testing.T, f *fakePC, ctx *expiringContext, n int) {
+	t.Helper()
+	go func() {
+		defer ctx.expire()
+		deadline := time.Now().Add(30 * time.Second) // only bounds a broken client
+		for len(f.requests()) < n && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}()
+}
+
+// TestWaitForValidationTimeout polls with real waits: the status stays pending until the
+// context's deadline passes, and the last status seen is returned with the context's error.
 func TestWaitForValidationTimeout(t *testing.T) {
 	f := newFakePC(t)
 	f.repeat = &fakeCall{method: "GET", path: statusPath, file: "validation-status-pending.json"}
 	c := NewClient(StaticToken(fakeToken), WithAPIRoot(f.srv.URL))
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
-	defer cancel()
+	ctx := newExpiringContext()
+	expireAfterRequests(t, f, ctx, 3)
 
+	const every = 20 * time.Millisecond
 	start := time.Now()
-	got, err := c.WaitForValidation(ctx, testCorrelationID, 20*time.Millisecond)
+	got, err := c.WaitForValidation(ctx, testCorrelationID, every)
 	elapsed := time.Since(start)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.NotNil(t, got)
 	assert.Equal(t, "pending", got.Status)
 	assert.Contains(t, err.Error(), `last status "pending"`)
-	assert.Less(t, elapsed, 2*time.Second)
 	n := len(f.requests())
-	assert.GreaterOrEqual(t, n, 2)
-	assert.LessOrEqual(t, n, 10)
+	assert.GreaterOrEqual(t, n, 3)
+	assert.LessOrEqual(t, n, int(elapsed/every)+1, "polls no more often than every %s", every)
 	t.Logf("%d polls in %v", n, elapsed)
 }
 
@@ -151,8 +191,8 @@ func TestWaitForValidationTimeoutBeforeAnyStatus(t *testing.T) {
 	f := newFakePC(t)
 	f.repeat = &fakeCall{method: "GET", path: statusPath, status: 404, file: "error-600008.json"}
 	c := NewClient(StaticToken(fakeToken), WithAPIRoot(f.srv.URL))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Millisecond)
-	defer cancel()
+	ctx := newExpiringContext()
+	expireAfterRequests(t, f, ctx, 2)
 	got, err := c.WaitForValidation(ctx, testCorrelationID, 10*time.Millisecond)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Nil(t, got)

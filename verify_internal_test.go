@@ -2,8 +2,6 @@ package pcwebhook
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"testing"
@@ -101,7 +99,7 @@ func TestNewVerifierRefusesMissingRoots(t *testing.T) {
 
 	// A loader that finds a root is used as the root pool, and the loader is not consulted at all
 	// when WithRootCAs gives roots.
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := testpki.NewKey()
 	require.NoError(t, err)
 	root, err := testpki.Issue(testpki.Template{CommonName: "root", IsCA: true}, &key.PublicKey, nil, key)
 	require.NoError(t, err)

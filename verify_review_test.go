@@ -232,6 +232,7 @@ func TestReviewFreshNameFloodDoesNotStarveTheGenuineCertificate(t *testing.T) {
 	clock.add(2 * time.Hour) // the cached key ended: the next genuine delivery must download again
 
 	// The flood: 100 requests per second, each naming a fresh file, for as long as the test runs.
+	// Their signature is never checked (a fresh name serves no certificate): it is made once.
 	ctx, stopFlood := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var refusals, slowRefusals atomic.Int64
@@ -249,8 +250,10 @@ func TestReviewFreshNameFloodDoesNotStarveTheGenuineCertificate(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				h := genuine.Clone()
+				h.Set(pcwebhook.HeaderCertificateURL, fs.srv.URL+"/cert/fresh-"+strconv.Itoa(i)+".cer")
 				start := time.Now()
-				err := v.Verify(ctx, signedHeader(t, fs.srv.URL+"/cert/fresh-"+strconv.Itoa(i)+".cer", testBody), testBody)
+				err := v.Verify(ctx, h, testBody)
 				// A fresh name is refused for the queue (503) or, once downloaded, for naming no file (401).
 				assert.True(t, errors.Is(err, pcwebhook.ErrCertificateUnavailable) || errors.Is(err, pcwebhook.ErrCertificateNotFound), "%v", err)
 				// A refusal for a full queue says so in its Fix; it must come at once.
@@ -304,6 +307,8 @@ func TestReviewAbandonedVerifyCallsLeaveNothingBehind(t *testing.T) {
 	base := runtime.NumGoroutine()
 
 	const calls, workers = 5000, 50
+	// The signature is never checked (no certificate arrives): sign once, vary the URL.
+	signed := signedHeader(t, fs.srv.URL+"/cert/abandoned.cer", testBody)
 	var wg sync.WaitGroup
 	next := atomic.Int64{}
 	for w := 0; w < workers; w++ {
@@ -316,7 +321,9 @@ func TestReviewAbandonedVerifyCallsLeaveNothingBehind(t *testing.T) {
 					return
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(1+i%5)*time.Millisecond)
-				err := v.Verify(ctx, signedHeader(t, fs.srv.URL+"/cert/abandoned-"+strconv.FormatInt(i, 10)+".cer", testBody), testBody)
+				h := signed.Clone()
+				h.Set(pcwebhook.HeaderCertificateURL, fs.srv.URL+"/cert/abandoned-"+strconv.FormatInt(i, 10)+".cer")
+				err := v.Verify(ctx, h, testBody)
 				cancel()
 				assert.ErrorIs(t, err, pcwebhook.ErrCertificateUnavailable)
 			}

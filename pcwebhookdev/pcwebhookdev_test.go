@@ -20,6 +20,10 @@ import (
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
+// Keys come from a shared pool of primes (testpki.SharePrimes): RSA key generation would be
+// most of what these tests spend their time on.
+func init() { testpki.SharePrimes() }
+
 // writeDevCA writes a development CA into a new directory, as "pcwebhook trigger" does, and
 // returns the directory.
 func writeDevCA(t testing.TB) string {

@@ -14,8 +14,10 @@ import (
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
-// The default store of the Handler passes the contract.
+// The default store of the Handler passes the contract. The kit mostly sleeps for its leases:
+// it runs beside the other tests.
 func TestDedupeStoreMemory(t *testing.T) {
+	t.Parallel()
 	pcwebhooktest.TestDedupeStore(t, func(t *testing.T, cfg pcwebhooktest.DedupeStoreConfig) pcwebhook.DedupeStore {
 		return pcwebhook.NewMemoryDedupeStoreWithOptions(pcwebhook.MemoryDedupeOptions{Lease: cfg.Lease, Retention: cfg.Retention})
 	})
@@ -28,7 +30,18 @@ func TestDedupeStoreCatchesBrokenStores(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the kit in child processes")
 	}
-	for _, tc := range []struct{ defect, subtest string }{
+	t.Parallel()
+	runKitChildren(t, "TestDedupeStoreChild", nil)
+}
+
+// kitCase is one run of a kit in a child process: the store's defect ("" for none) and the
+// subtest meant to catch it.
+type kitCase struct{ defect, subtest string }
+
+// kitCases are the runs of each child test (a test that runs a kit against a store with the
+// defect PCWEBHOOKTEST_DEFECT).
+var kitCases = map[string][]kitCase{
+	"TestDedupeStoreChild": {
 		{"", ""},
 		{"racy-begin", "ConcurrentBegin"},
 		{"constant-token", "DistinctTokens"},
@@ -42,39 +55,72 @@ func TestDedupeStoreCatchesBrokenStores(t *testing.T) {
 		{"lease-never-ends", "LeaseExpiry"},
 		{"done-needs-live-lease", "DoneAfterLeaseWithoutTakeover"},
 		{"keeps-done-forever", "Retention"},
-	} {
-		t.Run("defect="+tc.defect, func(t *testing.T) {
-			t.Parallel()
-			runKitChild(t, "TestDedupeStoreChild", tc.defect, tc.subtest)
-		})
-	}
+	},
+	"TestTransactionalDedupeStoreChild": {
+		{"", ""},
+		{"writes-commit-at-once", "WritesCommitWithDone"},
+		{"release-keeps-writes", "WritesVanishWithRelease"},
+		{"late-done-records", "DoneAfterLeaseNotCommitted"},
+		{"late-done-commits-writes", "LateOwnerCommitsNothing"},
+		{"lease-never-ends", "LeaseExpiry"}, // the subtests of TestDedupeStore run too
+	},
 }
 
-// runKitChild runs the test child (a test that runs the kit against a store with the defect
-// PCWEBHOOKTEST_DEFECT) in a child process, and checks that the subtest fails, or, when defect is
-// "", that the whole kit passes. It returns the child's output.
-func runKitChild(t *testing.T, child, defect, subtest string) string {
-	t.Helper()
-	run := "^" + child + "$"
-	if subtest != "" {
-		run += "/^" + subtest + "$"
-	}
-	cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), "PCWEBHOOKTEST_DEFECT="+defect, "PCWEBHOOKTEST_CHILD=1")
-	out, err := cmd.CombinedOutput()
-	if defect == "" {
-		if err != nil {
-			t.Fatalf("the store without a defect fails the kit: %v\n%s", err, out)
+// kitResult is the output and exit error of one child run.
+type kitResult struct {
+	out []byte
+	err error
+}
+
+// startKitChildren starts every run of kitCases in its child process, all at once, the first
+// time it is called: the runs mostly sleep for the kits' leases, so they sleep side by side
+// whatever -test.parallel allows. It returns, per child test, a function that waits for that
+// test's runs.
+var startKitChildren = sync.OnceValue(func() map[string]func() []kitResult {
+	waits := map[string]func() []kitResult{}
+	for child, cases := range kitCases {
+		results := make([]kitResult, len(cases))
+		var wg sync.WaitGroup
+		for i, c := range cases {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				run := "^" + child + "$"
+				if c.subtest != "" {
+					run += "/^" + c.subtest + "$"
+				}
+				cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.v", "-test.count=1")
+				cmd.Env = append(os.Environ(), "PCWEBHOOKTEST_DEFECT="+c.defect, "PCWEBHOOKTEST_CHILD=1")
+				results[i].out, results[i].err = cmd.CombinedOutput()
+			}()
 		}
-		return string(out)
+		waits[child] = func() []kitResult { wg.Wait(); return results }
 	}
-	if err == nil {
-		t.Fatalf("the kit passed a store with the defect %s:\n%s", defect, out)
+	return waits
+})
+
+// runKitChildren checks the runs of child (kitCases), one subtest each: the subtest meant to
+// catch the defect failed, or, when the defect is "", the whole kit passed; check, when not nil,
+// looks at a run's output further.
+func runKitChildren(t *testing.T, child string, check func(t *testing.T, c kitCase, out string)) {
+	t.Helper()
+	results := startKitChildren()[child]()
+	for i, c := range kitCases[child] {
+		t.Run("defect="+c.defect, func(t *testing.T) {
+			out, err := results[i].out, results[i].err
+			switch {
+			case c.defect == "" && err != nil:
+				t.Fatalf("the store without a defect fails the kit: %v\n%s", err, out)
+			case c.defect != "" && err == nil:
+				t.Fatalf("the kit passed a store with the defect %s:\n%s", c.defect, out)
+			case c.defect != "" && !strings.Contains(string(out), "--- FAIL: "+child+"/"+c.subtest):
+				t.Fatalf("want %q in the child's output:\n%s", "--- FAIL: "+child+"/"+c.subtest, out)
+			}
+			if check != nil {
+				check(t, c, string(out))
+			}
+		})
 	}
-	if want := "--- FAIL: " + child + "/" + subtest; !strings.Contains(string(out), want) {
-		t.Fatalf("want %q in the child's output:\n%s", want, out)
-	}
-	return string(out)
 }
 
 // TestDedupeStoreChild is the child of TestDedupeStoreCatchesBrokenStores.

@@ -3,8 +3,13 @@ package pcwebhooktest_test
 import (
 	"crypto/x509"
 
+	"github.com/partnercenter-go/pcwebhook/internal/testpki"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
+
+// Keys come from a shared pool of primes (testpki.SharePrimes): RSA key generation would be
+// most of what these tests spend their time on.
+func init() { testpki.SharePrimes() }
 
 // x509VerifyOptions trusts the sender's root, with or without its intermediate.
 func x509VerifyOptions(s *pcwebhooktest.Sender, withIntermediate bool) x509.VerifyOptions {

@@ -21,22 +21,12 @@ func TestTransactionalDedupeStoreCatchesBrokenStores(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the kit in child processes")
 	}
-	for _, tc := range []struct{ defect, subtest string }{
-		{"", ""},
-		{"writes-commit-at-once", "WritesCommitWithDone"},
-		{"release-keeps-writes", "WritesVanishWithRelease"},
-		{"late-done-records", "DoneAfterLeaseNotCommitted"},
-		{"late-done-commits-writes", "LateOwnerCommitsNothing"},
-		{"lease-never-ends", "LeaseExpiry"}, // the subtests of TestDedupeStore run too
-	} {
-		t.Run("defect="+tc.defect, func(t *testing.T) {
-			t.Parallel()
-			out := runKitChild(t, "TestTransactionalDedupeStoreChild", tc.defect, tc.subtest)
-			if tc.defect == "" && !strings.Contains(out, "--- PASS: TestTransactionalDedupeStoreChild/WritesCommitWithDone") {
-				t.Fatalf("the transactional subtests did not run:\n%s", out)
-			}
-		})
-	}
+	t.Parallel()
+	runKitChildren(t, "TestTransactionalDedupeStoreChild", func(t *testing.T, c kitCase, out string) {
+		if c.defect == "" && !strings.Contains(out, "--- PASS: TestTransactionalDedupeStoreChild/WritesCommitWithDone") {
+			t.Fatalf("the transactional subtests did not run:\n%s", out)
+		}
+	})
 }
 
 // TestTransactionalDedupeStoreChild is the child of TestTransactionalDedupeStoreCatchesBrokenStores.

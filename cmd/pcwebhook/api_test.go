@@ -619,7 +619,10 @@ func TestTestWaitNotDelivered(t *testing.T) {
 }
 
 // The endpoint does not answer until the test ends, so the fake's real test event stays pending.
+// The timeout leaves a loaded machine time for the first status poll; the test sleeps it out
+// beside the other waiting test.
 func TestTestWaitTimesOut(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	endpoint := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		select {
@@ -632,7 +635,7 @@ func TestTestWaitTimesOut(t *testing.T) {
 	t.Cleanup(func() { close(release) }) // runs first: then the API and the endpoint close
 	api.SetRegistration(pcwebhook.Registration{WebhookURL: endpoint.URL + "/hook", WebhookEvents: []pcwebhook.EventName{pcwebhook.EventTestCreated}})
 
-	code, stdout, stderr := runIn(t, e, "test", "--wait", "--poll", "10ms", "--timeout", "150ms")
+	code, stdout, stderr := runIn(t, e, "test", "--wait", "--poll", "10ms", "--timeout", "1s")
 	assert.Equal(t, 1, code)
 	reqs := api.Requests()
 	require.Greater(t, len(reqs), 2, reqs)
@@ -642,8 +645,8 @@ func TestTestWaitTimesOut(t *testing.T) {
 	for _, r := range reqs[2:] {
 		assert.Equal(t, "GET "+validationsPath+"/"+id, r, "only status polls of the one test event")
 	}
-	assert.Contains(t, stdout, "Waiting up to 150ms for the delivery of test event "+id)
-	assert.Contains(t, stderr, "gave up after 150ms: status pending, 0 delivery attempt(s)")
+	assert.Contains(t, stdout, "Waiting up to 1s for the delivery of test event "+id)
+	assert.Contains(t, stderr, "gave up after 1s: status pending, 0 delivery attempt(s)")
 	assert.Contains(t, stderr, "pcwebhook test --status "+id+" --wait")
 }
 
@@ -677,14 +680,17 @@ func TestTestNotRegistered(t *testing.T) {
 	assert.Equal(t, []string{"GET " + regPath}, api.Requests())
 }
 
+// The poll interval is ten spinner intervals, so that the spinner turns before the second poll
+// even on a loaded machine; the test sleeps it out beside the other waiting test.
 func TestTestSpinnerOnATerminal(t *testing.T) {
+	t.Parallel()
 	api, e := newRegisteredAPI(t)
 	api.Respond(http.MethodPost, validationsPath, http.StatusOK, `{"correlationId":"c-5"}`)
 	api.Respond(http.MethodGet, validationsPath+"/c-5", http.StatusOK, `{"status":"pending","results":[]}`)
 	api.Respond(http.MethodGet, validationsPath+"/c-5", http.StatusOK,
 		`{"status":"completed","results":[{"responseCode":"OK","dateTimeUtc":"2017-12-08T21:39:48Z"}]}`)
 	e.terminal = func(io.Writer) bool { return true }
-	code, stdout, stderr := runIn(t, e, "test", "--wait", "--poll", "250ms")
+	code, stdout, stderr := runIn(t, e, "test", "--wait", "--poll", "1s")
 	require.Equal(t, 0, code, stderr)
 	assert.Len(t, api.Requests(), 4, "two status polls")
 	assert.Contains(t, stdout, clearLine+"⠋ waiting for the delivery: status pending, 0 attempt(s)")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/internal/testio"
+	"github.com/partnercenter-go/pcwebhook/internal/testpki"
 )
 
 // run runs the command line args (without the program name) with the process environment, as
@@ -61,6 +62,7 @@ func TestMain(m *testing.M) {
 		os.Exit(99)
 	}
 
+	testpki.SharePrimes() // the tests make a hundred certificate chains
 	dir, err := os.MkdirTemp("", "pcwebhook-cli-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -284,7 +284,7 @@ func certificateServer(t *testing.T, file []byte) (*httptest.Server, string) {
 // the leaf's key.
 func selfMadeChain(t *testing.T, org string) ([]byte, *rsa.PrivateKey) {
 	t.Helper()
-	leafKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	leafKey, err := testpki.NewKey()
 	require.NoError(t, err)
 	return selfMadeChainFor(t, org, &leafKey.PublicKey), leafKey
 }
@@ -292,7 +292,7 @@ func selfMadeChain(t *testing.T, org string) ([]byte, *rsa.PrivateKey) {
 // selfMadeChainFor is selfMadeChain for a given leaf public key.
 func selfMadeChainFor(t *testing.T, org string, leafPub any) []byte {
 	t.Helper()
-	rootKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	rootKey, err := testpki.NewKey()
 	require.NoError(t, err)
 	now := time.Now()
 	root, err := testpki.Issue(testpki.Template{CommonName: "Contoso Root", IsCA: true, KeyUsage: x509.KeyUsageCertSign,

@@ -11,10 +11,15 @@ import (
 	"testing"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/internal/testpki"
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// Keys come from a shared pool of primes (testpki.SharePrimes): RSA key generation would be
+// most of what these tests spend their time on.
+func init() { testpki.SharePrimes() }
 
 // runWith runs the program with no terminal: stdin holds a "y" that must not count as an answer.
 func runWith(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {

@@ -25,6 +25,10 @@ import (
 	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
+// Keys come from a shared pool of primes (testpki.SharePrimes): RSA key generation would be
+// most of what these tests spend their time on.
+func init() { testpki.SharePrimes() }
+
 func TestServerRoutesAndGracefulShutdown(t *testing.T) {
 	sender, err := pcwebhooktest.NewSender()
 	require.NoError(t, err)

@@ -1,6 +1,6 @@
 // Package testio holds the small I/O helpers that the project's tests and benchmarks share (in
-// every package and nested module): a buffer safe to write from other goroutines, and a response
-// writer that keeps only the status.
+// every package and nested module): a buffer safe to write from other goroutines, a response
+// writer that keeps only the status, and the switch for the long stress loops ([Stress]).
 package testio
 
 import (

@@ -34,3 +34,14 @@ func TestDiscardWriter(t *testing.T) {
 		t.Fatalf("n=%d err=%v code=%d header=%v", n, err, w.Code, w.Hdr)
 	}
 }
+
+func TestCount(t *testing.T) {
+	t.Setenv(StressEnv, "")
+	if Stress() || Count(10, 1000) != 10 {
+		t.Fatalf("without %s: Stress %v, Count %d", StressEnv, Stress(), Count(10, 1000))
+	}
+	t.Setenv(StressEnv, "1")
+	if !Stress() || Count(10, 1000) != 1000 {
+		t.Fatalf("with %s=1: Stress %v, Count %d", StressEnv, Stress(), Count(10, 1000))
+	}
+}

@@ -253,12 +253,12 @@ func NewChain(opts ...Option) (*Chain, error) {
 	return ch, nil
 }
 
-// keyOr returns key, or a new RSA 2048 key when key is nil.
+// keyOr returns key, or a new RSA 2048 key when key is nil (see [SharePrimes]).
 func keyOr(key *rsa.PrivateKey) (*rsa.PrivateKey, error) {
 	if key != nil {
 		return key, nil
 	}
-	return rsa.GenerateKey(rand.Reader, 2048)
+	return NewKey()
 }
 
 // Pool returns a new pool holding certs.
