@@ -1,7 +1,7 @@
 package pcwebhook_test
 
-// Tests of the second security review's findings on the verifier (issue 10, point 5): each one
-// failed before its fix.
+// The verifier against hostile input and load: key usage, path parameters, a header under two
+// spellings, floods of fresh certificate names, abandoned calls, issuer caching.
 
 import (
 	"context"
@@ -42,10 +42,10 @@ func leafWithKeyUsage(t *testing.T, f *fixture, ku x509.KeyUsage) *x509.Certific
 	return c
 }
 
-// TestReviewLeafKeyUsageWithoutDigitalSignature (finding f): a leaf whose KeyUsage extension is
+// TestLeafKeyUsageWithoutDigitalSignature : a leaf whose KeyUsage extension is
 // present but lacks digitalSignature is refused; with the bit, or without the extension, it is
 // accepted.
-func TestReviewLeafKeyUsageWithoutDigitalSignature(t *testing.T) {
+func TestLeafKeyUsageWithoutDigitalSignature(t *testing.T) {
 	f := newFixture(t)
 	for _, tc := range []struct {
 		name string
@@ -78,9 +78,9 @@ func TestReviewLeafKeyUsageWithoutDigitalSignature(t *testing.T) {
 	}
 }
 
-// TestReviewPathParameterDotSegments (finding g): "..;" and the other path-parameter forms of
+// TestPathParameterDotSegments : "..;" and the other path-parameter forms of
 // dot segments are refused before any request, even where the server would serve them.
-func TestReviewPathParameterDotSegments(t *testing.T) {
+func TestPathParameterDotSegments(t *testing.T) {
 	f := newFixture(t)
 	// A server that strips path parameters, as Tomcat does, would serve the intermediate here.
 	v := f.verifier(t)
@@ -119,9 +119,9 @@ func TestReviewPathParameterDotSegments(t *testing.T) {
 	}
 }
 
-// TestReviewHeaderUnderTwoSpellings (finding h): one header present under two key spellings in an
+// TestHeaderUnderTwoSpellings : one header present under two key spellings in an
 // http.Header map is ambiguous, like two values, whichever header it is.
-func TestReviewHeaderUnderTwoSpellings(t *testing.T) {
+func TestHeaderUnderTwoSpellings(t *testing.T) {
 	f := newFixture(t)
 	leafURL := f.cs.url(leafPath)
 	sig := "Signature " + sign(t, testKeys().leaf, testBody)
@@ -215,12 +215,12 @@ func (fs *floodServer) verifier(t *testing.T, f *fixture, extra ...pcwebhook.Ver
 	return v
 }
 
-// TestReviewFreshNameFloodDoesNotStarveTheGenuineCertificate (finding a): a flood of requests
+// TestFreshNameFloodDoesNotStarveTheGenuineCertificate : a flood of requests
 // naming fresh file names under the allowed prefix (each one a download that takes a while) must
 // neither queue without bound nor delay the refresh of the certificate that verified before.
 // Before the fix every one of them waited in one FIFO for the download slots, and the genuine
 // refresh waited behind all of them until it timed out: 503 for every genuine delivery.
-func TestReviewFreshNameFloodDoesNotStarveTheGenuineCertificate(t *testing.T) {
+func TestFreshNameFloodDoesNotStarveTheGenuineCertificate(t *testing.T) {
 	f := newFixture(t)
 	const slow = 500 * time.Millisecond
 	fs := newFloodServer(t, f, slow, false)
@@ -296,11 +296,11 @@ func TestReviewFreshNameFloodDoesNotStarveTheGenuineCertificate(t *testing.T) {
 	t.Logf("flood: %d refused at once, %d downloads made", st.QueueFull, fs.flooded.Load())
 }
 
-// TestReviewAbandonedVerifyCallsLeaveNothingBehind (finding b): thousands of Verify calls whose
+// TestAbandonedVerifyCallsLeaveNothingBehind : thousands of Verify calls whose
 // callers give up while their downloads wait for a slot leave neither queued downloads nor
 // goroutines behind. Before the fix 5,000 cancelled calls left about 5,000 goroutines, each
 // waiting up to the download timeout for a slot.
-func TestReviewAbandonedVerifyCallsLeaveNothingBehind(t *testing.T) {
+func TestAbandonedVerifyCallsLeaveNothingBehind(t *testing.T) {
 	f := newFixture(t)
 	fs := newFloodServer(t, f, time.Minute, true) // fresh names never answer
 	v := fs.verifier(t, f, pcwebhook.WithDownloadTimeout(time.Minute))
@@ -349,11 +349,11 @@ func TestReviewAbandonedVerifyCallsLeaveNothingBehind(t *testing.T) {
 	require.NoError(t, v.Verify(ctx, signedHeader(t, fs.srv.URL+"/cert/genuine.cer", testBody), testBody))
 }
 
-// TestReviewIssuerCachedOnlyAfterAValidChain (finding c): an issuer file downloaded through AIA
+// TestIssuerCachedOnlyAfterAValidChain : an issuer file downloaded through AIA
 // that does not complete a valid chain is not cached (before the fix: for a day, so that every
 // leaf naming it failed until then); its failure is remembered only for the failure TTL, and a
 // corrected file is used after it.
-func TestReviewIssuerCachedOnlyAfterAValidChain(t *testing.T) {
+func TestIssuerCachedOnlyAfterAValidChain(t *testing.T) {
 	f := newFixture(t)
 	k := testKeys()
 	impostor := issueCert(t, certSpec{cn: "Test Issuing CA", org: []string{pcwebhook.RequiredOrganization}, isCA: true, pub: &k.other.PublicKey}, nil, k.other)
