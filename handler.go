@@ -262,10 +262,11 @@ func (h *Handler) process(r *http.Request) (delivery, error) {
 		return d, err
 	}
 	ctx := r.Context()
-	if err := h.verifier.Verify(ctx, r.Header, body); err != nil {
+	var digest [sha256.Size]byte
+	if err := h.verifier.verify(ctx, r.Header, body, &digest); err != nil {
 		return d, err
 	}
-	d.key = deliveryKey(body)
+	d.key = deliveryKey(&digest)
 	if d.ev, err = ParseEvent(body); err != nil {
 		return d, err
 	}
@@ -284,11 +285,11 @@ func (h *Handler) process(r *http.Request) (delivery, error) {
 	return d, h.settle(ctx, d, claim, err)
 }
 
-// deliveryKey is the key of a delivery in the DedupeStore: the hex-encoded SHA-256 of its body.
-func deliveryKey(body []byte) string {
-	sum := sha256.Sum256(body)
+// deliveryKey is the key of a delivery in the DedupeStore: the hex-encoded SHA-256 of its body,
+// given as that digest (the verifier computed it).
+func deliveryKey(digest *[sha256.Size]byte) string {
 	var hexSum [2 * sha256.Size]byte
-	hex.Encode(hexSum[:], sum[:])
+	hex.Encode(hexSum[:], digest[:])
 	return string(hexSum[:])
 }
 

@@ -2,6 +2,8 @@ package pcwebhook
 
 import (
 	"context"
+	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -44,6 +46,12 @@ import (
 //     only when it fails against a key downloaded after the request arrived; when no such
 //     download can be made now, the answer is [ErrSignatureUnconfirmed] (503, retried).
 //
+// A delivery whose signature verified is remembered (its body's SHA-256 and its signature, a
+// bounded number per certificate, for as long as the certificate's cache entry lasts), so that an
+// exact repeat of it (a retry, or a replay flood of one captured delivery) is answered without
+// the RSA operation. Only verified deliveries are remembered; a rotation or an expiry of the
+// certificate's entry forgets them.
+//
 // When a rotation check replaces a key, the previous key stays accepted until its own cache
 // entry would have ended (never past its chain's NotAfter): a delivery signed just before the
 // rotation and retried after it still verifies, and nothing is accepted that would not have been
@@ -83,7 +91,7 @@ type verifierCounters struct {
 	verified, rejected, cacheHits, failureCacheHits  atomic.Int64
 	certDownloads, issuerDownloads, downloadFailures atomic.Int64
 	bytesDownloaded, queueFull, rotationChecks       atomic.Int64
-	unconfirmed, previousKeyMatches                  atomic.Int64
+	unconfirmed, previousKeyMatches, memoHits        atomic.Int64
 }
 
 // VerifierStats is a snapshot of a Verifier's counters, for metrics and tests.
@@ -117,6 +125,11 @@ type VerifierStats struct {
 	// PreviousKeyMatches counts signatures that matched the previous key of a certificate URL,
 	// kept through a rotation (deliveries signed before the certificate was replaced).
 	PreviousKeyMatches int64
+	// MemoHits counts Verify calls that found their delivery (the same body, signature and
+	// certificate URL) among the deliveries verified before against the same cached key, and so
+	// skipped the RSA operation: replays and retries. The memo holds a bounded number of
+	// deliveries per certificate and starts empty when the certificate is downloaded again.
+	MemoHits int64
 	// CachedCertificates is the number of certificate keys in the cache now, including any that
 	// expired but were not looked up since.
 	CachedCertificates int
@@ -247,6 +260,13 @@ func (v *Verifier) stateFrom(config func() verifierConfig) *verifierState {
 // A nil *Verifier returns an error wrapping [ErrCertificateUnavailable]: a server-side
 // misconfiguration, so that Partner Center retries once it is fixed.
 func (v *Verifier) Verify(ctx context.Context, header http.Header, body []byte) error {
+	var digest [sha256.Size]byte
+	return v.verify(ctx, header, body, &digest)
+}
+
+// verify is Verify, which also leaves the SHA-256 of body in digest when it returns nil, for the
+// Handler's delivery key.
+func (v *Verifier) verify(ctx context.Context, header http.Header, body []byte, digest *[sha256.Size]byte) error {
 	if v == nil {
 		return &VerificationError{Step: StepConfiguration, Reason: "nil *Verifier", Err: ErrCertificateUnavailable}
 	}
@@ -258,7 +278,7 @@ func (v *Verifier) Verify(ctx context.Context, header http.Header, body []byte) 
 		st.stats.rejected.Add(1)
 		return st.broken.clone()
 	}
-	if err := st.verify(ctx, header, body); err != nil {
+	if err := st.verify(ctx, header, body, digest); err != nil {
 		st.stats.rejected.Add(1)
 		return err
 	}
@@ -266,9 +286,9 @@ func (v *Verifier) Verify(ctx context.Context, header http.Header, body []byte) 
 	return nil
 }
 
-// verify is Verify without the bookkeeping. The success path does not allocate beyond what the
-// RSA verification itself needs.
-func (st *verifierState) verify(ctx context.Context, header http.Header, body []byte) error {
+// verify is Verify without the bookkeeping; it fills digest once the signature is well-formed.
+// The success path does not allocate beyond what the RSA verification itself needs.
+func (st *verifierState) verify(ctx context.Context, header http.Header, body []byte, digest *[sha256.Size]byte) error {
 	spellings := otherSpellings(header)
 	tok, reason := signatureToken(header, spellings)
 	if reason != "" {
@@ -295,12 +315,17 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 	if !ok {
 		return verificationError(ErrBadSignature, StepSignatureFormat, "signature is not valid base64")
 	}
+	*digest = sha256.Sum256(body)
 	arrival := st.loads.Load() // loads numbered above this one start after the request arrived
 	e, err := st.leafKey(ctx, &u)
 	if err != nil {
 		return err
 	}
-	if st.matches(e, method, body, sig) {
+	if e.memo.contains(digest, sig) {
+		st.stats.memoHits.Add(1) // this very delivery verified against this very key before
+		return nil
+	}
+	if st.matches(e, method, digest, sig) {
 		return nil
 	}
 	if e.seq <= arrival {
@@ -312,7 +337,7 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 		if cerr != nil && errors.As(cerr, &verr) && errors.Is(verr.Err, ErrUntrustedCertificate) {
 			return verr // the certificate now served fails the policy: the receiver's to fix
 		}
-		if cerr == nil && fresh != e && st.matches(fresh, method, body, sig) {
+		if cerr == nil && fresh != e && st.matches(fresh, method, digest, sig) {
 			return nil
 		}
 		if cerr != nil || fresh.seq <= arrival {
@@ -330,13 +355,16 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 	return verificationError(ErrBadSignature, StepSignature, "signature does not match the body")
 }
 
-// matches reports whether sig is the signature of body by the key of e, or by its previous key
-// while that is still accepted.
-func (st *verifierState) matches(e *leafEntry, method *jwt.SigningMethodRSA, body, sig []byte) bool {
-	if len(sig) == e.key.Size() && method.Verify(string(body), sig, e.key) == nil {
+// matches reports whether sig is the signature of the body whose SHA-256 is digest by the key of
+// e, or by its previous key while that is still accepted. A match with the key itself is
+// remembered in e's memo; one with the previous key is not, since that key's acceptance ends
+// before the entry does.
+func (st *verifierState) matches(e *leafEntry, method *jwt.SigningMethodRSA, digest *[sha256.Size]byte, sig []byte) bool {
+	if len(sig) == e.key.Size() && rsa.VerifyPKCS1v15(e.key, method.Hash, digest[:], sig) == nil {
+		e.memo.add(digest, sig)
 		return true
 	}
-	if prev := e.previous(st.cfg.now()); prev != nil && len(sig) == prev.Size() && method.Verify(string(body), sig, prev) == nil {
+	if prev := e.previous(st.cfg.now()); prev != nil && len(sig) == prev.Size() && rsa.VerifyPKCS1v15(prev, method.Hash, digest[:], sig) == nil {
 		st.stats.previousKeyMatches.Add(1)
 		return true
 	}
@@ -429,6 +457,7 @@ func (v *Verifier) Stats() VerifierStats {
 		RotationChecks:        st.stats.rotationChecks.Load(),
 		UnconfirmedSignatures: st.stats.unconfirmed.Load(),
 		PreviousKeyMatches:    st.stats.previousKeyMatches.Load(),
+		MemoHits:              st.stats.memoHits.Load(),
 		CachedCertificates:    st.keys.Len(),
 	}
 }

@@ -1,10 +1,14 @@
 package pcwebhook
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook/internal/certcache"
@@ -37,6 +41,9 @@ type leafEntry struct {
 	// prev is the key that a rotation check replaced, accepted until prevUntil; nil when none.
 	prev      *rsa.PublicKey
 	prevUntil time.Time
+	// memo holds deliveries whose signature matched key, so that an exact repeat skips the RSA
+	// operation. It lives and dies with the entry: a rotation or an expiry starts a new one.
+	memo verifiedMemo
 }
 
 // previous returns the previous key while it is still accepted at now, else nil.
@@ -45,6 +52,40 @@ func (e *leafEntry) previous(now time.Time) *rsa.PublicKey {
 		return e.prev
 	}
 	return nil
+}
+
+// memoSlots is the number of deliveries a leafEntry's memo holds (a power of two).
+const memoSlots = 256
+
+// verifiedMemo remembers deliveries (body digest and signature) verified against one key. It is
+// filled only by successful RSA verifications and is direct-mapped: a delivery takes the slot its
+// digest names, replacing what was there, so it never holds more than memoSlots deliveries. Slots
+// are swapped atomically: lookups take no lock. The zero value is an empty memo.
+type verifiedMemo struct {
+	slots [memoSlots]atomic.Pointer[memoRecord]
+}
+
+// memoRecord is one verified delivery: the SHA-256 of its body and its signature.
+type memoRecord struct {
+	digest [sha256.Size]byte
+	sig    []byte
+}
+
+func (m *verifiedMemo) slot(digest *[sha256.Size]byte) *atomic.Pointer[memoRecord] {
+	return &m.slots[binary.LittleEndian.Uint64(digest[:8])%memoSlots]
+}
+
+// contains reports whether the delivery with this body digest and signature was verified before.
+// RSA PKCS#1 v1.5 signatures are deterministic, so the signature must be the very bytes that
+// verified.
+func (m *verifiedMemo) contains(digest *[sha256.Size]byte, sig []byte) bool {
+	r := m.slot(digest).Load()
+	return r != nil && r.digest == *digest && bytes.Equal(r.sig, sig)
+}
+
+// add records a delivery whose signature has just verified.
+func (m *verifiedMemo) add(digest *[sha256.Size]byte, sig []byte) {
+	m.slot(digest).Store(&memoRecord{digest: *digest, sig: bytes.Clone(sig)})
 }
 
 // newKeyLoader returns the loader of signing keys, per certificate URL.

@@ -1,6 +1,7 @@
 package pcwebhook_test
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"sync"
@@ -351,4 +352,75 @@ func TestCertificateNotFound(t *testing.T) {
 	err = v.Verify(context.Background(), signedHeader(t, verified, testBody), testBody)
 	require.ErrorIs(t, err, pcwebhook.ErrCertificateUnavailable, "a URL that verified before is known: 503")
 	assert.Equal(t, http.StatusServiceUnavailable, pcwebhook.HTTPStatus(err))
+}
+
+// TestVerifiedDeliveryMemo: an exact repeat of a verified delivery (same body, signature and
+// certificate URL) is answered from the memo of its certificate's cache entry; anything that
+// differs in one byte is checked with RSA as before, and a failed verification is never
+// remembered.
+func TestVerifiedDeliveryMemo(t *testing.T) {
+	f := newFixture(t)
+	v := f.verifier(t)
+	url := f.cs.url(leafPath)
+	genuine := signedHeader(t, url, testBody)
+	ctx := context.Background()
+
+	require.NoError(t, v.Verify(ctx, genuine, testBody))
+	assert.Equal(t, int64(0), v.Stats().MemoHits, "the first verification is an RSA one")
+	for i := 0; i < 3; i++ {
+		require.NoError(t, v.Verify(ctx, genuine, testBody))
+	}
+	assert.Equal(t, int64(3), v.Stats().MemoHits, "exact repeats")
+
+	tampered := bytes.Clone(testBody)
+	tampered[len(tampered)-2] ^= 1
+	for i := 0; i < 3; i++ {
+		assert.Error(t, v.Verify(ctx, genuine, tampered), "a genuine signature on another body")
+	}
+	other := []byte(`{"EventName":"test-created","n":1}`)
+	forged := genuine.Clone()
+	forged.Set("Authorization", signedHeader(t, url, other).Get("Authorization"))
+	for i := 0; i < 3; i++ {
+		assert.Error(t, v.Verify(ctx, forged, testBody), "another delivery's signature on this body")
+	}
+	assert.Equal(t, int64(3), v.Stats().MemoHits, "nothing that failed came from or went into the memo")
+
+	// Another certificate URL with the same key has its own entry, and so its own memo.
+	alias := f.cs.url("/cert/alias.cer")
+	f.cs.handle("/cert/alias.cer", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(f.leaf.Raw) })
+	require.NoError(t, v.Verify(ctx, signedHeader(t, alias, testBody), testBody))
+	assert.Equal(t, int64(3), v.Stats().MemoHits, "the first delivery naming another URL is checked with RSA")
+}
+
+// TestVerifiedDeliveryMemoForgotten: the memo lives and dies with the certificate's cache entry.
+// When the entry expires, or a rotation replaces the key, a repeat is checked with RSA again; a
+// delivery signed with the previous key, accepted through a rollout, is never remembered.
+func TestVerifiedDeliveryMemoForgotten(t *testing.T) {
+	const path = "/cert/memo.cer"
+	rf := newRotatingFixture(t, path)
+	clock := newTestClock(time.Now())
+	v := rf.verifier(t, pcwebhook.WithClock(clock.now), pcwebhook.WithCertificateMaxAge(time.Hour))
+	url := rf.cs.url(path)
+	ctx := context.Background()
+	oldSig := signedHeader(t, url, testBody)
+	require.NoError(t, v.Verify(ctx, oldSig, testBody))
+	require.NoError(t, v.Verify(ctx, oldSig, testBody))
+	require.Equal(t, int64(1), v.Stats().MemoHits)
+
+	clock.add(time.Hour + time.Second) // the entry expires: downloaded again, memo empty
+	require.NoError(t, v.Verify(ctx, oldSig, testBody))
+	assert.Equal(t, int64(2), v.Stats().CertificateDownloads)
+	assert.Equal(t, int64(1), v.Stats().MemoHits, "checked with RSA against the new entry")
+	require.NoError(t, v.Verify(ctx, oldSig, testBody))
+	assert.Equal(t, int64(2), v.Stats().MemoHits)
+
+	key := rf.rotate(t)
+	body := []byte(`{"EventName":"subscription-updated"}`)
+	require.NoError(t, v.Verify(ctx, headerSignedBy(t, sign(t, key, body), url), body), "rotation picked up")
+	assert.Equal(t, int64(3), v.Stats().CertificateDownloads)
+	for i := 0; i < 3; i++ {
+		require.NoError(t, v.Verify(ctx, oldSig, testBody), "signed before the rotation")
+	}
+	assert.Equal(t, int64(3), v.Stats().PreviousKeyMatches, "each checked with RSA against the previous key")
+	assert.Equal(t, int64(2), v.Stats().MemoHits, "the previous key's matches are not remembered")
 }

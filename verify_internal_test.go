@@ -2,8 +2,10 @@ package pcwebhook
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -161,4 +163,31 @@ func TestKnownCertificateURLs(t *testing.T) {
 	u, reason := matchAllowList("https://127.0.0.1:1/cert/x.cer", cfg.certPrefixes, false)
 	require.Empty(t, reason)
 	assert.True(t, v.state().keys.Known(u.canonical))
+}
+
+// TestVerifiedMemoBound: the memo never holds more than memoSlots deliveries however many verify,
+// keeps the latest one it was given, and matches a delivery only with the very signature bytes.
+func TestVerifiedMemoBound(t *testing.T) {
+	var m verifiedMemo
+	sig := []byte("signature")
+	var last [sha256.Size]byte
+	for i := 0; i < 10*memoSlots; i++ {
+		last = sha256.Sum256([]byte(fmt.Sprint(i)))
+		m.add(&last, sig)
+	}
+	held := 0
+	for i := range m.slots {
+		if m.slots[i].Load() != nil {
+			held++
+		}
+	}
+	assert.LessOrEqual(t, held, memoSlots)
+	assert.Greater(t, held, memoSlots/2, "digests spread over the slots")
+	assert.True(t, m.contains(&last, sig))
+	assert.False(t, m.contains(&last, []byte("signaturf")), "same length, another signature")
+	assert.False(t, m.contains(&last, sig[:4]), "a prefix of the signature")
+	sig[0] = 'S'
+	assert.False(t, m.contains(&last, sig), "the memo keeps its own copy of the signature")
+	other := sha256.Sum256([]byte("never verified"))
+	assert.False(t, m.contains(&other, []byte("signature")))
 }

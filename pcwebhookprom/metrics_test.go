@@ -158,6 +158,7 @@ func TestDeliveriesScraped(t *testing.T) {
 	assert.Equal(t, 1.0, downloads("certificate"), "downloaded once, then cached")
 	assert.Equal(t, 1.0, downloads("issuer"), "the intermediate, from the leaf's AIA URL")
 	assert.Equal(t, 3.0, series(t, f, pcwebhookprom.VerifierCacheHitsTotal, nil).GetCounter().GetValue())
+	assert.Equal(t, 1.0, series(t, f, pcwebhookprom.VerifierMemoHitsTotal, nil).GetCounter().GetValue(), "the retry repeats a verified delivery")
 	assert.Equal(t, 1.0, series(t, f, pcwebhookprom.VerifierCachedCertificates, nil).GetGauge().GetValue())
 	assert.Positive(t, series(t, f, pcwebhookprom.VerifierDownloadedBytesTotal, nil).GetCounter().GetValue())
 	for _, name := range []string{pcwebhookprom.VerifierDownloadFailuresTotal, pcwebhookprom.VerifierFailureCacheHitsTotal,
@@ -250,7 +251,7 @@ func TestNilMetrics(t *testing.T) {
 	reg.MustRegister(pcwebhookprom.NewVerifierCollector(nil))
 	families, err := reg.Gather()
 	require.NoError(t, err)
-	assert.Len(t, families, 11)
+	assert.Len(t, families, 12)
 }
 
 // TestMetricNamesFollowConventions: promlint (the Prometheus naming guide as code) finds nothing

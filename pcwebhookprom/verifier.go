@@ -33,6 +33,9 @@ const (
 	// VerifierPreviousKeyMatchesTotal counts signatures that matched the previous key of a
 	// certificate URL, kept through a rotation.
 	VerifierPreviousKeyMatchesTotal = "pcwebhook_verifier_previous_key_matches_total"
+	// VerifierMemoHitsTotal counts verifications answered from the memo of verified deliveries:
+	// exact repeats (replays, retries) that skipped the RSA operation.
+	VerifierMemoHitsTotal = "pcwebhook_verifier_memo_hits_total"
 	// VerifierCachedCertificates is the number of certificate keys in the cache.
 	VerifierCachedCertificates = "pcwebhook_verifier_cached_certificates"
 )
@@ -41,7 +44,7 @@ const (
 // Verifier.
 var verifierDescs = struct {
 	verifications, cacheHits, failureCacheHits, downloads, downloadFailures,
-	downloadedBytes, queueFull, rotationChecks, unconfirmed, previousKey, cached *prometheus.Desc
+	downloadedBytes, queueFull, rotationChecks, unconfirmed, previousKey, memoHits, cached *prometheus.Desc
 }{
 	verifications: prometheus.NewDesc(VerifierVerificationsTotal,
 		"Signature verifications of Partner Center webhook requests, by result (verified or rejected).", []string{"result"}, nil),
@@ -63,6 +66,8 @@ var verifierDescs = struct {
 		"Verifications whose signature matched no cached key and could not be confirmed by a fresh download now (answered 503 signature-unconfirmed).", nil, nil),
 	previousKey: prometheus.NewDesc(VerifierPreviousKeyMatchesTotal,
 		"Signatures that matched the previous key of a certificate URL, kept through a certificate rotation.", nil, nil),
+	memoHits: prometheus.NewDesc(VerifierMemoHitsTotal,
+		"Verifications answered from the memo of verified deliveries: exact repeats of a delivery verified before with the same cached key, which skipped the RSA operation.", nil, nil),
 	cached: prometheus.NewDesc(VerifierCachedCertificates,
 		"Certificate keys in the verifier's cache now.", nil, nil),
 }
@@ -86,7 +91,7 @@ func NewVerifierCollector(v *pcwebhook.Verifier) prometheus.Collector {
 func (c verifierCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := &verifierDescs
 	for _, desc := range [...]*prometheus.Desc{d.verifications, d.cacheHits, d.failureCacheHits, d.downloads,
-		d.downloadFailures, d.downloadedBytes, d.queueFull, d.rotationChecks, d.unconfirmed, d.previousKey, d.cached} {
+		d.downloadFailures, d.downloadedBytes, d.queueFull, d.rotationChecks, d.unconfirmed, d.previousKey, d.memoHits, d.cached} {
 		ch <- desc
 	}
 }
@@ -110,5 +115,6 @@ func (c verifierCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.rotationChecks, st.RotationChecks)
 	counter(d.unconfirmed, st.UnconfirmedSignatures)
 	counter(d.previousKey, st.PreviousKeyMatches)
+	counter(d.memoHits, st.MemoHits)
 	ch <- prometheus.MustNewConstMetric(d.cached, prometheus.GaugeValue, float64(st.CachedCertificates))
 }
