@@ -1,6 +1,6 @@
 package pcwebhook
 
-//go:generate go run ./internal/eventgen
+//go:generate go run ./internal/cmd/eventgen
 
 import (
 	"bytes"

@@ -6,8 +6,8 @@
 //
 // Usage, from anywhere inside the module:
 //
-//	go run ./internal/apicheck          # check (what .ci/run does); exit 1 on any difference
-//	go run ./internal/apicheck -write   # record the current API in api/pcwebhook.txt
+//	go run ./internal/cmd/apicheck          # check (what .ci/run does); exit 1 on any difference
+//	go run ./internal/cmd/apicheck -write   # record the current API in api/pcwebhook.txt
 //
 // A line that is in the file but not in the code is a removed or changed name: that breaks the
 // users' code, so the check fails and says how to deprecate instead. A line that is in the code
@@ -35,7 +35,7 @@ import (
 const goldenFile = "api/pcwebhook.txt"
 
 // writeCommand is the one command that regenerates the golden file.
-const writeCommand = "go run ./internal/apicheck -write"
+const writeCommand = "go run ./internal/cmd/apicheck -write"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))

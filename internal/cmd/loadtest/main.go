@@ -2,7 +2,7 @@
 // it starts the real Handler behind net/http, drives it over real TCP with keep-alive clients,
 // and prints a table and one JSON line per scenario.
 //
-//	go run ./internal/loadtest [-duration 10s] [-concurrency 8] [-scenario all] [-check]
+//	go run ./internal/cmd/loadtest [-duration 10s] [-concurrency 8] [-scenario all] [-check]
 //
 // Scenarios (in this order; floor runs right before valid so their ratio is read from one run):
 //
