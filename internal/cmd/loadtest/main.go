@@ -2,19 +2,23 @@
 // it starts the real Handler behind net/http, drives it over real TCP with keep-alive clients,
 // and prints a table and one JSON line per scenario.
 //
-//	go run ./internal/cmd/loadtest [-duration 10s] [-concurrency 8] [-scenario all] [-check]
+//	go run ./internal/cmd/loadtest [-duration 10s] [-concurrency 8] [-scenario all] [-rounds 3] [-check]
 //
-// Scenarios (in this order; floor runs right before valid so their ratio is read from one run):
+// Scenarios (in this order, each round; floor runs right before valid, and replay right before
+// foreign-cert-url, so that each ratio is read from neighbouring runs):
 //
 //	floor             a bare net/http server that only verifies the RSA signature of the bodies
 //	valid             unique, correctly signed events (signed before the clock starts)
 //	duplicates        one delivery repeated: the deduplication path
 //	bad-signature     a flood of tampered bodies
-//	foreign-cert-url  a flood naming a certificate URL outside the allow-list; a canary server
-//	                  on loopback counts every connection that reaches it
+//	replay            a flood of one captured genuine delivery, sent again and again
+//	foreign-cert-url  a flood naming a certificate URL outside the allow-list (no RSA operation);
+//	                  a canary server on loopback counts every connection that reaches it
 //
 // Every scenario gets a fresh Handler and Verifier, so each starts with a cold certificate cache.
-// With -check the exit status is 1 when a target (see docs/performance.md) is missed.
+// The scenarios run -rounds times, interleaved; a throughput ratio is the median of the rounds'
+// ratios, and every other target must hold in every round. With -check the exit status is 1 when
+// a target (see docs/performance.md) is missed.
 package main
 
 import (
@@ -38,10 +42,11 @@ type config struct {
 	valid       int
 	duplicates  int
 	hostile     int
+	rounds      int
 	check       bool
 }
 
-var allScenarios = []string{"floor", "valid", "duplicates", "bad-signature", "foreign-cert-url"}
+var allScenarios = []string{"floor", "valid", "duplicates", "bad-signature", "replay", "foreign-cert-url"}
 
 func main() {
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
@@ -72,7 +77,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&scen, "scenario", "all", "comma-separated scenarios, or all: "+strings.Join(allScenarios, ","))
 	fs.IntVar(&cfg.valid, "valid", 30000, "requests of the floor and valid scenarios (each body signed beforehand)")
 	fs.IntVar(&cfg.duplicates, "duplicates", 10000, "requests of the duplicates scenario")
-	fs.IntVar(&cfg.hostile, "hostile", 50000, "requests of each hostile scenario (bad-signature, foreign-cert-url)")
+	fs.IntVar(&cfg.hostile, "hostile", 50000, "requests of each hostile scenario (bad-signature, replay, foreign-cert-url)")
+	fs.IntVar(&cfg.rounds, "rounds", 3, "times the scenarios run, interleaved")
 	fs.BoolVar(&cfg.check, "check", false, "exit 1 when a target is missed")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -89,8 +95,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			cfg.scenarios = append(cfg.scenarios, s)
 		}
 	}
-	if cfg.concurrency < 1 || cfg.valid < 1 || cfg.duplicates < 1 || cfg.hostile < 1 || cfg.duration <= 0 {
-		fmt.Fprintln(stderr, "counts, -concurrency and -duration must be positive")
+	if cfg.concurrency < 1 || cfg.valid < 1 || cfg.duplicates < 1 || cfg.hostile < 1 || cfg.rounds < 1 || cfg.duration <= 0 {
+		fmt.Fprintln(stderr, "counts, -concurrency, -rounds and -duration must be positive")
 		return cfg, errors.New("bad flags")
 	}
 	return cfg, nil
@@ -105,19 +111,22 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (bool, error
 	}
 	defer r.close()
 
-	results := map[string]*result{}
+	results := map[string][]*result{}
 	var order []*result
-	for _, name := range allScenarios { // fixed order whatever the flag's order
-		if !slices.Contains(cfg.scenarios, name) {
-			continue
+	for round := 1; round <= cfg.rounds; round++ {
+		for _, name := range allScenarios { // fixed order whatever the flag's order
+			if !slices.Contains(cfg.scenarios, name) {
+				continue
+			}
+			fmt.Fprintf(stderr, "round %d: running %s...\n", round, name)
+			res, err := r.scenario(ctx, name)
+			if err != nil {
+				return false, fmt.Errorf("%s: %w", name, err)
+			}
+			res.Round = round
+			results[name] = append(results[name], res)
+			order = append(order, res)
 		}
-		fmt.Fprintf(stderr, "running %s...\n", name)
-		res, err := r.scenario(ctx, name)
-		if err != nil {
-			return false, fmt.Errorf("%s: %w", name, err)
-		}
-		results[name] = res
-		order = append(order, res)
 	}
 	printTable(stdout, order)
 	enc := json.NewEncoder(stdout)

@@ -10,10 +10,10 @@ import (
 
 func printTable(w io.Writer, results []*result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\trequests\tevents/s\tp50 ms\tp90 ms\tp99 ms\tstatuses\tcert downloads\tcanary hits\tRSS before MiB\tRSS after MiB\t")
+	fmt.Fprintln(tw, "round\tscenario\trequests\tevents/s\tp50 ms\tp90 ms\tp99 ms\tstatuses\tcert downloads\tcanary hits\tRSS before MiB\tRSS after MiB\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%s\t%d\t%d\t%.1f\t%.1f\t\n",
-			r.Scenario, r.Requests, r.EventsPerSec, r.P50ms, r.P90ms, r.P99ms, statuses(r), r.CertDownloads, r.CanaryHits, r.RSSBeforeMiB, r.RSSAfterMiB)
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%s\t%d\t%d\t%.1f\t%.1f\t\n",
+			r.Round, r.Scenario, r.Requests, r.EventsPerSec, r.P50ms, r.P90ms, r.P99ms, statuses(r), r.CertDownloads, r.CanaryHits, r.RSSBeforeMiB, r.RSSAfterMiB)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
@@ -42,43 +42,54 @@ type target struct {
 	got  string
 }
 
-// judge prints every target the results allow to judge and reports whether all were met.
-func judge(w io.Writer, rs map[string]*result) bool {
+// judge prints every target the results allow to judge and reports whether all were met. rs holds
+// each scenario's rounds, in order.
+func judge(w io.Writer, rs map[string][]*result) bool {
 	var ts []target
-	if f, v := rs["floor"], rs["valid"]; f != nil && v != nil && f.EventsPerSec > 0 {
-		ratio := v.EventsPerSec / f.EventsPerSec
-		ts = append(ts, target{"valid throughput >= 0.85x floor", ratio >= 0.85, fmt.Sprintf("%.2fx", ratio)})
+	if ratio, ok := medianRatio(rs["valid"], rs["floor"]); ok {
+		ts = append(ts, target{"valid throughput >= 0.95x floor (median of rounds)", ratio >= 0.95, fmt.Sprintf("%.2fx", ratio)})
 	}
-	for _, name := range []string{"valid", "duplicates"} {
-		if r := rs[name]; r != nil {
-			bad := r.Errors
-			for c, n := range r.Status {
-				if c < 200 || c > 299 {
-					bad += n
+	if ratio, ok := medianRatio(rs["replay"], rs["foreign-cert-url"]); ok {
+		ts = append(ts, target{"replay throughput >= 0.90x foreign-cert-url (median)", ratio >= 0.90, fmt.Sprintf("%.2fx", ratio)})
+	}
+	for _, name := range []string{"valid", "duplicates", "replay"} {
+		if runs := rs[name]; runs != nil {
+			bad := worst(runs, func(r *result) int64 {
+				n := int64(r.Errors)
+				for c, k := range r.Status {
+					if c < 200 || c > 299 {
+						n += int64(k)
+					}
 				}
-			}
+				return n
+			})
 			ts = append(ts, target{"zero non-2xx in " + name, bad == 0, fmt.Sprintf("%d", bad)})
 		}
 	}
-	for _, name := range []string{"valid", "duplicates"} {
-		if r := rs[name]; r != nil {
-			ts = append(ts, target{"exactly one certificate download in " + name, r.CertDownloads == 1, fmt.Sprintf("%d", r.CertDownloads)})
+	for _, name := range []string{"valid", "duplicates", "replay"} {
+		if runs := rs[name]; runs != nil {
+			ok := true
+			for _, r := range runs {
+				ok = ok && r.CertDownloads == 1
+			}
+			ts = append(ts, target{"exactly one certificate download in " + name, ok, counts(runs, func(r *result) int64 { return r.CertDownloads })})
 		}
 	}
-	if r := rs["bad-signature"]; r != nil {
+	if runs := rs["bad-signature"]; runs != nil {
 		// The first download, and one rotation check: a signature that matches no cached key is
 		// checked against a fresh download once per rotation interval.
-		ts = append(ts, target{"at most two certificate downloads in bad-signature", r.CertDownloads <= 2, fmt.Sprintf("%d", r.CertDownloads)})
-		refused := r.Status[401] + r.Status[503]
-		ts = append(ts, target{"bad-signature answered only 401 or 503", refused == r.Requests, fmt.Sprintf("%d of %d", refused, r.Requests)})
+		n := worst(runs, func(r *result) int64 { return r.CertDownloads })
+		ts = append(ts, target{"at most two certificate downloads in bad-signature", n <= 2, fmt.Sprintf("%d", n)})
+		other := worst(runs, func(r *result) int64 { return int64(r.Requests - r.Status[401] - r.Status[503]) })
+		ts = append(ts, target{"bad-signature answered only 401 or 503", other == 0, fmt.Sprintf("%d other", other)})
 	}
-	if r := rs["foreign-cert-url"]; r != nil {
-		ts = append(ts, target{"no certificate download in foreign-cert-url", r.CertDownloads == 0, fmt.Sprintf("%d", r.CertDownloads)})
-		ts = append(ts, target{"zero canary hits", r.CanaryHits == 0, fmt.Sprintf("%d", r.CanaryHits)})
+	if runs := rs["foreign-cert-url"]; runs != nil {
+		n := worst(runs, func(r *result) int64 { return r.CertDownloads })
+		ts = append(ts, target{"no certificate download in foreign-cert-url", n == 0, fmt.Sprintf("%d", n)})
+		hits := worst(runs, func(r *result) int64 { return r.CanaryHits })
+		ts = append(ts, target{"zero canary hits", hits == 0, fmt.Sprintf("%d", hits)})
 	}
-	if b, f := rs["bad-signature"], rs["foreign-cert-url"]; b != nil && f != nil && b.RSSBeforeMiB >= 0 {
-		growth := f.RSSAfterMiB - b.RSSBeforeMiB
-		n := b.Requests + f.Requests
+	if growth, n, ok := hostileGrowth(rs); ok {
 		ts = append(ts, target{fmt.Sprintf("RSS growth < 20 MiB across %d hostile requests", n), growth < 20, fmt.Sprintf("%+.1f MiB", growth)})
 	}
 	all := true
@@ -90,4 +101,71 @@ func judge(w io.Writer, rs map[string]*result) bool {
 		fmt.Fprintf(w, "%s  %-55s %s\n", mark, t.what, t.got)
 	}
 	return all
+}
+
+// medianRatio is the median over the rounds of a's throughput divided by b's in the same round.
+func medianRatio(a, b []*result) (float64, bool) {
+	var ratios []float64
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if b[i].EventsPerSec > 0 {
+			ratios = append(ratios, a[i].EventsPerSec/b[i].EventsPerSec)
+		}
+	}
+	if len(ratios) == 0 {
+		return 0, false
+	}
+	sort.Float64s(ratios)
+	if n := len(ratios); n%2 == 0 {
+		return (ratios[n/2-1] + ratios[n/2]) / 2, true
+	}
+	return ratios[len(ratios)/2], true
+}
+
+// worst is the largest value of f over the rounds.
+func worst(runs []*result, f func(*result) int64) int64 {
+	var m int64
+	for _, r := range runs {
+		m = max(m, f(r))
+	}
+	return m
+}
+
+// counts lists f over the rounds, for a target's line.
+func counts(runs []*result, f func(*result) int64) string {
+	parts := make([]string, len(runs))
+	for i, r := range runs {
+		parts[i] = fmt.Sprint(f(r))
+	}
+	return strings.Join(parts, " ")
+}
+
+// hostileGrowth is the largest RSS growth of one round across its hostile scenarios
+// (bad-signature, replay, foreign-cert-url; from the first one's start to the last one's end),
+// with the number of hostile requests of that round.
+func hostileGrowth(rs map[string][]*result) (float64, int, bool) {
+	var names []string
+	for _, name := range []string{"bad-signature", "replay", "foreign-cert-url"} {
+		if rs[name] != nil {
+			names = append(names, name)
+		}
+	}
+	if len(names) < 2 {
+		return 0, 0, false
+	}
+	first, last := rs[names[0]], rs[names[len(names)-1]]
+	growth, requests, ok := 0.0, 0, false
+	for i := 0; i < len(first) && i < len(last); i++ {
+		if first[i].RSSBeforeMiB < 0 {
+			continue
+		}
+		g := last[i].RSSAfterMiB - first[i].RSSBeforeMiB
+		if !ok || g > growth {
+			growth, ok = g, true
+			requests = 0
+			for _, name := range names {
+				requests += rs[name][i].Requests
+			}
+		}
+	}
+	return growth, requests, ok
 }

@@ -57,8 +57,9 @@ func newRig(cfg config, stderr io.Writer) (*rig, error) {
 	}, Timeout: 30 * time.Second}
 
 	n := 0
-	// Every scenario but duplicates sends the signed bodies (as they are, tampered, or re-addressed).
-	if slices.ContainsFunc(cfg.scenarios, func(s string) bool { return s != "duplicates" }) {
+	// Every scenario but duplicates and replay sends the signed bodies (as they are, tampered, or
+	// re-addressed).
+	if slices.ContainsFunc(cfg.scenarios, func(s string) bool { return s != "duplicates" && s != "replay" }) {
 		n = cfg.valid
 	}
 	if n > 0 {
@@ -170,6 +171,9 @@ func (r *rig) plan(name string) (int, func(int) delivery) {
 	case "duplicates":
 		d := r.duplicate()
 		return r.cfg.duplicates, func(int) delivery { return d }
+	case "replay":
+		d := r.duplicate() // a captured genuine delivery, replayed as a flood
+		return r.cfg.hostile, func(int) delivery { return d }
 	case "bad-signature":
 		tampered := make([]delivery, len(r.signed))
 		for i, d := range r.signed {
@@ -191,7 +195,7 @@ func (r *rig) plan(name string) (int, func(int) delivery) {
 	panic("unknown scenario " + name)
 }
 
-// duplicate is one signed delivery that the duplicates scenario sends again and again.
+// duplicate is one signed delivery that the duplicates and replay scenarios send again and again.
 func (r *rig) duplicate() delivery {
 	body := pcwebhooktest.SampleEvent(pcwebhook.EventSubscriptionUpdated)
 	return delivery{body: body, header: r.sender.Sign(body)}

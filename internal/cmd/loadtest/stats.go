@@ -14,6 +14,7 @@ import (
 // result is what one scenario measured.
 type result struct {
 	Scenario      string         `json:"scenario"`
+	Round         int            `json:"round"`
 	Requests      int            `json:"requests"`
 	Seconds       float64        `json:"seconds"`
 	EventsPerSec  float64        `json:"events_per_sec"`
