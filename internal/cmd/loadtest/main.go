@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -44,27 +45,45 @@ type config struct {
 	hostile     int
 	rounds      int
 	check       bool
+	cpuProfile  string
 }
 
 var allScenarios = []string{"floor", "valid", "duplicates", "bad-signature", "replay", "foreign-cert-url"}
 
-func main() {
+func main() { os.Exit(mainCode()) }
+
+// mainCode runs the command and returns its exit status: 2 for bad flags, 1 for an error or (with
+// -check) a missed target.
+func mainCode() int {
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return
+			return 0
 		}
-		os.Exit(2)
+		return 2
 	}
-	ctx := context.Background()
-	ok, err := run(ctx, cfg, os.Stdout, os.Stderr)
+	ok, err := run(context.Background(), cfg, os.Stdout, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
-		os.Exit(1)
+		return 1
 	}
 	if cfg.check && !ok {
-		os.Exit(1)
+		return 1
 	}
+	return 0
+}
+
+// startCPUProfile starts writing a CPU profile to path; stop ends it.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -80,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.hostile, "hostile", 50000, "requests of each hostile scenario (bad-signature, replay, foreign-cert-url)")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "times the scenarios run, interleaved")
 	fs.BoolVar(&cfg.check, "check", false, "exit 1 when a target is missed")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the scenarios (client and server; not the signing before them) to this file")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -110,6 +130,13 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (bool, error
 		return false, err
 	}
 	defer r.close()
+	if cfg.cpuProfile != "" { // after the signing, which is no part of what is measured
+		stop, err := startCPUProfile(cfg.cpuProfile)
+		if err != nil {
+			return false, err
+		}
+		defer stop()
+	}
 
 	results := map[string][]*result{}
 	var order []*result
