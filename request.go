@@ -2,7 +2,11 @@ package pcwebhook
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+
+	"github.com/partnercenter-go/pcwebhook/internal/capread"
 )
 
 var (
@@ -31,4 +35,45 @@ func ParseRequest(r *http.Request, v *Verifier) (*Event, error) {
 		return nil, err
 	}
 	return ParseEvent(body)
+}
+
+// The package's bounded reads go through internal/capread, the one capped reader of the module:
+// it reads one byte past the cap to tell "exactly the cap" from "more", and grows its buffer
+// with the data, so an announced size is never allocated ahead of the bytes.
+
+// readCapped reads r up to max bytes, for certificate downloads and API responses. tooLarge
+// reports that r had more; the first max bytes are returned then.
+func readCapped(r io.Reader, max int64) (data []byte, tooLarge bool, err error) {
+	data, err = capread.Read(r, max, -1)
+	if capread.IsTooLarge(err) {
+		return data, true, nil
+	}
+	return data, false, err
+}
+
+// readBody reads the request body, at most max bytes: ErrBodyTooLarge when it is longer (or
+// announces more, or a user's http.MaxBytesReader stops it), ErrBodyUnreadable when reading
+// fails. Content-Length only sizes the first buffer, capped at a few KiB.
+func readBody(r *http.Request, max int64) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	if r.ContentLength > max {
+		return nil, fmt.Errorf("%w: Content-Length %d exceeds %d bytes", ErrBodyTooLarge, r.ContentLength, max)
+	}
+	body, err := capread.Read(r.Body, max, r.ContentLength)
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	return body, nil
+}
+
+// bodyError is the error of a failed body read; apart from readBody so that its errors.As
+// target is allocated on the failure path only.
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if capread.IsTooLarge(err) || errors.As(err, &mbe) {
+		return fmt.Errorf("%w: %v", ErrBodyTooLarge, err)
+	}
+	return fmt.Errorf("%w: %v", ErrBodyUnreadable, err)
 }

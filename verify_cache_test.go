@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
 // concurrently runs fn n times at once (all goroutines released together) and returns the
@@ -55,6 +56,21 @@ func TestOneDownloadForConcurrentVerifications(t *testing.T) {
 	assert.Equal(t, 1, f.cs.hitsFor("/cert/slow-leaf.cer"), "requests seen by the server")
 	assert.Equal(t, 1, f.cs.hitsFor(interPath))
 	assert.Equal(t, int64(1500), st.Verified)
+}
+
+// TestOneDownloadThroughTheKit is the same through pcwebhooktest, whose server counts what it
+// served.
+func TestOneDownloadThroughTheKit(t *testing.T) {
+	s := pcwebhooktest.New(t)
+	v := s.Verifier()
+	body := pcwebhooktest.SampleEvent(pcwebhook.EventSubscriptionUpdated)
+	h := s.Sign(body)
+	for _, err := range concurrently(1000, func() error { return v.Verify(context.Background(), h, body) }) {
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int64(1), s.Downloads())
+	assert.Equal(t, int64(1), s.IssuerDownloads())
+	assert.Equal(t, int64(1), v.Stats().CertificateDownloads)
 }
 
 // TestFloodAgainstFailingURL: a flood naming a URL that fails costs at most a few downloads.

@@ -3,6 +3,7 @@ package pcwebhook_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/rsa"
 	"errors"
 	"io"
@@ -53,6 +54,17 @@ func headerSignedBy(t *testing.T, sig, certURL string) http.Header {
 	h.Set("X-MS-Signature-Algorithm", "rsa-sha256")
 	return h
 }
+
+// bigKey is a 3072-bit RSA key, made once per test binary.
+var bigKeyOnce = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 3072)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+func bigKey(testing.TB) *rsa.PrivateKey { return bigKeyOnce() }
 
 // TestRotationInPlaceVerifiesOnFirstAttempt: Microsoft replaces the
 // certificate at the same URL while the old one is cached (for up to a day); the first delivery

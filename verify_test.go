@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/pcwebhooktest"
 )
 
 var testBody = []byte(`{"EventName":"test-created","ResourceUri":"https://api.partnercenter.microsoft.com/webhooks/v1/registration/validationEvents/c0bfd694-3075-4ec5-9a3c-733d3a890a1f","ResourceName":"test","AuditUri":null,"ResourceChangeUtcDate":"2017-11-16T16:19:06.3520276+00:00"}`)
@@ -103,6 +104,21 @@ func TestVerifyAccepts(t *testing.T) {
 	}
 	assert.Zero(t, f.cs.hitsFor("/cert/not-served.cer"), "a pinned URL is never downloaded")
 	assert.Zero(t, f.canary.conns.Load())
+}
+
+// TestVerifyAcceptsSenderKit checks the public test kit end to end, both header forms, every
+// sample event.
+func TestVerifyAcceptsSenderKit(t *testing.T) {
+	for _, opts := range [][]pcwebhooktest.SenderOption{nil, {pcwebhooktest.WithMSSignatureHeader()}} {
+		s := pcwebhooktest.New(t, opts...)
+		v := s.Verifier()
+		for _, name := range pcwebhook.KnownEventNames() {
+			body := pcwebhooktest.SampleEvent(name)
+			require.NoError(t, v.Verify(context.Background(), s.Sign(body), body), name)
+		}
+		assert.Equal(t, int64(1), s.Downloads())
+		assert.Equal(t, int64(1), s.IssuerDownloads())
+	}
 }
 
 // hostileCase is one request that must be refused.
