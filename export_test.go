@@ -27,20 +27,6 @@ type WireEvent = wireEvent
 // ParseWireFast is ParseEvent's reflection-free decoder, for FuzzParseEventFastPath.
 func ParseWireFast(body []byte, w *WireEvent) bool { return parseWireFast(body, w) }
 
-// CertificateURLMatcher returns the strict certificate-URL check against the production
-// allow-list, for FuzzCertificateURL: the canonical URL when it accepts raw (else the reason),
-// and whether net/url reads the accepted URL the same way.
-func CertificateURLMatcher() func(raw string) (canonical, reason string, crossCheck error) {
-	prefixes := defaultConfig().certPrefixes
-	return func(raw string) (string, string, error) {
-		u, reason := matchAllowList(raw, prefixes, false)
-		if reason != "" {
-			return "", reason, nil
-		}
-		return u.canonical, "", u.crossCheck()
-	}
-}
-
 // VerificationSentinels are the sentinels Verify's errors wrap, for the fuzz targets.
 var VerificationSentinels = verificationSentinels[:]
 

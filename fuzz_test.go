@@ -1,6 +1,8 @@
-// All the fuzz targets of the package live in this file, under the names .ci/run fuzzes:
-// FuzzParseEvent, FuzzParseEventFastPath, FuzzCertificateURL, FuzzVerifyHeaders and FuzzHandler.
-// The ones that need unexported code reach it through export_test.go.
+// The package's fuzz targets live in this file, under the names .ci/run fuzzes: FuzzParseEvent,
+// FuzzParseEventFastPath, FuzzVerifyHeaders and FuzzHandler; the ones that need unexported code
+// reach it through export_test.go. FuzzRedactText lives with the redaction it checks
+// (registration_redact_test.go), and the certificate-URL policy's FuzzMatch with the policy
+// (internal/urlpolicy).
 
 package pcwebhook_test
 
@@ -297,54 +299,6 @@ func FuzzParseEventFastPath(f *testing.F) {
 		fast.EventName, ref.EventName = nil, nil
 		if fast != ref {
 			t.Fatalf("fields differ:\nfast %+v\njson %+v\ninput %q", fast, ref, body)
-		}
-	})
-}
-
-// FuzzCertificateURL checks the invariant that matters: whatever the strict parser accepts,
-// net/url reads as the same https URL on the allowed host, with no userinfo, query or fragment,
-// and a request path inside the prefix that has no dot segments.
-func FuzzCertificateURL(f *testing.F) {
-	for _, s := range []string{
-		"https://3psostorageacct.blob.core.windows.net/cert/pcnotifications-dispatch.microsoft.com.cer",
-		"HTTPS://3PSOSTORAGEACCT.blob.core.windows.net:443/cert/x.cer",
-		"https://3psostorageacct.blob.core.windows.net@evil/cert/x.cer",
-		"https://evil@3psostorageacct.blob.core.windows.net/cert/x.cer",
-		"https://3psostorageacct.blob.core.windows.net/cert/%2e%2e/x",
-		"https://3psostorageacct.blob.core.windows.net/cert/..;/x",
-		"https://3psostorageacct.blob.core.windows.net/cert/.;x/y",
-		"https://3psostorageacct.blob.core.windows.net/cert/%2e%2e;/x",
-		"https://3psostorageacct.blob.core.windows.net/cert/;/x",
-		"https://3psostorageacct.blob.core.windows.net/cert/x?y#z",
-		"https://3psostorageacct.blob.core.windows.net:8443/cert/x",
-		"https://3psostorageacct.blob.core.windows.net/cert/a!$&'()*+,;=:b",
-	} {
-		f.Add(s)
-	}
-	match := pcwebhook.CertificateURLMatcher()
-	f.Fuzz(func(t *testing.T, s string) {
-		canonical, reason, crossErr := match(s)
-		if reason != "" {
-			return
-		}
-		if crossErr != nil {
-			t.Fatalf("accepted %q but net/url disagrees: %v", s, crossErr)
-		}
-		p, err := url.Parse(canonical)
-		if err != nil {
-			t.Fatalf("accepted %q: %v", s, err)
-		}
-		if p.Scheme != "https" || p.Host != "3psostorageacct.blob.core.windows.net" || p.User != nil ||
-			p.RawQuery != "" || p.Fragment != "" || !strings.HasPrefix(p.Path, "/cert/") {
-			t.Fatalf("accepted %q, which net/url reads as %#v", s, p)
-		}
-		for _, seg := range strings.Split(p.Path, "/") {
-			if i := strings.IndexByte(seg, ';'); i >= 0 {
-				seg = seg[:i] // what a server that strips path parameters (Tomcat: "..;") sees
-			}
-			if seg == "." || seg == ".." {
-				t.Fatalf("accepted %q with a dot segment", s)
-			}
 		}
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/partnercenter-go/pcwebhook/internal/certcache"
+	"github.com/partnercenter-go/pcwebhook/internal/urlpolicy"
 )
 
 // Verifier checks that a request really comes from Partner Center. Create one with
@@ -189,20 +190,20 @@ func newVerifierState(cfg verifierConfig) (*verifierState, error) {
 	}
 	st.loadIssuerFn = st.loadIssuer
 	for _, p := range cfg.pins {
-		u, reason := matchAllowList(p.url, cfg.certPrefixes, false)
+		u, reason := urlpolicy.Match(p.url, cfg.certPrefixes, false)
 		if reason != "" {
 			return nil, fmt.Errorf("WithPinnedCertificate %q: %s", p.url, reason)
 		}
-		if _, dup := st.pinned[u.canonical]; dup {
+		if _, dup := st.pinned[u.Canonical()]; dup {
 			return nil, fmt.Errorf("WithPinnedCertificate %q: URL pinned twice", p.url)
 		}
-		st.pinned[u.canonical] = p.certs
+		st.pinned[u.Canonical()] = p.certs
 	}
 	// Partner Center's own certificate URL, when this allow-list admits it, is known from the
 	// start: its download goes ahead of never-seen URLs even before its first success (a flood of
 	// fresh names under the prefix must not starve it when the start-up check was skipped or failed).
-	if u, reason := matchAllowList(DefaultCertificateURL, cfg.certPrefixes, false); reason == "" {
-		st.keys.MarkKnown(u.canonical)
+	if u, reason := urlpolicy.Match(DefaultCertificateURL, cfg.certPrefixes, false); reason == "" {
+		st.keys.MarkKnown(u.Canonical())
 	}
 	return st, nil
 }
@@ -302,12 +303,10 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 	if reason != "" {
 		return verificationError(ErrMissingCertificateURL, StepCertificateURL, reason)
 	}
-	u, reason := matchAllowList(rawURL, st.cfg.certPrefixes, false)
+	u, reason := urlpolicy.Match(rawURL, st.cfg.certPrefixes, false)
 	if reason != "" {
 		e := verificationError(ErrUntrustedCertificateURL, StepCertificateURL, reason)
-		if u.host != "" {
-			e.Host = u.authority()
-		}
+		e.Host = u.Authority()
 		return e
 	}
 	var buf [512]byte
@@ -344,7 +343,7 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 			// No key fetched since the request arrived: whether the signature is forged or made
 			// with a certificate this verifier has not seen yet cannot be told now. A retry can.
 			st.stats.unconfirmed.Add(1)
-			return unconfirmed(cerr, u.authority())
+			return unconfirmed(cerr, u.Authority())
 		}
 		e = fresh
 	}
@@ -417,16 +416,14 @@ func (v *Verifier) Prefetch(ctx context.Context, certificateURLs ...string) erro
 	}
 	var first error
 	for _, raw := range certificateURLs {
-		u, reason := matchAllowList(raw, st.cfg.certPrefixes, false)
+		u, reason := urlpolicy.Match(raw, st.cfg.certPrefixes, false)
 		var err error
 		if reason != "" {
 			e := verificationError(ErrUntrustedCertificateURL, StepCertificateURL, reason)
-			if u.host != "" {
-				e.Host = u.authority()
-			}
+			e.Host = u.Authority()
 			err = e
 		} else {
-			st.keys.MarkKnown(u.canonical) // the operator vouches for it: first in the queue from now on
+			st.keys.MarkKnown(u.Canonical()) // the operator vouches for it: first in the queue from now on
 			if _, err = st.leafKey(ctx, &u); err == nil {
 				continue
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook/internal/certcache"
+	"github.com/partnercenter-go/pcwebhook/internal/urlpolicy"
 )
 
 // Both certificate paths use one certcache.Loader: positive cache with per-entry windows, failure
@@ -121,8 +122,8 @@ func cacheableFailure(err error) bool {
 // leafKey returns the verified entry of the certificate URL u: from the cache when an entry is
 // valid at the clock's time, else the remembered failure, else loaded once for all concurrent
 // callers. The caller waits at most until ctx ends.
-func (st *verifierState) leafKey(ctx context.Context, u *strictURL) (*leafEntry, error) {
-	e, src, err := st.keys.Load(ctx, u.canonical, st.loadLeafFn)
+func (st *verifierState) leafKey(ctx context.Context, u *urlpolicy.URL) (*leafEntry, error) {
+	e, src, err := st.keys.Load(ctx, u.Canonical(), st.loadLeafFn)
 	switch src {
 	case certcache.Cached:
 		st.stats.cacheHits.Add(1)
@@ -130,7 +131,7 @@ func (st *verifierState) leafKey(ctx context.Context, u *strictURL) (*leafEntry,
 		st.stats.failureCacheHits.Add(1)
 	}
 	if err != nil {
-		return nil, errorFromWait(err, StepDownload, u.authority())
+		return nil, errorFromWait(err, StepDownload, u.Authority())
 	}
 	return e, nil
 }
@@ -140,14 +141,14 @@ func (st *verifierState) leafKey(ctx context.Context, u *strictURL) (*leafEntry,
 // interval ago; the download runs to its end even when the caller stops waiting. It returns the
 // entry cached after the check (which another caller's check may have replaced), or the check's
 // failure.
-func (st *verifierState) rotationCheck(ctx context.Context, u *strictURL) (*leafEntry, error) {
-	e, _, err := st.keys.Reload(ctx, u.canonical, st.reloadLeafFn)
+func (st *verifierState) rotationCheck(ctx context.Context, u *urlpolicy.URL) (*leafEntry, error) {
+	e, _, err := st.keys.Reload(ctx, u.Canonical(), st.reloadLeafFn)
 	if err != nil {
-		return nil, errorFromWait(err, StepDownload, u.authority())
+		return nil, errorFromWait(err, StepDownload, u.Authority())
 	}
 	if e == nil {
 		// Inside the interval, and the cached entry expired meanwhile.
-		return nil, &VerificationError{Step: StepDownload, Reason: reasonCheckedRecently, Host: u.authority(), Err: ErrCertificateUnavailable}
+		return nil, &VerificationError{Step: StepDownload, Reason: reasonCheckedRecently, Host: u.Authority(), Err: ErrCertificateUnavailable}
 	}
 	return e, nil
 }
@@ -161,17 +162,17 @@ func (st *verifierState) loadLeaf(ctx context.Context, key string, rotation bool
 	if rotation {
 		st.stats.rotationChecks.Add(1)
 	}
-	u, reason := matchAllowList(key, st.cfg.certPrefixes, false) // key is canonical: this repeats a check that passed
+	u, reason := urlpolicy.Match(key, st.cfg.certPrefixes, false) // key is canonical: this repeats a check that passed
 	if reason != "" {
 		return nil, zero, zero, verificationError(ErrUntrustedCertificateURL, StepCertificateURL, reason)
 	}
 	now := st.cfg.now()
-	pub, notBefore, expires, verr := st.fetchAndCheckLeaf(ctx, &u, now, st.keys.Known(u.canonical))
+	pub, notBefore, expires, verr := st.fetchAndCheckLeaf(ctx, &u, now, st.keys.Known(u.Canonical()))
 	if verr != nil {
 		return nil, notBefore, expires, withHost(verr, &u)
 	}
 	e := &leafEntry{key: pub, seq: seq, expires: expires}
-	if old, ok := st.keys.Get(u.canonical, now); ok && rotation {
+	if old, ok := st.keys.Get(u.Canonical(), now); ok && rotation {
 		switch {
 		case !old.key.Equal(pub):
 			e.prev, e.prevUntil = old.key, old.expires
@@ -184,9 +185,9 @@ func (st *verifierState) loadLeaf(ctx context.Context, key string, rotation bool
 
 // withHost is the one rule for the Host of a load's failure: the URL loaded, unless the failure
 // already names the host it is about (an issuer's).
-func withHost(verr *VerificationError, u *strictURL) *VerificationError {
+func withHost(verr *VerificationError, u *urlpolicy.URL) *VerificationError {
 	if verr.Host == "" {
-		verr.Host = u.authority()
+		verr.Host = u.Authority()
 	}
 	return verr
 }
@@ -195,9 +196,9 @@ func withHost(verr *VerificationError, u *strictURL) *VerificationError {
 // check. It returns the key and the window in which it may be used from the cache: inside the
 // validity of every certificate of the chain and no longer than the maximum age. ctx ends when
 // nobody waits any more: it may stop a download from starting, never one in progress.
-func (st *verifierState) fetchAndCheckLeaf(ctx context.Context, u *strictURL, now time.Time, priority bool) (*rsa.PublicKey, time.Time, time.Time, *VerificationError) {
+func (st *verifierState) fetchAndCheckLeaf(ctx context.Context, u *urlpolicy.URL, now time.Time, priority bool) (*rsa.PublicKey, time.Time, time.Time, *VerificationError) {
 	var zero time.Time
-	certs, pinned := st.pinned[u.canonical]
+	certs, pinned := st.pinned[u.Canonical()]
 	var data []byte
 	if !pinned {
 		var verr *VerificationError

@@ -11,6 +11,7 @@ import (
 
 	"github.com/partnercenter-go/pcwebhook/internal/certcache"
 	"github.com/partnercenter-go/pcwebhook/internal/certfile"
+	"github.com/partnercenter-go/pcwebhook/internal/urlpolicy"
 )
 
 const (
@@ -160,7 +161,7 @@ func (st *verifierState) verifyChain(ctx context.Context, leaf *x509.Certificate
 			return notBefore, notAfter, verr
 		}
 		if fresh {
-			fetched = append(fetched, issuerFetch{key: u.canonical, certs: certs})
+			fetched = append(fetched, issuerFetch{key: u.Canonical(), certs: certs})
 		}
 		for _, c := range certs {
 			pool.AddCert(c)
@@ -190,25 +191,25 @@ func topOfChain(leaf *x509.Certificate, known []*x509.Certificate) *x509.Certifi
 }
 
 // issuerURL picks the first AIA "CA Issuers" URL of c that is inside the issuer allow-list.
-func (st *verifierState) issuerURL(c *x509.Certificate) (strictURL, *VerificationError) {
+func (st *verifierState) issuerURL(c *x509.Certificate) (urlpolicy.URL, *VerificationError) {
 	urls := c.IssuingCertificateURL
 	if len(urls) == 0 {
-		return strictURL{}, &VerificationError{Step: StepIssuerDownload, Reason: "issuer certificate not found, and no AIA issuer URL to download it from", Err: ErrUntrustedCertificate}
+		return urlpolicy.URL{}, &VerificationError{Step: StepIssuerDownload, Reason: "issuer certificate not found, and no AIA issuer URL to download it from", Err: ErrUntrustedCertificate}
 	}
 	host := ""
 	for i, raw := range urls {
 		if i == maxAIAURLs {
 			break
 		}
-		u, reason := matchAllowList(raw, st.cfg.issuerPrefixes, true)
+		u, reason := urlpolicy.Match(raw, st.cfg.issuerPrefixes, true)
 		if reason == "" {
 			return u, nil
 		}
-		if host == "" && u.host != "" {
-			host = u.authority()
+		if host == "" {
+			host = u.Authority()
 		}
 	}
-	return strictURL{}, &VerificationError{Step: StepIssuerDownload, Reason: "issuer certificate not found, and its AIA issuer URL is not in the issuer allow-list", Host: host, Err: ErrUntrustedCertificate}
+	return urlpolicy.URL{}, &VerificationError{Step: StepIssuerDownload, Reason: "issuer certificate not found, and its AIA issuer URL is not in the issuer allow-list", Host: host, Err: ErrUntrustedCertificate}
 }
 
 // chainWindow returns the latest NotBefore and the earliest NotAfter of a chain (or of any set of
@@ -234,10 +235,10 @@ type issuerFetch struct {
 // issuerCertificates returns the certificates found at the issuer URL u: from the cache (fresh is
 // false), else the remembered failure, else downloaded once for all concurrent callers (fresh is
 // true: verifyChain stores them with issuerCommit once they built a valid chain).
-func (st *verifierState) issuerCertificates(ctx context.Context, u *strictURL) (certs []*x509.Certificate, fresh bool, _ *VerificationError) {
-	certs, src, err := st.issuers.Load(ctx, u.canonical, st.loadIssuerFn)
+func (st *verifierState) issuerCertificates(ctx context.Context, u *urlpolicy.URL) (certs []*x509.Certificate, fresh bool, _ *VerificationError) {
+	certs, src, err := st.issuers.Load(ctx, u.Canonical(), st.loadIssuerFn)
 	if err != nil {
-		return nil, false, errorFromWait(err, StepIssuerDownload, u.authority())
+		return nil, false, errorFromWait(err, StepIssuerDownload, u.Authority())
 	}
 	return certs, src == certcache.Loaded, nil
 }
@@ -247,7 +248,7 @@ func (st *verifierState) issuerCertificates(ctx context.Context, u *strictURL) (
 // allow-listed URL that passed the leaf's own checks.
 func (st *verifierState) loadIssuer(ctx context.Context, key string) ([]*x509.Certificate, time.Time, time.Time, error) {
 	var zero time.Time
-	u, reason := matchAllowList(key, st.cfg.issuerPrefixes, true) // key is canonical: this repeats a check that passed
+	u, reason := urlpolicy.Match(key, st.cfg.issuerPrefixes, true) // key is canonical: this repeats a check that passed
 	if reason != "" {
 		return nil, zero, zero, &VerificationError{Step: StepIssuerDownload, Reason: reason, Err: ErrUntrustedCertificate}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/partnercenter-go/pcwebhook/internal/certcache"
+	"github.com/partnercenter-go/pcwebhook/internal/urlpolicy"
 )
 
 // downloadClient returns the client used for downloads: a copy of the user's client (or a new
@@ -46,13 +47,13 @@ func defaultTransport() http.RoundTripper {
 // reads differently from the strict parser (ErrUntrustedCertificateURL) and a 404 for a
 // certificate URL that is not known (ErrCertificateNotFound: the sender named a file that does
 // not exist).
-func (st *verifierState) download(ctx context.Context, u *strictURL, step VerificationStep, counter *atomic.Int64, priority bool) ([]byte, *VerificationError) {
-	host := u.authority()
+func (st *verifierState) download(ctx context.Context, u *urlpolicy.URL, step VerificationStep, counter *atomic.Int64, priority bool) ([]byte, *VerificationError) {
+	host := u.Authority()
 	fail := func(reason string, cause error) *VerificationError {
 		st.stats.downloadFailures.Add(1)
 		return &VerificationError{Step: step, Reason: reason, Host: host, Err: ErrCertificateUnavailable, Cause: cause}
 	}
-	if err := u.crossCheck(); err != nil {
+	if err := u.CrossCheck(); err != nil {
 		return nil, &VerificationError{Step: step, Reason: "URL is ambiguous", Host: host, Err: ErrUntrustedCertificateURL, Cause: err}
 	}
 
@@ -72,7 +73,7 @@ func (st *verifierState) download(ctx context.Context, u *strictURL, step Verifi
 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), st.cfg.downloadTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.canonical, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.Canonical(), nil)
 	if err != nil {
 		return nil, &VerificationError{Step: step, Reason: "URL is ambiguous", Host: host, Err: ErrUntrustedCertificateURL, Cause: err}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnercenter-go/pcwebhook/internal/testpki"
+	"github.com/partnercenter-go/pcwebhook/internal/urlpolicy"
 )
 
 // TestVerifierNow: the handler reads the verifier's clock through now().
@@ -144,12 +145,12 @@ func TestKnownCertificateURLs(t *testing.T) {
 	v, err := newVerifier(defaultConfig())
 	require.NoError(t, err)
 	st := v.state()
-	def, reason := matchAllowList(DefaultCertificateURL, st.cfg.certPrefixes, false)
+	def, reason := urlpolicy.Match(DefaultCertificateURL, st.cfg.certPrefixes, false)
 	require.Empty(t, reason)
-	assert.True(t, st.keys.Known(def.canonical), "the default URL is known before any download")
-	other, reason := matchAllowList("https://3psostorageacct.blob.core.windows.net/cert/other.cer", st.cfg.certPrefixes, false)
+	assert.True(t, st.keys.Known(def.Canonical()), "the default URL is known before any download")
+	other, reason := urlpolicy.Match("https://3psostorageacct.blob.core.windows.net/cert/other.cer", st.cfg.certPrefixes, false)
 	require.Empty(t, reason)
-	assert.False(t, st.keys.Known(other.canonical))
+	assert.False(t, st.keys.Known(other.Canonical()))
 
 	// Prefetch of a URL whose download fails (nothing listens there) still marks it known.
 	cfg := defaultConfig()
@@ -160,9 +161,27 @@ func TestKnownCertificateURLs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.Error(t, v.Prefetch(ctx, "https://127.0.0.1:1/cert/x.cer"))
-	u, reason := matchAllowList("https://127.0.0.1:1/cert/x.cer", cfg.certPrefixes, false)
+	u, reason := urlpolicy.Match("https://127.0.0.1:1/cert/x.cer", cfg.certPrefixes, false)
 	require.Empty(t, reason)
-	assert.True(t, v.state().keys.Known(u.canonical))
+	assert.True(t, v.state().keys.Known(u.Canonical()))
+}
+
+// TestDefaultConfigAllowLists: the production policy uses the default allow-lists, entry for entry.
+func TestDefaultConfigAllowLists(t *testing.T) {
+	cfg := defaultConfig()
+	for _, tc := range []struct {
+		got  []urlpolicy.Prefix
+		want []string
+	}{
+		{cfg.certPrefixes, DefaultCertificateURLPrefixes()},
+		{cfg.issuerPrefixes, DefaultIssuerURLPrefixes()},
+	} {
+		var got []string
+		for i := range tc.got {
+			got = append(got, tc.got[i].String())
+		}
+		assert.Equal(t, tc.want, got)
+	}
 }
 
 // TestVerifiedMemoBound: the memo never holds more than memoSlots deliveries however many verify,

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/partnercenter-go/pcwebhook/internal/urlpolicy"
 )
 
 // Defaults of the production policy used by [NewVerifier] with no options.
@@ -45,23 +47,12 @@ const RequiredOrganization = "Microsoft Corporation"
 
 // DefaultCertificateURLPrefixes returns the allow-list of certificate URLs of the production
 // policy: the only location Partner Center has ever documented.
-func DefaultCertificateURLPrefixes() []string {
-	return []string{"https://3psostorageacct.blob.core.windows.net/cert/"}
-}
+func DefaultCertificateURLPrefixes() []string { return urlpolicy.DefaultCertificatePrefixes() }
 
 // DefaultIssuerURLPrefixes returns the allow-list of the production policy for downloading
 // missing issuer certificates (Authority Information Access "CA Issuers" URLs): Microsoft's and
 // DigiCert's public certificate stores.
-func DefaultIssuerURLPrefixes() []string {
-	return []string{
-		"http://www.microsoft.com/pkiops/certs/",
-		"https://www.microsoft.com/pkiops/certs/",
-		"http://www.microsoft.com/pki/certs/",
-		"https://www.microsoft.com/pki/certs/",
-		"http://cacerts.digicert.com/",
-		"https://cacerts.digicert.com/",
-	}
-}
+func DefaultIssuerURLPrefixes() []string { return urlpolicy.DefaultIssuerPrefixes() }
 
 // VerifierOption configures a [Verifier]; see [NewVerifier]. An option given an empty or
 // invalid value makes NewVerifier fail: no option value ever turns a check off.
@@ -69,8 +60,8 @@ type VerifierOption func(*verifierConfig) error
 
 // verifierConfig is what the options set.
 type verifierConfig struct {
-	certPrefixes     []urlPrefix
-	issuerPrefixes   []urlPrefix
+	certPrefixes     []urlpolicy.Prefix
+	issuerPrefixes   []urlpolicy.Prefix
 	roots            *x509.CertPool // nil: the system roots, loaded by systemRoots
 	systemRoots      func() (*x509.CertPool, error)
 	client           *http.Client
@@ -116,8 +107,8 @@ func defaultConfig() verifierConfig {
 }
 
 // mustPrefix parses a built-in prefix; the defaults are tested, so failure is a programming error.
-func mustPrefix(s string, httpAllowed bool) urlPrefix {
-	p, err := parseURLPrefix(s, httpAllowed)
+func mustPrefix(s string, httpAllowed bool) urlpolicy.Prefix {
+	p, err := urlpolicy.ParsePrefix(s, httpAllowed)
 	if err != nil {
 		panic("pcwebhook: bad built-in prefix " + s + ": " + err.Error())
 	}
@@ -125,13 +116,13 @@ func mustPrefix(s string, httpAllowed bool) urlPrefix {
 }
 
 // parsePrefixes validates a list of allow-list entries.
-func parsePrefixes(option string, prefixes []string, httpAllowed bool) ([]urlPrefix, error) {
+func parsePrefixes(option string, prefixes []string, httpAllowed bool) ([]urlpolicy.Prefix, error) {
 	if len(prefixes) == 0 {
 		return nil, fmt.Errorf("%s: no prefixes given (an empty allow-list is refused)", option)
 	}
-	out := make([]urlPrefix, 0, len(prefixes))
+	out := make([]urlpolicy.Prefix, 0, len(prefixes))
 	for _, s := range prefixes {
-		p, err := parseURLPrefix(s, httpAllowed)
+		p, err := urlpolicy.ParsePrefix(s, httpAllowed)
 		if err != nil {
 			return nil, fmt.Errorf("%s: prefix %q: %v", option, s, err)
 		}

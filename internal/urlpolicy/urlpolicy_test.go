@@ -1,4 +1,4 @@
-package pcwebhook
+package urlpolicy_test
 
 import (
 	"net/url"
@@ -7,12 +7,26 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/partnercenter-go/pcwebhook/internal/urlpolicy"
 )
 
 const prodCert = "https://3psostorageacct.blob.core.windows.net/cert/pcnotifications-dispatch.microsoft.com.cer"
 
-func TestCertificateURLAllowList(t *testing.T) {
-	prefixes := defaultConfig().certPrefixes
+// prefixes parses an allow-list.
+func prefixes(t testing.TB, list []string, httpAllowed bool) []urlpolicy.Prefix {
+	t.Helper()
+	out := make([]urlpolicy.Prefix, 0, len(list))
+	for _, s := range list {
+		p, err := urlpolicy.ParsePrefix(s, httpAllowed)
+		require.NoError(t, err, "prefix %q", s)
+		out = append(out, p)
+	}
+	return out
+}
+
+func TestMatchCertificateURLs(t *testing.T) {
+	certPrefixes := prefixes(t, urlpolicy.DefaultCertificatePrefixes(), false)
 	for _, tc := range []struct {
 		name, url string
 		canonical string // "" when rejected
@@ -67,29 +81,33 @@ func TestCertificateURLAllowList(t *testing.T) {
 		{"tab", "https://3psostorageacct.blob.core.windows.net/cert/x\t.cer", ""},
 		{"newline", "https://3psostorageacct.blob.core.windows.net/cert/x.cer\nHost: evil", ""},
 		{"NUL", "https://3psostorageacct.blob.core.windows.net/cert/x\x00.cer", ""},
+		{"angle brackets in path", "https://3psostorageacct.blob.core.windows.net/cert/<x>.cer", ""},
+		{"brackets in path", "https://3psostorageacct.blob.core.windows.net/cert/[x].cer", ""},
+		{"quote in path", "https://3psostorageacct.blob.core.windows.net/cert/\"x.cer", ""},
+		{"pipe, caret, backtick, braces in path", "https://3psostorageacct.blob.core.windows.net/cert/|^`{}.cer", ""},
 		{"non-ASCII host", "https://3psostorageacct.blob.core.windows.nеt/cert/x.cer", ""},
 		{"no path", "https://3psostorageacct.blob.core.windows.net", ""},
 		{"relative", "/cert/x.cer", ""},
 		{"scheme-relative", "//3psostorageacct.blob.core.windows.net/cert/x.cer", ""},
 		{"IPv6 literal", "https://[::1]/cert/x.cer", ""},
 		{"empty", "", ""},
-		{"too long", "https://3psostorageacct.blob.core.windows.net/cert/" + strings.Repeat("a", maxURLLength), ""},
+		{"too long", "https://3psostorageacct.blob.core.windows.net/cert/" + strings.Repeat("a", urlpolicy.MaxLength), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u, reason := matchAllowList(tc.url, prefixes, false)
+			u, reason := urlpolicy.Match(tc.url, certPrefixes, false)
 			if tc.canonical == "" {
 				assert.NotEmpty(t, reason, "must be rejected")
 				return
 			}
 			require.Empty(t, reason)
-			assert.Equal(t, tc.canonical, u.canonical)
-			assert.NoError(t, u.crossCheck())
+			assert.Equal(t, tc.canonical, u.Canonical())
+			assert.NoError(t, u.CrossCheck())
 		})
 	}
 }
 
-func TestIssuerURLAllowList(t *testing.T) {
-	prefixes := defaultConfig().issuerPrefixes
+func TestMatchIssuerURLs(t *testing.T) {
+	issuerPrefixes := prefixes(t, urlpolicy.DefaultIssuerPrefixes(), true)
 	for _, tc := range []struct {
 		name, url string
 		ok        bool
@@ -104,6 +122,8 @@ func TestIssuerURLAllowList(t *testing.T) {
 		{"other host", "http://cacerts.evil.example/x.crt", false},
 		{"microsoft other path", "http://www.microsoft.com/evil/x.crt", false},
 		{"encoded slash", "http://www.microsoft.com/pkiops/certs/..%2f..%2fevil.crt", false},
+		{"encoded slash, upper-case hex", "http://www.microsoft.com/pkiops/certs/..%2F..%2Fevil.crt", false},
+		{"encoded backslash", "http://www.microsoft.com/pkiops/certs/..%5C..%5Cevil.crt", false},
 		{"encoded dot", "http://www.microsoft.com/pkiops/certs/%2e%2e/x.crt", false},
 		{"encoded percent", "http://www.microsoft.com/pkiops/certs/%25.crt", false},
 		{"encoded NUL", "http://www.microsoft.com/pkiops/certs/%00.crt", false},
@@ -118,22 +138,22 @@ func TestIssuerURLAllowList(t *testing.T) {
 		{"https on port 80", "https://cacerts.digicert.com:80/x.crt", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u, reason := matchAllowList(tc.url, prefixes, true)
+			u, reason := urlpolicy.Match(tc.url, issuerPrefixes, true)
 			if !tc.ok {
 				assert.NotEmpty(t, reason)
 				return
 			}
 			require.Empty(t, reason)
-			require.NoError(t, u.crossCheck())
-			p, err := url.Parse(u.canonical)
+			require.NoError(t, u.CrossCheck())
+			p, err := url.Parse(u.Canonical())
 			require.NoError(t, err)
-			assert.Equal(t, tc.url, u.canonical)
-			assert.Equal(t, u.path, p.RequestURI(), "the request line is the checked path")
+			assert.Equal(t, tc.url, u.Canonical())
+			assert.Equal(t, u.Path(), p.RequestURI(), "the request line is the checked path")
 		})
 	}
 }
 
-func TestURLPrefixValidation(t *testing.T) {
+func TestParsePrefix(t *testing.T) {
 	for _, tc := range []struct {
 		prefix      string
 		httpAllowed bool
@@ -143,6 +163,7 @@ func TestURLPrefixValidation(t *testing.T) {
 		{"https://host.example/exact/file.cer", false, true},
 		{"https://127.0.0.1:8443/cert/", false, true},
 		{"https://[::1]:8443/cert/", false, true},
+		{"https://[::ffff:127.0.0.1]/cert/", false, true},
 		{"https://host.example/", false, true},
 		{"http://www.microsoft.com/pkiops/certs/", true, true},
 
@@ -156,22 +177,30 @@ func TestURLPrefixValidation(t *testing.T) {
 		{"https://host.example/cert/../", false, false},
 		{"https://host.example:0/cert/", false, false},
 		{"https:///cert/", false, false},
+		{"https://:443/cert/", false, false},
+		{"https://[::1/cert/", false, false},
+		{"https://[::g]/cert/", false, false},
+		{"https://[]/cert/", false, false},
+		{"https://[::1]x/cert/", false, false},
+		{"https://[::1]:/cert/", false, false},
+		{"https://[::1]:65536/cert/", false, false},
+		{"https://host.example:8a/cert/", false, false},
 		{"host.example/cert/", false, false},
 		{"", false, false},
 		{" https://host.example/cert/", false, false},
 	} {
-		_, err := parseURLPrefix(tc.prefix, tc.httpAllowed)
+		_, err := urlpolicy.ParsePrefix(tc.prefix, tc.httpAllowed)
 		assert.Equal(t, tc.ok, err == nil, "prefix %q: %v", tc.prefix, err)
 	}
 }
 
-func TestURLPrefixMatching(t *testing.T) {
-	dir, err := parseURLPrefix("https://127.0.0.1:8443/cert/", false)
+func TestPrefixMatches(t *testing.T) {
+	dir, err := urlpolicy.ParsePrefix("https://127.0.0.1:8443/cert/", false)
 	require.NoError(t, err)
-	exact, err := parseURLPrefix("https://host.example/cert/a.cer", false)
+	exact, err := urlpolicy.ParsePrefix("https://host.example/cert/a.cer", false)
 	require.NoError(t, err)
 	for _, tc := range []struct {
-		p   urlPrefix
+		p   urlpolicy.Prefix
 		url string
 		ok  bool
 	}{
@@ -186,24 +215,90 @@ func TestURLPrefixMatching(t *testing.T) {
 		{exact, "https://host.example/cert/a.cer/x", false},
 		{exact, "https://host.example/cert/b.cer", false},
 	} {
-		_, reason := matchAllowList(tc.url, []urlPrefix{tc.p}, false)
-		assert.Equal(t, tc.ok, reason == "", "%s against %s: %s", tc.url, tc.p.raw, reason)
+		_, reason := urlpolicy.Match(tc.url, []urlpolicy.Prefix{tc.p}, false)
+		assert.Equal(t, tc.ok, reason == "", "%s against %s: %s", tc.url, tc.p.String(), reason)
 	}
 }
 
-func TestDefaultPrefixesParse(t *testing.T) {
-	cfg := defaultConfig()
-	assert.Len(t, cfg.certPrefixes, len(DefaultCertificateURLPrefixes()))
-	assert.Len(t, cfg.issuerPrefixes, len(DefaultIssuerURLPrefixes()))
-	for _, p := range cfg.certPrefixes {
-		assert.True(t, p.https, "certificate prefixes are https only")
+// TestDefaultPrefixes checks the production allow-lists: every entry is a valid prefix (the
+// certificate ones https only), written in canonical form.
+func TestDefaultPrefixes(t *testing.T) {
+	for _, tc := range []struct {
+		list        []string
+		httpAllowed bool
+	}{
+		{urlpolicy.DefaultCertificatePrefixes(), false},
+		{urlpolicy.DefaultIssuerPrefixes(), true},
+	} {
+		require.NotEmpty(t, tc.list)
+		for _, s := range tc.list {
+			_, err := urlpolicy.ParsePrefix(s, tc.httpAllowed)
+			assert.NoError(t, err, "prefix %q", s)
+			u, reason := urlpolicy.Parse(s, false)
+			require.Empty(t, reason, "prefix %q", s)
+			assert.Equal(t, s, u.Canonical(), "prefix %q is not canonical", s)
+		}
 	}
+}
+
+// TestParseParts checks how Parse splits a URL and the forms derived from the parts.
+func TestParseParts(t *testing.T) {
+	for _, tc := range []struct {
+		url                                 string
+		scheme, host, port, path            string
+		https                               bool
+		effectivePort, canonical, authority string
+	}{
+		{"https://host.example/a/b.cer", "https", "host.example", "", "/a/b.cer", true, "443", "https://host.example/a/b.cer", "host.example"},
+		{"HTTPS://Host.Example:8443/a", "HTTPS", "Host.Example", "8443", "/a", true, "8443", "https://host.example:8443/a", "host.example:8443"},
+		{"http://h.example:80/x", "http", "h.example", "80", "/x", false, "80", "http://h.example/x", "h.example"},
+		{"Http://h.example:443/x", "Http", "h.example", "443", "/x", false, "443", "http://h.example:443/x", "h.example:443"},
+		{"https://[::1]:443/x", "https", "[::1]", "443", "/x", true, "443", "https://[::1]/x", "[::1]"},
+	} {
+		u, reason := urlpolicy.Parse(tc.url, false)
+		require.Empty(t, reason, tc.url)
+		assert.Equal(t, []string{tc.scheme, tc.host, tc.port, tc.path}, []string{u.Scheme(), u.Host(), u.Port(), u.Path()}, tc.url)
+		assert.Equal(t, tc.https, u.HTTPS(), tc.url)
+		assert.Equal(t, tc.effectivePort, u.EffectivePort(), tc.url)
+		assert.Equal(t, tc.canonical, u.Canonical(), tc.url)
+		assert.Equal(t, tc.authority, u.Authority(), tc.url)
+		assert.NoError(t, u.CrossCheck(), tc.url)
+	}
+}
+
+// TestRefusedURLAuthority checks what a refused URL tells a message: its host once the host
+// passed the check, nothing before.
+func TestRefusedURLAuthority(t *testing.T) {
+	certPrefixes := prefixes(t, urlpolicy.DefaultCertificatePrefixes(), false)
+	for _, tc := range []struct{ url, authority string }{
+		{"https://Evil.Example:8443/cert/x.cer", "evil.example:8443"},
+		{"https://3psostorageacct.blob.core.windows.net/cert/../x.cer", "3psostorageacct.blob.core.windows.net"},
+		{"https://evil@3psostorageacct.blob.core.windows.net/cert/x.cer", ""},
+		{"https://evil_host/cert/x.cer", ""},
+		{"https://host.example:99999/cert/x.cer", ""},
+		{"ftp://host.example/cert/x.cer", ""},
+		{"", ""},
+	} {
+		u, reason := urlpolicy.Match(tc.url, certPrefixes, false)
+		require.NotEmpty(t, reason, tc.url)
+		assert.Equal(t, tc.authority, u.Authority(), tc.url)
+	}
+}
+
+// TestZeroURL checks that a URL not made by Parse matches nothing and is never downloaded.
+func TestZeroURL(t *testing.T) {
+	var zero urlpolicy.URL
+	for _, p := range prefixes(t, urlpolicy.DefaultIssuerPrefixes(), true) {
+		assert.False(t, p.Matches(&zero), p.String())
+	}
+	assert.Error(t, zero.CrossCheck())
+	assert.Empty(t, zero.Authority())
 }
 
 func TestCanonicalURLDoesNotAllocate(t *testing.T) {
-	prefixes := defaultConfig().certPrefixes
+	certPrefixes := prefixes(t, urlpolicy.DefaultCertificatePrefixes(), false)
 	allocs := testing.AllocsPerRun(100, func() {
-		if _, reason := matchAllowList(prodCert, prefixes, false); reason != "" {
+		if _, reason := urlpolicy.Match(prodCert, certPrefixes, false); reason != "" {
 			t.Fatal(reason)
 		}
 	})

@@ -1,4 +1,10 @@
-package pcwebhook
+// Package urlpolicy is the verifier's URL policy, the boundary that keeps its downloads from being
+// steered to other hosts (server-side request forgery): a strict syntax check of certificate and
+// issuer URLs ([Parse]), allow-lists of URL prefixes they must fall inside ([Prefix], [Match]),
+// and a cross-check that net/url, which makes the request, reads an accepted URL the same way
+// ([URL.CrossCheck]). It also holds the production allow-lists ([DefaultCertificatePrefixes],
+// [DefaultIssuerPrefixes]).
+package urlpolicy
 
 import (
 	"errors"
@@ -6,13 +12,37 @@ import (
 	"strings"
 )
 
-// maxURLLength bounds the certificate and issuer URLs the verifier considers.
-const maxURLLength = 2048
+// MaxLength bounds the certificate and issuer URLs the verifier considers.
+const MaxLength = 2048
 
-// strictURL is a URL that passed the strict syntax check of parseStrictURL: an absolute http or
-// https URL with a host, an optional port, a path, and nothing else. Its string fields are
-// substrings of the input, so parsing a URL allocates nothing unless it must be canonicalized.
-type strictURL struct {
+// DefaultCertificatePrefixes returns the production allow-list of certificate URLs, which
+// pcwebhook.DefaultCertificateURLPrefixes returns: the only location Partner Center has ever
+// documented. Each entry is written in canonical form.
+func DefaultCertificatePrefixes() []string {
+	return []string{"https://3psostorageacct.blob.core.windows.net/cert/"}
+}
+
+// DefaultIssuerPrefixes returns the production allow-list for downloading missing issuer
+// certificates (Authority Information Access "CA Issuers" URLs), which
+// pcwebhook.DefaultIssuerURLPrefixes returns: Microsoft's and DigiCert's public certificate
+// stores. Each entry is written in canonical form.
+func DefaultIssuerPrefixes() []string {
+	return []string{
+		"http://www.microsoft.com/pkiops/certs/",
+		"https://www.microsoft.com/pkiops/certs/",
+		"http://www.microsoft.com/pki/certs/",
+		"https://www.microsoft.com/pki/certs/",
+		"http://cacerts.digicert.com/",
+		"https://cacerts.digicert.com/",
+	}
+}
+
+// URL is what [Parse] and [Match] make of a URL. When they give no reason, it passed the strict
+// syntax check: an absolute http or https URL with a host, an optional port, a path, and nothing
+// else. A refused URL, like the zero URL, must not be downloaded (the zero URL matches no prefix
+// and fails [URL.CrossCheck]). Its strings are substrings of the input, so parsing a URL allocates
+// nothing unless it must be canonicalized.
+type URL struct {
 	scheme    string // "http" or "https", as written (any letter case)
 	host      string // host name or bracketed IP literal, as written
 	port      string // decimal port as written, "" when absent
@@ -20,25 +50,45 @@ type strictURL struct {
 	canonical string // lower-case scheme and host, default port dropped
 }
 
-// https reports whether the scheme is https.
-func (u *strictURL) https() bool { return len(u.scheme) == 5 }
+// Scheme returns the scheme as written: "http" or "https" in any letter case.
+func (u *URL) Scheme() string { return u.scheme }
 
-// effectivePort returns the port, with the scheme's default filled in.
-func (u *strictURL) effectivePort() string {
+// Host returns the host as written: a name or a bracketed IPv6 literal, in any letter case.
+func (u *URL) Host() string { return u.host }
+
+// Port returns the decimal port as written, or "" when the URL has none.
+func (u *URL) Port() string { return u.port }
+
+// Path returns the path, which starts with "/": the request line of a download of the URL.
+func (u *URL) Path() string { return u.path }
+
+// Canonical returns the canonical form, the one downloaded and used as a cache key: lower-case
+// scheme and host, default port dropped, the path as written.
+func (u *URL) Canonical() string { return u.canonical }
+
+// HTTPS reports whether the scheme is https.
+func (u *URL) HTTPS() bool { return len(u.scheme) == 5 }
+
+// EffectivePort returns the port, with the scheme's default filled in.
+func (u *URL) EffectivePort() string {
 	switch {
 	case u.port != "":
 		return u.port
-	case u.https():
+	case u.HTTPS():
 		return "443"
 	default:
 		return "80"
 	}
 }
 
-// authority returns host[:port] in canonical form, for messages.
-func (u *strictURL) authority() string {
+// Authority returns host[:port] in canonical form (default port dropped), for messages; "" when
+// the URL was rejected before its host passed the check.
+func (u *URL) Authority() string {
+	if u.host == "" {
+		return ""
+	}
 	h := strings.ToLower(u.host)
-	if p := u.effectivePort(); p != defaultPort(u.https()) {
+	if p := u.EffectivePort(); p != defaultPort(u.HTTPS()) {
 		return h + ":" + p
 	}
 	return h
@@ -51,7 +101,7 @@ func defaultPort(https bool) string {
 	return "80"
 }
 
-// parseStrictURL checks s against the verifier's URL hygiene rules and splits it. It accepts only
+// Parse checks s against the verifier's URL hygiene rules and splits it. It accepts only
 // printable ASCII, the http or https scheme, a host made of letters, digits, '-' and '.' (or a
 // bracketed IPv6 literal), an optional decimal port without leading zeros, and a path of
 // unreserved characters and sub-delimiters. It rejects userinfo, a query (even a bare '?'), a
@@ -62,9 +112,9 @@ func defaultPort(https bool) string {
 // change how the path splits into segments.
 //
 // On failure it returns a short reason, safe to log.
-func parseStrictURL(s string, allowEscapes bool) (strictURL, string) {
-	var u strictURL
-	if len(s) > maxURLLength {
+func Parse(s string, allowEscapes bool) (URL, string) {
+	var u URL
+	if len(s) > MaxLength {
 		return u, "URL too long"
 	}
 	for i := 0; i < len(s); i++ {
@@ -108,7 +158,7 @@ func parseStrictURL(s string, allowEscapes bool) (strictURL, string) {
 }
 
 // splitAuthority fills host and port from host[:port].
-func (u *strictURL) splitAuthority(a string) string {
+func (u *URL) splitAuthority(a string) string {
 	host, port := a, ""
 	if strings.HasPrefix(a, "[") {
 		end := strings.IndexByte(a, ']')
@@ -170,7 +220,7 @@ func (u *strictURL) splitAuthority(a string) string {
 	return ""
 }
 
-// checkPath applies the path rules of parseStrictURL.
+// checkPath applies the path rules of Parse.
 func checkPath(p string, allowEscapes bool) string {
 	if len(p) == 0 || p[0] != '/' {
 		return "no path"
@@ -223,13 +273,13 @@ func checkPath(p string, allowEscapes bool) string {
 
 // canonicalize returns s itself when it is already canonical (the common case, no allocation),
 // otherwise the canonical form: lower-case scheme and host, default port dropped.
-func (u *strictURL) canonicalize(s string) string {
+func (u *URL) canonicalize(s string) string {
 	scheme := "http"
-	if u.https() {
+	if u.HTTPS() {
 		scheme = "https"
 	}
 	port := u.port
-	if port == defaultPort(u.https()) {
+	if port == defaultPort(u.HTTPS()) {
 		port = ""
 	}
 	if u.scheme == scheme && port == u.port && !hasUpper(u.host) {
@@ -248,10 +298,10 @@ func (u *strictURL) canonicalize(s string) string {
 	return b.String()
 }
 
-// crossCheck parses the canonical form with net/url and confirms that it means what
-// parseStrictURL concluded: same scheme, host, port and request path, and no userinfo, query or
+// CrossCheck parses the canonical form with net/url and confirms that it means what [Parse]
+// concluded: same scheme, host, port and request path, and no userinfo, query or
 // fragment. It runs before every download, so what is fetched is exactly what was checked.
-func (u *strictURL) crossCheck() error {
+func (u *URL) CrossCheck() error {
 	p, err := url.Parse(u.canonical)
 	if err != nil {
 		return err
@@ -268,17 +318,17 @@ func (u *strictURL) crossCheck() error {
 	}
 	port := p.Port()
 	if port == "" {
-		port = defaultPort(u.https())
+		port = defaultPort(u.HTTPS())
 	}
-	if port != u.effectivePort() {
+	if port != u.EffectivePort() {
 		return errors.New("port mismatch")
 	}
 	return nil
 }
 
-// urlPrefix is one entry of an allow-list: scheme, host and port must be equal, and the path
+// Prefix is one entry of an allow-list: scheme, host and port must be equal, and the path
 // must start with the prefix's path when that ends with '/', or equal it otherwise.
-type urlPrefix struct {
+type Prefix struct {
 	https bool
 	host  string // lower case
 	port  string // effective port
@@ -286,28 +336,31 @@ type urlPrefix struct {
 	raw   string
 }
 
-// parseURLPrefix validates an allow-list entry. httpAllowed says whether plain http is
-// acceptable (issuer prefixes only).
-func parseURLPrefix(s string, httpAllowed bool) (urlPrefix, error) {
-	u, reason := parseStrictURL(s, false)
+// String returns the prefix as written.
+func (p *Prefix) String() string { return p.raw }
+
+// ParsePrefix validates an allow-list entry: a URL that passes [Parse] without escapes.
+// httpAllowed says whether plain http is acceptable (issuer prefixes only).
+func ParsePrefix(s string, httpAllowed bool) (Prefix, error) {
+	u, reason := Parse(s, false)
 	if reason != "" {
-		return urlPrefix{}, errors.New(reason)
+		return Prefix{}, errors.New(reason)
 	}
-	if !u.https() && !httpAllowed {
-		return urlPrefix{}, errors.New("scheme must be https")
+	if !u.HTTPS() && !httpAllowed {
+		return Prefix{}, errors.New("scheme must be https")
 	}
-	return urlPrefix{
-		https: u.https(),
+	return Prefix{
+		https: u.HTTPS(),
 		host:  strings.ToLower(u.host),
-		port:  u.effectivePort(),
+		port:  u.EffectivePort(),
 		path:  u.path,
 		raw:   s,
 	}, nil
 }
 
-// matches reports whether u is inside the prefix.
-func (p *urlPrefix) matches(u *strictURL) bool {
-	if p.https != u.https() || !strings.EqualFold(p.host, u.host) || p.port != u.effectivePort() {
+// Matches reports whether u is inside the prefix.
+func (p *Prefix) Matches(u *URL) bool {
+	if p.https != u.HTTPS() || !strings.EqualFold(p.host, u.host) || p.port != u.EffectivePort() {
 		return false
 	}
 	if strings.HasSuffix(p.path, "/") {
@@ -316,15 +369,17 @@ func (p *urlPrefix) matches(u *strictURL) bool {
 	return u.path == p.path
 }
 
-// matchAllowList parses raw and checks it against the prefixes. It returns the parsed URL, or a
-// reason when it is malformed or outside the list.
-func matchAllowList(raw string, prefixes []urlPrefix, allowEscapes bool) (strictURL, string) {
-	u, reason := parseStrictURL(raw, allowEscapes)
+// Match parses raw with [Parse] and checks it against the prefixes. It returns the parsed URL,
+// and a short reason, safe to log, when raw is malformed or outside the list ("" when it is
+// inside). A refused URL is returned too: its [URL.Authority] names the host when the host itself
+// passed the check, for messages; it must not be downloaded.
+func Match(raw string, prefixes []Prefix, allowEscapes bool) (URL, string) {
+	u, reason := Parse(raw, allowEscapes)
 	if reason != "" {
 		return u, reason
 	}
 	for i := range prefixes {
-		if prefixes[i].matches(&u) {
+		if prefixes[i].Matches(&u) {
 			return u, ""
 		}
 	}
