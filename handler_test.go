@@ -2,6 +2,7 @@ package pcwebhook_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -166,4 +167,35 @@ func TestHandlerAllocatesWithTheBodyNotContentLength(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	perRequest := (after.TotalAlloc - before.TotalAlloc) / runs
 	assert.Less(t, perRequest, uint64(64<<10), "bytes allocated per request announcing %d", announced)
+}
+
+// TestAnswerHeadersOverHTTP: through a real net/http server, every answer is plain text: an
+// acknowledgement (written without touching the header map) is labelled text/plain by net/http,
+// and an answer whose text says what was wrong also carries nosniff and, when retried, Retry-After.
+func TestAnswerHeadersOverHTTP(t *testing.T) {
+	s := testSender(t)
+	h := pcwebhook.NewHandler(pcwebhook.WithVerifier(s.Verifier()), pcwebhook.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	h.OnAny(func(context.Context, *pcwebhook.Event) error { return nil })
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	body := uniqueBody(pcwebhook.EventSubscriptionUpdated)
+	for _, want := range []string{"ok\n", "already handled\n"} {
+		resp, err := s.Send(context.Background(), srv.URL, body)
+		require.NoError(t, err)
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, want, string(got))
+		assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
+	}
+
+	req, err := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req) // unsigned
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
+	assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 }

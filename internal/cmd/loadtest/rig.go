@@ -107,8 +107,9 @@ func serve(h http.Handler) (string, func(), error) {
 	return "http://" + ln.Addr().String() + "/webhooks/partner-center", func() { _ = srv.Close() }, nil
 }
 
-// floorHandler is the least a receiver can do: read the body (with the Handler's capped reader)
-// and check its RSA signature.
+// floorHandler is the least a receiver can do: read the body (with the Handler's capped reader),
+// check its RSA signature, and answer as the Handler acknowledges a delivery (200 and the same
+// short text, so that both exchanges carry the same bytes on the wire).
 func floorHandler(pub *rsa.PublicKey) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := capread.Read(r.Body, 64<<10, r.ContentLength)
@@ -122,7 +123,7 @@ func floorHandler(pub *rsa.PublicKey) http.Handler {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "ok\n")
 	})
 }
 
