@@ -34,14 +34,21 @@ func (b *Buffer) String() string {
 // and not a recorder: it keeps the status and the header map it is given, and drops the body.
 type DiscardWriter struct {
 	Hdr  http.Header // returned by Header; set it (http.Header{}) before use
-	Code int         // the status passed to WriteHeader
+	Code int         // the status passed to WriteHeader, or 200 when Write came first
 }
 
 // Header returns d.Hdr.
 func (d *DiscardWriter) Header() http.Header { return d.Hdr }
 
-// WriteHeader records code.
-func (d *DiscardWriter) WriteHeader(code int) { d.Code = code }
+// WriteHeader records code, unless a status was already written.
+func (d *DiscardWriter) WriteHeader(code int) {
+	if d.Code == 0 {
+		d.Code = code
+	}
+}
 
-// Write drops p.
-func (d *DiscardWriter) Write(p []byte) (int, error) { return len(p), nil }
+// Write drops p; like any ResponseWriter, it writes the status 200 first when none was written.
+func (d *DiscardWriter) Write(p []byte) (int, error) {
+	d.WriteHeader(http.StatusOK)
+	return len(p), nil
+}

@@ -33,6 +33,12 @@ func TestDiscardWriter(t *testing.T) {
 	if n != 4 || err != nil || w.Code != http.StatusServiceUnavailable || w.Hdr.Get("Retry-After") != "30" {
 		t.Fatalf("n=%d err=%v code=%d header=%v", n, err, w.Code, w.Hdr)
 	}
+	implicit := DiscardWriter{}
+	_, _ = implicit.Write([]byte("ok"))
+	implicit.WriteHeader(http.StatusTeapot)
+	if implicit.Code != http.StatusOK {
+		t.Fatalf("a Write before WriteHeader writes 200, got %d", implicit.Code)
+	}
 }
 
 func TestCount(t *testing.T) {
