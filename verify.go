@@ -79,6 +79,10 @@ type verifierState struct {
 	loads   atomic.Uint64                          // numbers the loads of keys, in the order they start
 	issuers *certcache.Loader[[]*x509.Certificate] // per issuer (AIA) URL
 
+	// lastURL is the certificate URL of the last request whose certificate was found: a URL that
+	// passed the policy and named a certificate that passed every check (forged names never do).
+	lastURL atomic.Pointer[acceptedURL]
+
 	// The loads of keys and issuers, made once so that a lookup served from the cache
 	// allocates nothing.
 	loadLeafFn, reloadLeafFn certcache.LoadFunc[*leafEntry]
@@ -303,7 +307,7 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 	if reason != "" {
 		return verificationError(ErrMissingCertificateURL, StepCertificateURL, reason)
 	}
-	u, reason := urlpolicy.Match(rawURL, st.cfg.certPrefixes, false)
+	u, reason := st.certificateURL(rawURL)
 	if reason != "" {
 		e := verificationError(ErrUntrustedCertificateURL, StepCertificateURL, reason)
 		e.Host = u.Authority()
@@ -319,6 +323,9 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 	e, err := st.leafKey(ctx, &u)
 	if err != nil {
 		return err
+	}
+	if last := st.lastURL.Load(); last == nil || last.raw != rawURL {
+		st.lastURL.Store(&acceptedURL{raw: rawURL, u: u})
 	}
 	if e.memo.contains(digest, sig) {
 		st.stats.memoHits.Add(1) // this very delivery verified against this very key before
@@ -352,6 +359,22 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 		return verificationError(ErrBadSignature, StepSignatureFormat, "signature length does not match the key size")
 	}
 	return verificationError(ErrBadSignature, StepSignature, "signature does not match the body")
+}
+
+// acceptedURL is a certificate URL as sent and as the URL policy parsed it.
+type acceptedURL struct {
+	raw string
+	u   urlpolicy.URL
+}
+
+// certificateURL checks raw against the certificate URL policy. The URL of the last delivery whose
+// certificate was found (nearly every delivery names the same one) is answered without parsing
+// it again: the policy's verdict on a string never changes.
+func (st *verifierState) certificateURL(raw string) (urlpolicy.URL, string) {
+	if last := st.lastURL.Load(); last != nil && last.raw == raw {
+		return last.u, ""
+	}
+	return urlpolicy.Match(raw, st.cfg.certPrefixes, false)
 }
 
 // matches reports whether sig is the signature of the body whose SHA-256 is digest by the key of

@@ -66,10 +66,12 @@ type verifiedMemo struct {
 	slots [memoSlots]atomic.Pointer[memoRecord]
 }
 
-// memoRecord is one verified delivery: the SHA-256 of its body and its signature.
+// memoRecord is one verified delivery: the SHA-256 of its body and its signature (in buf, so that
+// a record is one allocation, for keys up to 4096 bits).
 type memoRecord struct {
 	digest [sha256.Size]byte
 	sig    []byte
+	buf    [512]byte
 }
 
 func (m *verifiedMemo) slot(digest *[sha256.Size]byte) *atomic.Pointer[memoRecord] {
@@ -86,7 +88,13 @@ func (m *verifiedMemo) contains(digest *[sha256.Size]byte, sig []byte) bool {
 
 // add records a delivery whose signature has just verified.
 func (m *verifiedMemo) add(digest *[sha256.Size]byte, sig []byte) {
-	m.slot(digest).Store(&memoRecord{digest: *digest, sig: bytes.Clone(sig)})
+	r := &memoRecord{digest: *digest}
+	if len(sig) <= len(r.buf) {
+		r.sig = r.buf[:copy(r.buf[:], sig)]
+	} else {
+		r.sig = bytes.Clone(sig)
+	}
+	m.slot(digest).Store(r)
 }
 
 // newKeyLoader returns the loader of signing keys, per certificate URL.

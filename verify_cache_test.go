@@ -400,6 +400,10 @@ func TestVerifiedDeliveryMemo(t *testing.T) {
 		assert.Error(t, v.Verify(ctx, forged, testBody), "another delivery's signature on this body")
 	}
 	assert.Equal(t, int64(3), v.Stats().MemoHits, "nothing that failed came from or went into the memo")
+	foreign := genuine.Clone()
+	foreign.Set(pcwebhook.HeaderCertificateURL, "https://attacker.example/cert/leaf.cer")
+	assert.ErrorIs(t, v.Verify(ctx, foreign, testBody), pcwebhook.ErrUntrustedCertificateURL,
+		"a delivery that verified does not let another certificate URL past the policy")
 
 	// Another certificate URL with the same key has its own entry, and so its own memo.
 	alias := f.cs.url("/cert/alias.cer")

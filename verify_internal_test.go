@@ -1,6 +1,7 @@
 package pcwebhook
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -209,4 +210,9 @@ func TestVerifiedMemoBound(t *testing.T) {
 	assert.False(t, m.contains(&last, sig), "the memo keeps its own copy of the signature")
 	other := sha256.Sum256([]byte("never verified"))
 	assert.False(t, m.contains(&other, []byte("signature")))
+
+	long := bytes.Repeat([]byte{7}, 1024) // an 8192-bit key's signature: kept outside the record
+	m.add(&other, long)
+	assert.True(t, m.contains(&other, bytes.Repeat([]byte{7}, 1024)))
+	assert.False(t, m.contains(&other, long[:512]))
 }
