@@ -10,8 +10,11 @@ import (
 // both give [..., "customers", "a"]. It never fails: an undecodable segment is kept as sent.
 func appendPathSegments(dst []string, uri string) []string {
 	path := strings.TrimSpace(uri)
-	if i := strings.IndexAny(path, "?#"); i >= 0 {
-		path = path[:i]
+	for i := 0; i < len(path); i++ {
+		if path[i] == '?' || path[i] == '#' {
+			path = path[:i]
+			break
+		}
 	}
 	if i := strings.Index(path, "://"); i >= 0 {
 		path = path[i+3:]
@@ -27,8 +30,10 @@ func appendPathSegments(dst []string, uri string) []string {
 		if s == "" {
 			continue
 		}
-		if u, err := url.PathUnescape(s); err == nil {
-			s = u
+		if strings.IndexByte(s, '%') >= 0 {
+			if u, err := url.PathUnescape(s); err == nil {
+				s = u
+			}
 		}
 		dst = append(dst, strings.TrimSpace(s))
 	}
