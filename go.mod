@@ -3,7 +3,6 @@ module github.com/partnercenter-go/pcwebhook
 go 1.22
 
 require (
-	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/term v0.29.0
 )

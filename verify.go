@@ -2,6 +2,7 @@ package pcwebhook
 
 import (
 	"context"
+	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -11,8 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/partnercenter-go/pcwebhook/internal/certcache"
 	"github.com/partnercenter-go/pcwebhook/internal/urlpolicy"
@@ -299,7 +298,7 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 	if reason != "" {
 		return verificationError(ErrMissingSignature, StepSignatureHeader, reason)
 	}
-	method, reason := signingMethod(header, spellings)
+	hash, reason := signatureHash(header, spellings)
 	if reason != "" {
 		return verificationError(ErrUnsupportedAlgorithm, StepAlgorithm, reason)
 	}
@@ -331,7 +330,7 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 		st.stats.memoHits.Add(1) // this very delivery verified against this very key before
 		return nil
 	}
-	if st.matches(e, method, digest, sig) {
+	if st.matches(e, hash, digest, sig) {
 		return nil
 	}
 	if e.seq <= arrival {
@@ -343,7 +342,7 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 		if cerr != nil && errors.As(cerr, &verr) && errors.Is(verr.Err, ErrUntrustedCertificate) {
 			return verr // the certificate now served fails the policy: the receiver's to fix
 		}
-		if cerr == nil && fresh != e && st.matches(fresh, method, digest, sig) {
+		if cerr == nil && fresh != e && st.matches(fresh, hash, digest, sig) {
 			return nil
 		}
 		if cerr != nil || fresh.seq <= arrival {
@@ -381,12 +380,12 @@ func (st *verifierState) certificateURL(raw string) (urlpolicy.URL, string) {
 // e, or by its previous key while that is still accepted. A match with the key itself is
 // remembered in e's memo; one with the previous key is not, since that key's acceptance ends
 // before the entry does.
-func (st *verifierState) matches(e *leafEntry, method *jwt.SigningMethodRSA, digest *[sha256.Size]byte, sig []byte) bool {
-	if len(sig) == e.key.Size() && rsa.VerifyPKCS1v15(e.key, method.Hash, digest[:], sig) == nil {
+func (st *verifierState) matches(e *leafEntry, hash crypto.Hash, digest *[sha256.Size]byte, sig []byte) bool {
+	if len(sig) == e.key.Size() && rsa.VerifyPKCS1v15(e.key, hash, digest[:], sig) == nil {
 		e.memo.add(digest, sig)
 		return true
 	}
-	if prev := e.previous(st.cfg.now()); prev != nil && len(sig) == prev.Size() && rsa.VerifyPKCS1v15(prev, method.Hash, digest[:], sig) == nil {
+	if prev := e.previous(st.cfg.now()); prev != nil && len(sig) == prev.Size() && rsa.VerifyPKCS1v15(prev, hash, digest[:], sig) == nil {
 		st.stats.previousKeyMatches.Add(1)
 		return true
 	}

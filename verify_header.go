@@ -1,10 +1,9 @@
 package pcwebhook
 
 import (
+	"crypto"
 	"encoding/base64"
 	"strings"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // The request headers Partner Center signs with, in canonical form (http.Header keys).
@@ -128,21 +127,22 @@ func trimOWS(v string) string { return strings.Trim(v, " \t") }
 // need no canonicalization on the hot path.
 type httpHeader = map[string][]string
 
-// signingMethod maps X-MS-Signature-Algorithm to a JWT RSA signing method. Only rsa-sha256 is
-// allowed; there is deliberately no fallback for unknown values.
-func signingMethod(h httpHeader, spellings bool) (*jwt.SigningMethodRSA, string) {
+// signatureHash checks X-MS-Signature-Algorithm and returns the hash of the RSA PKCS#1 v1.5
+// signature it names. Only rsa-sha256 is allowed; there is deliberately no fallback for unknown
+// values.
+func signatureHash(h httpHeader, spellings bool) (crypto.Hash, string) {
 	vs := headerValues(h, HeaderSignatureAlgorithm, spellings)
 	switch len(vs) {
 	case 0:
-		return nil, "no X-MS-Signature-Algorithm header"
+		return 0, "no X-MS-Signature-Algorithm header"
 	case 1:
 	default:
-		return nil, "more than one X-MS-Signature-Algorithm header"
+		return 0, "more than one X-MS-Signature-Algorithm header"
 	}
 	if strings.EqualFold(trimOWS(vs[0]), "rsa-sha256") {
-		return jwt.SigningMethodRS256, ""
+		return crypto.SHA256, ""
 	}
-	return nil, "algorithm not allowed (only rsa-sha256 is)"
+	return 0, "algorithm not allowed (only rsa-sha256 is)"
 }
 
 // certificateURLHeader returns the single X-MS-Certificate-Url value.
