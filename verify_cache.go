@@ -66,12 +66,12 @@ type verifiedMemo struct {
 	slots [memoSlots]atomic.Pointer[memoRecord]
 }
 
-// memoRecord is one verified delivery: the SHA-256 of its body and its signature (in buf, so that
-// a record is one allocation, for keys up to 4096 bits).
+// memoRecord is one verified delivery: the SHA-256 of its body and its signature (in buf for
+// 2048-bit keys, Partner Center's, so that such a record is one allocation).
 type memoRecord struct {
 	digest [sha256.Size]byte
 	sig    []byte
-	buf    [512]byte
+	buf    [256]byte
 }
 
 func (m *verifiedMemo) slot(digest *[sha256.Size]byte) *atomic.Pointer[memoRecord] {

@@ -121,7 +121,15 @@ func cutScheme(v string) (string, bool) {
 }
 
 // trimOWS removes HTTP optional white space (spaces and tabs) around v.
-func trimOWS(v string) string { return strings.Trim(v, " \t") }
+func trimOWS(v string) string {
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
+}
 
 // httpHeader is http.Header, spelled as a map so that lookups with the canonical keys above
 // need no canonicalization on the hot path.

@@ -2,6 +2,7 @@ package testio
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -38,6 +39,10 @@ func TestDiscardWriter(t *testing.T) {
 	implicit.WriteHeader(http.StatusTeapot)
 	if implicit.Code != http.StatusOK {
 		t.Fatalf("a Write before WriteHeader writes 200, got %d", implicit.Code)
+	}
+	viaString := DiscardWriter{}
+	if n, _ := io.WriteString(&viaString, "ok"); n != 2 || viaString.Code != http.StatusOK {
+		t.Fatalf("WriteString: n=%d code=%d", n, viaString.Code)
 	}
 }
 
