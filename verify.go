@@ -50,7 +50,7 @@ import (
 // bounded number per certificate, for as long as the certificate's cache entry lasts), so that an
 // exact repeat of it (a retry, or a replay flood of one captured delivery) is answered without
 // the RSA operation. Only verified deliveries are remembered; a rotation or an expiry of the
-// certificate's entry forgets them.
+// certificate's entry forgets them. [WithoutDeliveryMemo] turns the memo off.
 //
 // When a rotation check replaces a key, the previous key stays accepted until its own cache
 // entry would have ended (never past its chain's NotAfter): a delivery signed just before the
@@ -326,7 +326,7 @@ func (st *verifierState) verify(ctx context.Context, header http.Header, body []
 	if last := st.lastURL.Load(); last == nil || last.raw != rawURL {
 		st.lastURL.Store(&acceptedURL{raw: rawURL, u: u})
 	}
-	if e.memo.contains(digest, sig) {
+	if !st.cfg.noMemo && e.memo.contains(digest, sig) {
 		st.stats.memoHits.Add(1) // this very delivery verified against this very key before
 		return nil
 	}
@@ -382,7 +382,9 @@ func (st *verifierState) certificateURL(raw string) (urlpolicy.URL, string) {
 // before the entry does.
 func (st *verifierState) matches(e *leafEntry, hash crypto.Hash, digest *[sha256.Size]byte, sig []byte) bool {
 	if len(sig) == e.key.Size() && rsa.VerifyPKCS1v15(e.key, hash, digest[:], sig) == nil {
-		e.memo.add(digest, sig)
+		if !st.cfg.noMemo {
+			e.memo.add(digest, sig)
+		}
 		return true
 	}
 	if prev := e.previous(st.cfg.now()); prev != nil && len(sig) == prev.Size() && rsa.VerifyPKCS1v15(prev, hash, digest[:], sig) == nil {

@@ -529,3 +529,16 @@ func TestPrefetchDefaultURL(t *testing.T) {
 	var nilV *pcwebhook.Verifier
 	require.ErrorIs(t, nilV.Prefetch(context.Background()), pcwebhook.ErrCertificateUnavailable)
 }
+
+// TestWithoutDeliveryMemo: with the memo off, an exact repeat is checked with RSA again (and still
+// verifies).
+func TestWithoutDeliveryMemo(t *testing.T) {
+	f := newFixture(t)
+	v := f.verifier(t, pcwebhook.WithoutDeliveryMemo())
+	h := signedHeader(t, f.cs.url(leafPath), testBody)
+	for i := 0; i < 3; i++ {
+		require.NoError(t, v.Verify(context.Background(), h, testBody))
+	}
+	assert.Equal(t, int64(0), v.Stats().MemoHits)
+	assert.Equal(t, int64(3), v.Stats().Verified)
+}

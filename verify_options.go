@@ -75,6 +75,7 @@ type verifierConfig struct {
 	maxQueued        int
 	rotationInterval time.Duration
 	pins             []pin
+	noMemo           bool // WithoutDeliveryMemo
 }
 
 // pin is one WithPinnedCertificate.
@@ -318,6 +319,18 @@ func WithRotationCheckInterval(d time.Duration) VerifierOption {
 			return errors.New("WithRotationCheckInterval: duration must be positive")
 		}
 		c.rotationInterval = d
+		return nil
+	}
+}
+
+// WithoutDeliveryMemo turns off the memo of verified deliveries (see [Verifier]): every request's
+// signature is then checked with RSA, also an exact repeat of a delivery that verified a moment
+// ago. The memo accepts nothing the RSA check would refuse, so this costs speed and buys nothing
+// in security; it is for measuring the RSA path and for a policy that requires one RSA check per
+// request.
+func WithoutDeliveryMemo() VerifierOption {
+	return func(c *verifierConfig) error {
+		c.noMemo = true
 		return nil
 	}
 }
