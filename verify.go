@@ -291,7 +291,8 @@ func (v *Verifier) verify(ctx context.Context, header http.Header, body []byte, 
 }
 
 // verify is Verify without the bookkeeping; it fills digest once the signature is well-formed.
-// The success path does not allocate beyond what the RSA verification itself needs.
+// The success path allocates nothing beyond what the RSA verification itself needs and, for a
+// delivery new to the memo, its record there.
 func (st *verifierState) verify(ctx context.Context, header http.Header, body []byte, digest *[sha256.Size]byte) error {
 	spellings := otherSpellings(header)
 	tok, reason := signatureToken(header, spellings)
