@@ -38,15 +38,19 @@ type Cloud struct {
 	Name string
 	// AuthorityHost is the Microsoft Entra ID authority, such as https://login.microsoftonline.com.
 	AuthorityHost string
-	// Audience is the resource the Partner Center API accepts tokens for; the app-only scope is
-	// Audience + "/.default".
+	// Audience is the resource the Partner Center API accepts tokens for. Scopes are made from it:
+	// Audience + "/.default" for app-only tokens (see Scope), Audience + "/user_impersonation" for
+	// App+User tokens (which this package does not get: see the examples/tokens module).
 	Audience string
 	// APIRoot is the API root of this Partner Center, for pcwebhook.WithAPIRoot.
 	APIRoot string
 }
 
-// The clouds: the values of Microsoft's Partner Center PowerShell module (its environment
-// constants) and of the "Partner Center REST URLs" page.
+// The clouds. The authorities and audiences are those of Microsoft's Partner Center PowerShell
+// module (the EnvironmentConstants its PartnerEnvironment assigns per environment as
+// ActiveDirectoryAuthority and PartnerCenterEndpoint; its App+User scope is
+// "{PartnerCenterEndpoint}/user_impersonation"); the API roots are those of the "Partner Center
+// REST URLs" page. The examples/tokens module uses these same values.
 var (
 	// Global is the global (commercial) cloud.
 	Global = Cloud{Name: "global", AuthorityHost: "https://login.microsoftonline.com",

@@ -37,60 +37,35 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/partnercenter-go/pcwebhook"
+	"github.com/partnercenter-go/pcwebhook/apptoken"
 )
 
-// Cloud is where tokens for one Partner Center come from, and for which audience.
-type Cloud struct {
-	// Name is for messages.
-	Name string
-	// AuthorityHost is the Microsoft Entra ID authority, for example
-	// https://login.microsoftonline.com.
-	AuthorityHost string
-	// Audience is the resource the Partner Center API accepts tokens for. Scopes are made from
-	// it: Audience + "/.default" (app-only) or Audience + "/user_impersonation" (App+User).
-	Audience string
-	// APIRoot is the root to give pcwebhook.WithAPIRoot.
-	APIRoot string
-}
+// Cloud is where tokens for one Partner Center come from, and for which audience: the fields of
+// apptoken.Cloud (Name, AuthorityHost, Audience, APIRoot), with the scopes the recipes ask for.
+// It is a type of its own, not an alias, so that the App+User scope stays with the recipe that
+// uses it; convert between the two as apptoken.Cloud(c) and Cloud(apptoken.China).
+type Cloud apptoken.Cloud
 
-// The clouds. The values are those of Microsoft's Partner Center PowerShell module
-// (EnvironmentConstants: ActiveDirectoryEndpoint and PartnerCenterEndpoint per environment; the
-// scope is "{PartnerCenterEndpoint}/user_impersonation") and of the "Partner Center REST URLs"
-// page for the API roots. The Microsoft Cloud for US Government uses Global's API root and
-// audience, with tokens from https://login.microsoftonline.us: see USGovernment.
+// The clouds are apptoken's (the values of Microsoft's Partner Center PowerShell module and of
+// the "Partner Center REST URLs" page: see apptoken.Global).
 var (
-	// Global is the global (commercial) cloud.
-	Global = Cloud{
-		Name:          "global",
-		AuthorityHost: "https://login.microsoftonline.com",
-		Audience:      "https://api.partnercenter.microsoft.com",
-		APIRoot:       pcwebhook.GlobalAPIRoot,
-	}
-	// China is Partner Center operated by 21Vianet.
-	China = Cloud{
-		Name:          "china (21Vianet)",
-		AuthorityHost: "https://login.chinacloudapi.cn",
-		Audience:      "https://partner.partnercenterapi.microsoftonline.cn",
-		APIRoot:       pcwebhook.ChinaAPIRoot,
-	}
-	// USGovernment is Partner Center for Microsoft Cloud for US Government.
-	USGovernment = Cloud{
-		Name:          "US Government",
-		AuthorityHost: "https://login.microsoftonline.us",
-		Audience:      "https://api.partnercenter.microsoft.com",
-		APIRoot:       pcwebhook.GlobalAPIRoot,
-	}
+	// Global is the global (commercial) cloud: apptoken.Global.
+	Global = Cloud(apptoken.Global)
+	// China is Partner Center operated by 21Vianet: apptoken.China.
+	China = Cloud(apptoken.China)
+	// USGovernment is Partner Center for Microsoft Cloud for US Government: Global's API root and
+	// audience, with tokens from https://login.microsoftonline.us (apptoken.USGovernment).
+	USGovernment = Cloud(apptoken.USGovernment)
 )
 
-// TokenURL is the OAuth 2.0 (v2.0) token endpoint of tenant.
-func (c Cloud) TokenURL(tenant string) string {
-	return strings.TrimRight(c.AuthorityHost, "/") + "/" + url.PathEscape(tenant) + "/oauth2/v2.0/token"
-}
+// TokenURL is the OAuth 2.0 (v2.0) token endpoint of tenant (apptoken.Cloud.TokenURL).
+func (c Cloud) TokenURL(tenant string) string { return apptoken.Cloud(c).TokenURL(tenant) }
 
-// AppOnlyScope is the scope of app-only tokens: Audience + "/.default".
-func (c Cloud) AppOnlyScope() string { return strings.TrimRight(c.Audience, "/") + "/.default" }
+// AppOnlyScope is the scope of app-only tokens: Audience + "/.default" (apptoken.Cloud.Scope).
+func (c Cloud) AppOnlyScope() string { return apptoken.Cloud(c).Scope() }
 
-// DelegatedScope is the scope of App+User tokens: Audience + "/user_impersonation".
+// DelegatedScope is the scope of App+User tokens: Audience + "/user_impersonation", as the Partner
+// Center PowerShell module asks for ("{PartnerCenterEndpoint}/user_impersonation").
 func (c Cloud) DelegatedScope() string {
 	return strings.TrimRight(c.Audience, "/") + "/user_impersonation"
 }
