@@ -89,7 +89,7 @@ func (a *app) parseResend(args []string) (*resendOptions, int, bool) {
 		fs.Var(&o.urls, "url", "a `URL` to post to; repeat it for several replicas (default "+defaultTriggerURL+")")
 		fs.IntVar(&o.count, "count", 1, "how many copies to send to each URL")
 		fs.BoolVar(&o.msHeader, "ms-signature-header", false, "with --body alone: sign in x-ms-signature instead of Authorization")
-		fs.StringVar(&o.configDir, "config-dir", "", "the configuration `directory` holding dev/ (default: $"+configDirEnv+", or the user's configuration directory/pcwebhook)")
+		defineConfigDir(fs, &o.configDir)
 	})
 	if !ok {
 		return nil, code, false

@@ -88,7 +88,7 @@ func (a *app) parseTrigger(args []string) (*triggerOptions, int, bool) {
 		fs.BoolVar(&o.allowUnknown, "allow-unknown", false, "send an EVENT name pcwebhook does not know, with a generic body")
 		fs.IntVar(&o.count, "count", 1, "how many events to send, each distinct")
 		fs.BoolVar(&o.msHeader, "ms-signature-header", false, "send the signature in x-ms-signature instead of Authorization")
-		fs.StringVar(&o.configDir, "config-dir", "", "the configuration `directory` holding dev/ (default: $"+configDirEnv+", or the user's configuration directory/pcwebhook)")
+		defineConfigDir(fs, &o.configDir)
 	})
 	if !ok {
 		return nil, code, false
