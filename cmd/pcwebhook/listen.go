@@ -122,9 +122,9 @@ func (a *app) parseListen(args []string) (*listenOptions, int, bool) {
 		return nil, a.usageError(cl, "--path must start with /"), false
 	}
 	if strings.TrimSpace(o.forward) != "" {
-		u, ok := targetURL(o.forward)
-		if !ok {
-			return nil, a.usageError(cl, fmt.Sprintf("--forward %q is not an absolute http or https URL", o.forward)), false
+		u, problem := targetURL("--forward", o.forward)
+		if problem != "" {
+			return nil, a.usageError(cl, problem), false
 		}
 		o.forwardURL = u.String()
 	}

@@ -105,9 +105,9 @@ func (a *app) parseResend(args []string) (*resendOptions, int, bool) {
 		urls = []string{defaultTriggerURL}
 	}
 	for _, s := range urls {
-		u, ok := targetURL(s)
-		if !ok {
-			return nil, a.usageError(cl, fmt.Sprintf("--url %q is not an absolute http or https URL", s)), false
+		u, problem := targetURL("--url", s)
+		if problem != "" {
+			return nil, a.usageError(cl, problem), false
 		}
 		o.targets = append(o.targets, u)
 	}
@@ -291,11 +291,12 @@ func answerMeaning(status int) string {
 	}
 }
 
-// targetURL parses s, which must be an absolute http or https URL.
-func targetURL(s string) (*url.URL, bool) {
+// targetURL parses s, the value of flagName (--url, --forward), which must be an absolute http or
+// https URL; otherwise it says so in problem.
+func targetURL(flagName, s string) (u *url.URL, problem string) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, false
+		return nil, fmt.Sprintf("%s %q is not an absolute http or https URL", flagName, s)
 	}
-	return u, true
+	return u, ""
 }

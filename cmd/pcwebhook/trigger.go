@@ -110,9 +110,9 @@ func (o *triggerOptions) resolve(cl *cmdLine) string {
 	case o.count < 1:
 		return "--count must be at least 1"
 	}
-	var ok bool
-	if o.target, ok = targetURL(o.url); !ok {
-		return fmt.Sprintf("--url %q is not an absolute http or https URL", o.url)
+	var problem string
+	if o.target, problem = targetURL("--url", o.url); problem != "" {
+		return problem
 	}
 	switch o.name = canonicalName(cl.Arg(0)); {
 	case o.name == "":
