@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -43,6 +44,12 @@ type devCA struct {
 	root *x509.Certificate
 	leaf *x509.Certificate
 	key  *rsa.PrivateKey // the leaf's key
+}
+
+// defineConfigDir adds --config-dir, the configuration directory a.configDir resolves, to a
+// flag set.
+func defineConfigDir(set *flag.FlagSet, p *string) {
+	set.StringVar(p, "config-dir", "", "the configuration `directory` holding dev/ (default: $"+configDirEnv+", or the user's configuration directory/pcwebhook)")
 }
 
 // configDir returns the configuration directory: flagValue, else PCWEBHOOK_CONFIG_DIR, else

@@ -122,9 +122,9 @@ func (a *app) parseListen(args []string) (*listenOptions, int, bool) {
 		return nil, a.usageError(cl, "--path must start with /"), false
 	}
 	if strings.TrimSpace(o.forward) != "" {
-		u, ok := targetURL(o.forward)
-		if !ok {
-			return nil, a.usageError(cl, fmt.Sprintf("--forward %q is not an absolute http or https URL", o.forward)), false
+		u, problem := targetURL("--forward", o.forward)
+		if problem != "" {
+			return nil, a.usageError(cl, problem), false
 		}
 		o.forwardURL = u.String()
 	}
@@ -136,7 +136,7 @@ func (a *app) parseListen(args []string) (*listenOptions, int, bool) {
 func newListener(o *listenOptions, tr *trust, out *syncWriter) *listener {
 	l := &listener{path: o.path, json: o.json, save: o.save, out: out}
 	if o.forwardURL != "" {
-		l.forward = &forwarder{url: o.forwardURL, client: &http.Client{Timeout: 30 * time.Second}, dev: o.trust.dev}
+		l.forward = &forwarder{url: o.forwardURL, client: &http.Client{Timeout: postTimeout}, dev: o.trust.dev}
 	}
 	l.handler = pcwebhook.NewHandler(
 		pcwebhook.WithVerifier(tr.verifier),
@@ -443,7 +443,7 @@ func (r *forwardResult) outcome() string {
 // (answerMeaning: a 4xx is not retried, so the event would be lost; a 5xx is retried), with the
 // likely cause of a refused signature, path or size. It is "" for a 2xx.
 func (f *forwarder) forwardMeaning(status int) string {
-	if status >= 200 && status <= 299 {
+	if acknowledged(status) {
 		return ""
 	}
 	m := answerMeaning(status)

@@ -89,7 +89,7 @@ func (a *app) parseResend(args []string) (*resendOptions, int, bool) {
 		fs.Var(&o.urls, "url", "a `URL` to post to; repeat it for several replicas (default "+defaultTriggerURL+")")
 		fs.IntVar(&o.count, "count", 1, "how many copies to send to each URL")
 		fs.BoolVar(&o.msHeader, "ms-signature-header", false, "with --body alone: sign in x-ms-signature instead of Authorization")
-		fs.StringVar(&o.configDir, "config-dir", "", "the configuration `directory` holding dev/ (default: $"+configDirEnv+", or the user's configuration directory/pcwebhook)")
+		defineConfigDir(fs, &o.configDir)
 	})
 	if !ok {
 		return nil, code, false
@@ -105,9 +105,9 @@ func (a *app) parseResend(args []string) (*resendOptions, int, bool) {
 		urls = []string{defaultTriggerURL}
 	}
 	for _, s := range urls {
-		u, ok := targetURL(s)
-		if !ok {
-			return nil, a.usageError(cl, fmt.Sprintf("--url %q is not an absolute http or https URL", s)), false
+		u, problem := targetURL("--url", s)
+		if problem != "" {
+			return nil, a.usageError(cl, problem), false
 		}
 		o.targets = append(o.targets, u)
 	}
@@ -225,7 +225,7 @@ type resendTally struct {
 
 // resendCopies sends every copy to every target, in turn, and returns the exit status.
 func (a *app) resendCopies(ctx context.Context, o *resendOptions, in *resendInput) int {
-	client := &http.Client{Timeout: 30 * time.Second}
+	client := &http.Client{Timeout: postTimeout}
 	t := &resendTally{refused: map[string]bool{}}
 	for copyNo := 1; copyNo <= o.count; copyNo++ {
 		for _, target := range o.targets {
@@ -246,24 +246,21 @@ func (a *app) resendCopies(ctx context.Context, o *resendOptions, in *resendInpu
 // when ctx ended, and nothing more is to be sent.
 func (a *app) resendCopy(ctx context.Context, client *http.Client, target *url.URL, which string, in *resendInput, t *resendTally) bool {
 	t.sent++
-	status, reply, elapsed, err := postSigned(ctx, client, target.String(), in.header, in.body)
-	if err != nil {
+	ans := answerOf(postSigned(ctx, client, target.String(), in.header, in.body))
+	a.printPost(target, which, ans, true)
+	if !acknowledged(ans.status) {
 		t.failed++
-		fmt.Fprintf(a.stdout, "POST %s  %s  -> failed: %s\n", target, which, termsafe.Text(err.Error()))
-		if ctx.Err() != nil {
-			return false
-		}
-		if errors.Is(err, syscall.ECONNREFUSED) && !t.refused[target.Host] {
-			t.refused[target.Host] = true
-			fmt.Fprintf(a.stderr, "pcwebhook: nothing listens at %s\n", target.Host)
-		}
+	}
+	if ans.err == nil {
 		return true
 	}
-	if status < 200 || status > 299 {
-		t.failed++
+	if ctx.Err() != nil {
+		return false
 	}
-	fmt.Fprintf(a.stdout, "POST %s  %s  -> %d %s  %s  %q  (%s)\n", target, which,
-		status, http.StatusText(status), answerMeaning(status), reply, elapsed.Round(100*time.Microsecond))
+	if errors.Is(ans.err, syscall.ECONNREFUSED) && !t.refused[target.Host] {
+		t.refused[target.Host] = true
+		fmt.Fprintf(a.stderr, "pcwebhook: nothing listens at %s\n", target.Host)
+	}
 	return true
 }
 
@@ -279,10 +276,13 @@ func describeBody(body []byte) string {
 	return fmt.Sprintf("event %q of %s", ev.Name, ev.ResourceChangeUTCDate.Format(time.RFC3339Nano))
 }
 
+// acknowledged reports whether Partner Center takes an answer's status as delivered: a 2xx.
+func acknowledged(status int) bool { return status >= 200 && status <= 299 }
+
 // answerMeaning says what Partner Center makes of an answer's status.
 func answerMeaning(status int) string {
 	switch {
-	case status >= 200 && status <= 299:
+	case acknowledged(status):
 		return "acknowledged"
 	case status >= 500:
 		return "failed, Partner Center retries"
@@ -291,11 +291,12 @@ func answerMeaning(status int) string {
 	}
 }
 
-// targetURL parses s, which must be an absolute http or https URL.
-func targetURL(s string) (*url.URL, bool) {
+// targetURL parses s, the value of flagName (--url, --forward), which must be an absolute http or
+// https URL; otherwise it says so in problem.
+func targetURL(flagName, s string) (u *url.URL, problem string) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, false
+		return nil, fmt.Sprintf("%s %q is not an absolute http or https URL", flagName, s)
 	}
-	return u, true
+	return u, ""
 }

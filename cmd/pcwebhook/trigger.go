@@ -88,7 +88,7 @@ func (a *app) parseTrigger(args []string) (*triggerOptions, int, bool) {
 		fs.BoolVar(&o.allowUnknown, "allow-unknown", false, "send an EVENT name pcwebhook does not know, with a generic body")
 		fs.IntVar(&o.count, "count", 1, "how many events to send, each distinct")
 		fs.BoolVar(&o.msHeader, "ms-signature-header", false, "send the signature in x-ms-signature instead of Authorization")
-		fs.StringVar(&o.configDir, "config-dir", "", "the configuration `directory` holding dev/ (default: $"+configDirEnv+", or the user's configuration directory/pcwebhook)")
+		defineConfigDir(fs, &o.configDir)
 	})
 	if !ok {
 		return nil, code, false
@@ -110,9 +110,9 @@ func (o *triggerOptions) resolve(cl *cmdLine) string {
 	case o.count < 1:
 		return "--count must be at least 1"
 	}
-	var ok bool
-	if o.target, ok = targetURL(o.url); !ok {
-		return fmt.Sprintf("--url %q is not an absolute http or https URL", o.url)
+	var problem string
+	if o.target, problem = targetURL("--url", o.url); problem != "" {
+		return problem
 	}
 	switch o.name = canonicalName(cl.Arg(0)); {
 	case o.name == "":
@@ -125,7 +125,7 @@ func (o *triggerOptions) resolve(cl *cmdLine) string {
 
 // triggerEvents signs and posts --count distinct events and returns the exit status.
 func (a *app) triggerEvents(ctx context.Context, o *triggerOptions, ca *devCA) int {
-	client := &http.Client{Timeout: 30 * time.Second}
+	client := &http.Client{Timeout: postTimeout}
 	base := time.Now().UTC()
 	failed := 0
 	for i := 0; i < o.count; i++ {
@@ -148,23 +148,21 @@ func (a *app) triggerEvents(ctx context.Context, o *triggerOptions, ca *devCA) i
 // triggerEvent signs and posts one event and prints the answer. delivered reports a 2xx answer;
 // stop, that sending more is pointless (nothing listens, or ctx ended).
 func (a *app) triggerEvent(ctx context.Context, client *http.Client, ca *devCA, o *triggerOptions, body []byte) (delivered, stop bool) {
-	status, reply, elapsed, err := post(ctx, client, ca, o.target.String(), body, o.msHeader)
-	if err != nil {
-		fmt.Fprintf(a.stdout, "POST %s  %s  -> failed: %s\n", o.target, o.name, termsafe.Text(err.Error()))
-		if errors.Is(err, syscall.ECONNREFUSED) {
+	ans := answerOf(post(ctx, client, ca, o.target.String(), body, o.msHeader))
+	a.printPost(o.target, string(o.name), ans, false)
+	if ans.err != nil {
+		if errors.Is(ans.err, syscall.ECONNREFUSED) {
 			fmt.Fprintf(a.stderr, "pcwebhook: nothing listens at %s: start \"pcwebhook listen --dev\" (or your app) first\n", o.target.Host)
 			return false, true
 		}
 		return false, ctx.Err() != nil
 	}
-	fmt.Fprintf(a.stdout, "POST %s  %s  -> %d %s  %q  (%s)\n", o.target, o.name, status, http.StatusText(status),
-		reply, elapsed.Round(100*time.Microsecond))
-	if status == http.StatusUnauthorized {
+	if ans.status == http.StatusUnauthorized {
 		fmt.Fprintf(a.stderr, "pcwebhook: the receiver refused the signature: it must trust the development CA, as "+
 			"\"pcwebhook listen --dev\" does (with the same --config-dir), or as your app does with %s; "+
 			"a production receiver rightly refuses it\n", appTrustLine(ca.dir))
 	}
-	return status >= 200 && status <= 299, false
+	return acknowledged(ans.status), false
 }
 
 // signingCA loads the development CA of the configuration directory (configDirFlag, or its
@@ -188,7 +186,10 @@ func (a *app) signingCA(configDirFlag string) (*devCA, int, bool) {
 	return ca, 0, true
 }
 
-// maxReplyShown bounds how much of a receiver's answer trigger prints.
+// postTimeout bounds one POST of a delivery: by trigger, resend and listen --forward.
+const postTimeout = 30 * time.Second
+
+// maxReplyShown bounds how much of a receiver's answer trigger and resend print.
 const maxReplyShown = 200
 
 // post signs body and posts it to target, returning the status and the start of the answer.
@@ -221,4 +222,34 @@ func postSigned(ctx context.Context, client *http.Client, target string, header 
 		shown += " ... (cut at " + strconv.Itoa(maxReplyShown) + " bytes)"
 	}
 	return resp.StatusCode, shown, time.Since(start), nil
+}
+
+// postAnswer is what one POST got: the receiver's status, the start of its answer and the time it
+// took (as postSigned returns them), or err (and status 0) when there was no answer.
+type postAnswer struct {
+	status  int
+	reply   string
+	elapsed time.Duration
+	err     error
+}
+
+// answerOf gathers the results of postSigned (or post) into a postAnswer.
+func answerOf(status int, reply string, elapsed time.Duration, err error) postAnswer {
+	return postAnswer{status: status, reply: reply, elapsed: elapsed, err: err}
+}
+
+// printPost prints the line of one POST to target; which names what was sent (the event, or
+// "copy 2/3"). It is "POST target  which  -> " and why the post failed, or the answer: its
+// status, what Partner Center makes of it (answerMeaning) when explain is set, the start of its
+// body, quoted, and the time it took.
+func (a *app) printPost(target *url.URL, which string, ans postAnswer, explain bool) {
+	if ans.err != nil {
+		fmt.Fprintf(a.stdout, "POST %s  %s  -> failed: %s\n", target, which, termsafe.Text(ans.err.Error()))
+		return
+	}
+	status := fmt.Sprintf("%d %s", ans.status, http.StatusText(ans.status))
+	if explain {
+		status += "  " + answerMeaning(ans.status)
+	}
+	fmt.Fprintf(a.stdout, "POST %s  %s  -> %s  %q  (%s)\n", target, which, status, ans.reply, ans.elapsed.Round(100*time.Microsecond))
 }

@@ -60,7 +60,7 @@ type trustFlags struct {
 // define adds the trust flags to a flag set.
 func (f *trustFlags) define(set *flag.FlagSet) {
 	set.BoolVar(&f.dev, "dev", false, "trust the local development CA of \"pcwebhook trigger\" instead of Partner Center")
-	set.StringVar(&f.configDir, "config-dir", "", "the configuration `directory` holding dev/ (default: $"+configDirEnv+", or the user's configuration directory/pcwebhook)")
+	defineConfigDir(set, &f.configDir)
 	f.allow.define(set)
 }
 
