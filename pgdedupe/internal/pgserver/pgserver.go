@@ -29,6 +29,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/partnercenter-go/pcwebhook/internal/childproc"
 	"github.com/partnercenter-go/pcwebhook/internal/testio"
 )
 
@@ -45,9 +46,15 @@ type Server struct {
 	cred *syscall.Credential // the postgres user when running as root, else nil
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	exit chan struct{}
+	proc *childproc.Process // the postmaster while it runs, else nil
 	log  *testio.Buffer
+}
+
+// shutdown is how Stop ends the postmaster (see Stop); the SIGKILL goes to its process group, so
+// that it ends the backends too.
+var shutdown = childproc.Shutdown{
+	Steps:     []childproc.Step{{Signal: syscall.SIGINT, Wait: 10 * time.Second}, {Signal: syscall.SIGQUIT, Wait: 5 * time.Second}},
+	KillGroup: true,
 }
 
 // Start runs a PostgreSQL server for the test and stops and removes it on cleanup. When the server
@@ -103,20 +110,15 @@ func Run() (*Server, error) {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("pgserver: copying the template cluster: %v: %s", err, out)
 	}
-	var last error
-	for attempt := 0; attempt < 5; attempt++ { // a free port can be taken before the server binds it
-		port, err := freePort()
-		if err != nil {
-			_ = os.RemoveAll(dir)
-			return nil, err
-		}
-		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port: port, dir: dir, bin: bin, cred: cred}
-		if last = s.start(); last == nil {
-			return s, nil
-		}
+	var s *Server
+	if err := childproc.OnFreePort(func(port int) error {
+		s = &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port: port, dir: dir, bin: bin, cred: cred}
+		return s.start()
+	}); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
 	}
-	_ = os.RemoveAll(dir)
-	return nil, last
+	return s, nil
 }
 
 // Open is what the examples do with a DATABASE_URL: when dsn is set it returns dsn (stop does
@@ -142,10 +144,7 @@ func (s *Server) DSN() string {
 func (s *Server) PID() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return 0
-	}
-	return s.cmd.Process.Pid
+	return s.proc.PID()
 }
 
 // Stop shuts the server down by its PID (SIGINT: fast shutdown, which ends every session and
@@ -154,26 +153,15 @@ func (s *Server) PID() int {
 func (s *Server) Stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	proc := s.proc
+	s.proc = nil
+	if proc == nil {
 		return nil
 	}
-	cmd, exit := s.cmd, s.exit
-	s.cmd, s.exit = nil, nil
-	pid := cmd.Process.Pid
-	for _, step := range []struct {
-		sig  syscall.Signal
-		wait time.Duration
-	}{{syscall.SIGINT, 10 * time.Second}, {syscall.SIGQUIT, 5 * time.Second}} {
-		_ = syscall.Kill(pid, step.sig)
-		select {
-		case <-exit:
-			return nil
-		case <-time.After(step.wait):
-		}
+	if err := proc.Stop(); err != nil {
+		return fmt.Errorf("pgserver: the server on %s did not shut down: %w", s.Addr, err)
 	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL) // the postmaster and its backends
-	<-exit
-	return fmt.Errorf("pgserver: the server on %s (pid %d) did not shut down; killed", s.Addr, pid)
+	return nil
 }
 
 // Restart starts the stopped server again on the same port, with the data it had.
@@ -221,7 +209,7 @@ func (s *Server) Log() string {
 func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.proc != nil {
 		return fmt.Errorf("pgserver: the server on %s is running", s.Addr)
 	}
 	cmd := exec.Command(filepath.Join(s.bin, "postgres"), "-D", filepath.Join(s.dir, "data"), "-p", strconv.Itoa(s.port),
@@ -233,34 +221,26 @@ func (s *Server) start() error {
 	// Its own process group, so that Stop can end the backends too; SIGQUIT (immediate shutdown)
 	// when this process dies without stopping it, so that no server outlives its test.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGQUIT, Credential: s.cred}
-	if err := cmd.Start(); err != nil {
+	proc, err := childproc.Start(cmd, shutdown)
+	if err != nil {
 		return fmt.Errorf("pgserver: starting postgres: %w", err)
 	}
-	exit := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exit) }()
 	s.log = log
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	if err := proc.Await(30*time.Second, func() (bool, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
 		conn, err := pgx.Connect(ctx, s.DSN())
-		if err == nil {
-			_ = conn.Close(ctx)
-			cancel()
-			s.cmd, s.exit = cmd, exit
-			return nil
+		if err != nil {
+			return false, err
 		}
-		cancel()
-		select {
-		case <-exit:
-			return fmt.Errorf("pgserver: postgres on %s exited: %s", s.Addr, strings.TrimSpace(log.String()))
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exit
-			return fmt.Errorf("pgserver: postgres on %s did not accept connections within 30s: %v; %s", s.Addr, err, strings.TrimSpace(log.String()))
-		}
+		_ = conn.Close(ctx)
+		return true, nil
+	}); err != nil {
+		proc.Kill() // the postmaster and its backends, if it still runs
+		return fmt.Errorf("pgserver: postgres on %s did not accept connections: %w; %s", s.Addr, err, strings.TrimSpace(log.String()))
 	}
+	s.proc = proc
+	return nil
 }
 
 // binDir returns the directory of initdb and postgres: PATH first, then the newest
@@ -364,14 +344,4 @@ func template(bin string, cred *syscall.Credential) (string, error) {
 		}
 	}
 	return final, nil
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/partnercenter-go/pcwebhook/internal/childproc"
+	"github.com/partnercenter-go/pcwebhook/internal/testio"
 )
 
 // SkipEnv is the environment variable that, set to 1, makes Start skip the test instead of
@@ -39,11 +42,13 @@ type Server struct {
 	sentinel string   // the configuration file of a Sentinel, given before the defaults, or ""
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	exit chan struct{}
+	proc *childproc.Process    // while running
 	rdb  *redis.Client         // while running
 	sc   *redis.SentinelClient // while running, for a Sentinel
 }
+
+// shutdown is how Stop ends the process (see Stop).
+var shutdown = childproc.Shutdown{Steps: []childproc.Step{{Signal: syscall.SIGTERM, Wait: 5 * time.Second}}}
 
 // Start runs a redis-server for the test and stops it on cleanup. When redis-server is not
 // installed the test fails with the command that installs it, or is skipped when SkipEnv is 1
@@ -114,29 +119,15 @@ func run(dir, sentinelConf string, args ...string) (*Server, error) {
 	if err != nil {
 		return nil, ErrNotInstalled
 	}
-	var last error
-	for attempt := 0; attempt < 5; attempt++ { // a free port can be taken before the server binds it
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port: port, dir: dir, path: path,
+	var s *Server
+	if err := childproc.OnFreePort(func(port int) error {
+		s = &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port: port, dir: dir, path: path,
 			args: args, sentinel: sentinelConf}
-		if last = s.start(); last == nil {
-			return s, nil
-		}
+		return s.start()
+	}); err != nil {
+		return nil, err
 	}
-	return nil, last
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return s, nil
 }
 
 // clientOptions are the options of the clients of the helper: each check has its own loop, so
@@ -156,7 +147,7 @@ func clientOptions(addr string) *redis.Options {
 func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.proc != nil {
 		return fmt.Errorf("redis-server on %s is running", s.Addr)
 	}
 	var args []string
@@ -170,53 +161,41 @@ func (s *Server) start() error {
 	}...)
 	args = append(args, s.args...)
 	cmd := exec.Command(s.path, args...)
-	var log strings.Builder
-	cmd.Stdout, cmd.Stderr = &lockedWriter{w: &log}, &lockedWriter{w: &log}
-	if err := cmd.Start(); err != nil {
+	log := &testio.Buffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	proc, err := childproc.Start(cmd, shutdown)
+	if err != nil {
 		return fmt.Errorf("starting redis-server: %w", err)
 	}
-	exit := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exit) }()
 	rdb := redis.NewClient(clientOptions(s.Addr))
-	if err := s.waitReady(rdb, cmd.Process.Pid, exit); err != nil {
+	if err := s.waitReady(rdb, proc); err != nil {
 		_ = rdb.Close()
-		_ = cmd.Process.Kill()
-		<-exit
+		proc.Kill()
 		if out := strings.TrimSpace(log.String()); out != "" {
 			err = fmt.Errorf("%w: %s", err, out)
 		}
 		return err
 	}
-	s.cmd, s.exit, s.rdb = cmd, exit, rdb
+	s.proc, s.rdb = proc, rdb
 	if s.sentinel != "" {
 		s.sc = redis.NewSentinelClient(clientOptions(s.Addr))
 	}
 	return nil
 }
 
-// waitReady waits up to 10 s until the process pid answers on s.Addr: first until the port
+// waitReady waits up to 10 s until the process proc answers on s.Addr: first until the port
 // accepts connections (go-redis would log every refused dial), then until INFO through rdb
-// names pid, so that another process that took the port is not mistaken for this one.
-func (s *Server) waitReady(rdb *redis.Client, pid int, exit <-chan struct{}) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := s.answers(rdb, pid)
-		if err == nil {
-			return nil
-		}
-		var other *otherProcessError
-		if errors.As(err, &other) {
-			return err
-		}
-		select {
-		case <-exit:
-			return fmt.Errorf("redis-server on %s exited", s.Addr)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("redis-server on %s did not answer within 10s: %w", s.Addr, err)
-		}
+// names its pid, so that another process that took the port is not mistaken for this one.
+func (s *Server) waitReady(rdb *redis.Client, proc *childproc.Process) error {
+	var other *otherProcessError
+	err := proc.Await(10*time.Second, func() (bool, error) {
+		err := s.answers(rdb, proc.PID())
+		return err == nil || errors.As(err, &other), err
+	})
+	if err != nil && other == nil {
+		err = fmt.Errorf("redis-server on %s did not answer: %w", s.Addr, err)
 	}
+	return err
 }
 
 // answers returns nil when the process pid answers INFO through rdb on s.Addr, and an
@@ -244,18 +223,6 @@ func (e *otherProcessError) Error() string {
 	return fmt.Sprintf("%s is served by another process (pid %q)", e.addr, e.pid)
 }
 
-// lockedWriter lets the process's stdout and stderr share one builder.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *strings.Builder
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
 // client returns the client of the running server.
 func (s *Server) client() (*redis.Client, error) {
 	s.mu.Lock()
@@ -270,10 +237,7 @@ func (s *Server) client() (*redis.Client, error) {
 func (s *Server) PID() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return 0
-	}
-	return s.cmd.Process.Pid
+	return s.proc.PID()
 }
 
 // Stop ends the process by its PID (SIGTERM, then SIGKILL after 5 s) and waits for it. Without
@@ -281,22 +245,16 @@ func (s *Server) PID() int {
 func (s *Server) Stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.proc == nil {
 		return nil
 	}
-	cmd, exit := s.cmd, s.exit
+	proc := s.proc
 	_ = s.rdb.Close()
 	if s.sc != nil {
 		_ = s.sc.Close()
 	}
-	s.cmd, s.exit, s.rdb, s.sc = nil, nil, nil, nil
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exit:
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exit
-	}
+	s.proc, s.rdb, s.sc = nil, nil, nil
+	_ = proc.Stop() // killed after 5 s: without persistence it loses nothing more than a stopped one
 	return nil
 }
 
