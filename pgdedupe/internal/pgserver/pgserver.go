@@ -233,7 +233,15 @@ func (s *Server) start() error {
 		if err != nil {
 			return false, err
 		}
-		_ = conn.Close(ctx)
+		defer conn.Close(ctx)
+		// The server that answers must be this one, not another that holds the port.
+		var dataDir string
+		if err := conn.QueryRow(ctx, "SHOW data_directory").Scan(&dataDir); err != nil {
+			return false, err
+		}
+		if want := filepath.Join(s.dir, "data"); dataDir != want {
+			return true, fmt.Errorf("another server answers on %s (its data directory is %s, not %s)", s.Addr, dataDir, want)
+		}
 		return true, nil
 	}); err != nil {
 		proc.Kill() // the postmaster and its backends, if it still runs

@@ -58,3 +58,17 @@ func TestServersApart(t *testing.T) {
 	assert.NotEqual(t, a.Addr, b.Addr)
 	assert.NotEqual(t, a.dir, b.dir)
 }
+
+// TestStartRefusesAnotherServersPort: a server whose port another server holds does not count
+// the other one's answers as its own start.
+func TestStartRefusesAnotherServersPort(t *testing.T) {
+	a, b := Start(t), Start(t)
+	require.NoError(t, b.Stop())
+	b.port, b.Addr = a.port, a.Addr
+	err := b.Restart()
+	require.Error(t, err)
+	assert.Zero(t, b.PID(), "no process left for the refused start")
+	conn, cerr := pgx.Connect(context.Background(), a.DSN())
+	require.NoError(t, cerr, "the server that holds the port still runs")
+	_ = conn.Close(context.Background())
+}
