@@ -2,6 +2,8 @@ package pcwebhook_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -26,11 +28,13 @@ func TestSeveralObserversRunInOrder(t *testing.T) {
 	}
 	f := newHandlerFixture(t, pcwebhook.WithObserver(observe("metrics")), pcwebhook.WithObserver(nil),
 		pcwebhook.WithObserver(observe("traces")))
-	f.post(uniqueBody(pcwebhook.EventTestCreated))
+	body := uniqueBody(pcwebhook.EventTestCreated)
+	f.post(body)
 	assert.Equal(t, []string{"metrics", "traces"}, order)
 	require.Len(t, results, 2)
 	assert.Equal(t, results[0], results[1])
-	assert.Len(t, results[0].DeliveryKey, 64)
+	sum := sha256.Sum256(body)
+	assert.Equal(t, hex.EncodeToString(sum[:]), results[0].DeliveryKey, "the hex SHA-256 of the body")
 
 	order, results = nil, nil
 	f.do([]byte(`{}`), http.Header{})
