@@ -9,9 +9,9 @@
 //
 //	floor             a bare net/http server that only verifies the RSA signature of the bodies
 //	valid             unique, correctly signed events (signed before the clock starts)
-//	duplicates        one delivery repeated: the deduplication path
+//	duplicates        one delivery, handled first, then repeated: the deduplication path
 //	bad-signature     a flood of tampered bodies
-//	replay            a flood of one captured genuine delivery, sent again and again
+//	replay            a flood of one captured genuine delivery (handled first), sent again and again
 //	foreign-cert-url  a flood naming a certificate URL outside the allow-list (no RSA operation);
 //	                  a canary server on loopback counts every connection that reaches it
 //

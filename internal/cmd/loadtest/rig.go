@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rsa"
@@ -150,6 +151,14 @@ func (r *rig) scenario(ctx context.Context, name string) (*result, error) {
 
 	count, next := r.plan(name)
 	downloadsBefore, canaryBefore := r.sender.Downloads(), r.canaryConns.Load()
+	if name == "duplicates" || name == "replay" {
+		// The delivery they repeat was handled before they start, as a captured delivery was:
+		// the flood then measures the duplicate path, not a race with the first delivery (whose
+		// concurrent copies are rightly answered 503 duplicate-in-progress).
+		if err := r.deliverOnce(ctx, url, next(0)); err != nil {
+			return nil, err
+		}
+	}
 	res.RSSBeforeMiB = rssMiB()
 	lat, status, errs, elapsed := drive(ctx, r.client, url, r.cfg.concurrency, count, r.cfg.duration, next)
 	res.RSSAfterMiB = rssMiB()
@@ -162,6 +171,25 @@ func (r *rig) scenario(ctx context.Context, name string) (*result, error) {
 		res.Extra["verifier"] = st
 	}
 	return res, nil
+}
+
+// deliverOnce posts d to url and fails unless it is acknowledged.
+func (r *rig) deliverOnce(ctx context.Context, url string, d delivery) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(d.body))
+	if err != nil {
+		return err
+	}
+	req.Header = d.header.Clone()
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("the first delivery was answered %d", resp.StatusCode)
+	}
+	return nil
 }
 
 // plan returns how many requests a scenario sends and which one is the i-th.
