@@ -41,25 +41,16 @@ func drive(ctx context.Context, client *http.Client, url string, workers, count 
 				if i >= count {
 					break
 				}
-				d := next(i)
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(d.body))
-				if err != nil {
-					localErrors++
-					continue
-				}
-				req.Header = d.header
 				t0 := time.Now()
-				resp, err := client.Do(req)
+				code, err := post(ctx, client, url, next(i))
 				if err != nil {
 					if ctx.Err() == nil {
 						localErrors++
 					}
 					continue
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
 				local = append(local, time.Since(t0))
-				localStatus[resp.StatusCode]++
+				localStatus[code]++
 			}
 			mu.Lock()
 			lat = append(lat, local...)
@@ -72,4 +63,20 @@ func drive(ctx context.Context, client *http.Client, url string, workers, count 
 	}
 	wg.Wait()
 	return lat, status, errors, time.Since(start)
+}
+
+// post sends d to url, reads the whole answer and returns its status.
+func post(ctx context.Context, client *http.Client, url string, d delivery) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(d.body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header = d.header
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }

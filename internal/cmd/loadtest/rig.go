@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/rsa"
@@ -175,21 +174,11 @@ func (r *rig) scenario(ctx context.Context, name string) (*result, error) {
 
 // deliverOnce posts d to url and fails unless it is acknowledged.
 func (r *rig) deliverOnce(ctx context.Context, url string, d delivery) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(d.body))
-	if err != nil {
-		return err
+	code, err := post(ctx, r.client, url, d)
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("the first delivery was answered %d", code)
 	}
-	req.Header = d.header.Clone()
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("the first delivery was answered %d", resp.StatusCode)
-	}
-	return nil
+	return err
 }
 
 // plan returns how many requests a scenario sends and which one is the i-th.
