@@ -24,12 +24,10 @@ import (
 // ErrBouncerNotInstalled is returned by RunBouncer when the pgbouncer binary is not found.
 var ErrBouncerNotInstalled = errors.New("pgserver: pgbouncer not found on PATH nor in /usr/sbin: install it (Debian/Ubuntu: apt-get install -y pgbouncer)")
 
-// BouncerPoolSize is how many server connections a Bouncer opens to its server at most: few, so
-// that the clients' sessions really share them.
-const BouncerPoolSize = 2
-
 // Bouncer is one PgBouncer process in front of a Server, in transaction pooling mode: a server
-// connection is a client's for one transaction, then another client's.
+// connection is a client's for one transaction, then another client's. It opens at most its pool
+// size of server connections; a client whose transaction needs one while all are in use waits in
+// PgBouncer's queue.
 type Bouncer struct {
 	// Addr is "127.0.0.1:port".
 	Addr string
@@ -46,7 +44,7 @@ var bouncerShutdown = childproc.Shutdown{Steps: []childproc.Step{{Signal: syscal
 
 // StartBouncer runs a PgBouncer in front of s for the test and stops it on cleanup. When pgbouncer
 // is not installed the test is skipped, or fails when the environment variable CI is set.
-func StartBouncer(tb testing.TB, s *Server) *Bouncer {
+func StartBouncer(tb testing.TB, s *Server, poolSize int) *Bouncer {
 	tb.Helper()
 	if _, err := bouncerBin(); err != nil {
 		if os.Getenv("CI") != "" {
@@ -54,7 +52,7 @@ func StartBouncer(tb testing.TB, s *Server) *Bouncer {
 		}
 		tb.Skipf("%v; skipped (set CI=1 to fail instead)", err)
 	}
-	b, err := RunBouncer(s)
+	b, err := RunBouncer(s, poolSize)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -67,9 +65,9 @@ func StartBouncer(tb testing.TB, s *Server) *Bouncer {
 }
 
 // RunBouncer starts PgBouncer on a free loopback port in front of s (transaction pooling, trust
-// authentication, at most BouncerPoolSize server connections) and waits until it hands out
-// connections to s. End it with Close.
-func RunBouncer(s *Server) (*Bouncer, error) {
+// authentication, at most poolSize server connections) and waits until it hands out connections
+// to s. End it with Close.
+func RunBouncer(s *Server, poolSize int) (*Bouncer, error) {
 	bin, err := bouncerBin()
 	if err != nil {
 		return nil, err
@@ -85,7 +83,7 @@ func RunBouncer(s *Server) (*Bouncer, error) {
 	var b *Bouncer
 	if err := childproc.OnFreePort(func(port int) error {
 		b = &Bouncer{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir}
-		return b.start(bin, cred, port, s)
+		return b.start(bin, cred, port, s, poolSize)
 	}); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
@@ -134,9 +132,9 @@ func (b *Bouncer) Close() error {
 	return err
 }
 
-// start writes the configuration for port and s, runs pgbouncer on it, and waits until a
-// connection through it reaches s.
-func (b *Bouncer) start(bin string, cred *syscall.Credential, port int, s *Server) error {
+// start writes the configuration for port, s and poolSize, runs pgbouncer on it, and waits until
+// a connection through it reaches s.
+func (b *Bouncer) start(bin string, cred *syscall.Credential, port int, s *Server, poolSize int) error {
 	userlist := filepath.Join(b.dir, "userlist.txt")
 	config := filepath.Join(b.dir, "pgbouncer.ini")
 	ini := strings.Join([]string{
@@ -149,10 +147,10 @@ func (b *Bouncer) start(bin string, cred *syscall.Credential, port int, s *Serve
 		"auth_type = trust",
 		"auth_file = " + userlist, // trust still needs the user listed
 		"pool_mode = transaction",
-		fmt.Sprintf("default_pool_size = %d", BouncerPoolSize),
+		fmt.Sprintf("default_pool_size = %d", poolSize),
 		"min_pool_size = 0",
 		"reserve_pool_size = 0",
-		fmt.Sprintf("max_db_connections = %d", BouncerPoolSize),
+		fmt.Sprintf("max_db_connections = %d", poolSize),
 		"max_client_conn = 1000",
 		"ignore_startup_parameters = extra_float_digits",
 		"pidfile = " + filepath.Join(b.dir, "pgbouncer.pid"),

@@ -74,15 +74,16 @@ func TestStartRefusesAnotherServersPort(t *testing.T) {
 }
 
 // A bouncer in front of a server hands every client a server connection of its small pool for
-// one transaction: many client sessions, at most BouncerPoolSize backends; nothing is left
+// one transaction: many client sessions, at most the pool's size of backends; nothing is left
 // running after Close.
 func TestBouncerSharesServerConnections(t *testing.T) {
 	s := Start(t)
-	b := StartBouncer(t, s)
+	const poolSize = 2
+	b := StartBouncer(t, s, poolSize)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	backends := map[uint32]bool{}
-	for i := 0; i < 3*BouncerPoolSize; i++ {
+	for i := 0; i < 3*poolSize; i++ {
 		cfg, err := pgx.ParseConfig(b.DSN())
 		require.NoError(t, err)
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
@@ -93,7 +94,7 @@ func TestBouncerSharesServerConnections(t *testing.T) {
 		require.NoError(t, conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid))
 		backends[pid] = true
 	}
-	assert.LessOrEqual(t, len(backends), BouncerPoolSize, "the clients share the server connections")
+	assert.LessOrEqual(t, len(backends), poolSize, "the clients share the server connections")
 
 	pid := b.PID()
 	require.NoError(t, b.Close())
