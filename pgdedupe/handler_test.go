@@ -47,9 +47,9 @@ type deployment struct {
 	replicas       []*replica
 }
 
-// deploy starts n replicas on srv, each with a pool of maxConns connections and a Store with
-// opts, sharing a fresh table of records and a fresh table of effects.
-func deploy(t *testing.T, srv *pgserver.Server, n int, maxConns int32, opts ...pgdedupe.Option) *deployment {
+// deploy starts n replicas on the database at dsn, each with a pool of maxConns connections and a
+// Store with opts, sharing a fresh table of records and a fresh table of effects.
+func deploy(t *testing.T, dsn string, n int, maxConns int32, opts ...pgdedupe.Option) *deployment {
 	t.Helper()
 	sender, err := pcwebhooktest.NewSender()
 	require.NoError(t, err)
@@ -57,7 +57,7 @@ func deploy(t *testing.T, srv *pgserver.Server, n int, maxConns int32, opts ...p
 	d := &deployment{table: uniqueTable(t), base: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), sender: sender}
 	for i := 0; i < n; i++ {
 		r := &replica{name: fmt.Sprintf("replica-%d", i+1), logs: &testio.Buffer{}}
-		r.pool = newPool(t, srv.DSN(), maxConns)
+		r.pool = newPool(t, dsn, maxConns)
 		r.store = pgdedupe.New(r.pool, append([]pgdedupe.Option{pgdedupe.WithTable(d.table)}, opts...)...)
 		if i == 0 {
 			require.NoError(t, r.store.Migrate(context.Background()))
@@ -148,10 +148,28 @@ func TestReplicasExactlyOnceEffects(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("PCWEBHOOK_PG_EVENTS")); err == nil && v > 0 {
 		events = v
 	}
+	replicasExactlyOnce(t, sharedServer(t).DSN(), events, 0)
+}
+
+// The same through a real PgBouncer in transaction pooling: the 24 connections of the replicas'
+// pools share 2 server connections (the callbacks run on at most 2 backends), and the replicas'
+// own queries prepare nothing (default_query_exec_mode=exec, as the documentation advises before
+// PgBouncer 1.21).
+func TestReplicasExactlyOnceEffectsThroughPgBouncer(t *testing.T) {
+	const poolSize = 2
+	bouncer := pgserver.StartBouncer(t, sharedServer(t), poolSize)
+	replicasExactlyOnce(t, bouncer.DSN()+"&default_query_exec_mode=exec", 40, poolSize)
+}
+
+// replicasExactlyOnce runs events events through three replicas on the database at dsn, each with
+// a pool of 8 connections, and checks that each one's effects are there exactly once; when
+// maxBackends is not 0, the callbacks must have run on at most that many server backends.
+func replicasExactlyOnce(t *testing.T, dsn string, events, maxBackends int) {
 	const copies = 3
-	d := deploy(t, sharedServer(t), 3, 8)
+	d := deploy(t, dsn, 3, 8)
 	var failed = make([]atomic.Int32, events)
-	var ran sync.Map // replica name -> *atomic.Int32
+	var ran sync.Map      // replica name -> *atomic.Int32
+	var backends sync.Map // the server backends the callbacks ran on
 	for _, r := range d.replicas {
 		r := r
 		n := new(atomic.Int32)
@@ -160,6 +178,14 @@ func TestReplicasExactlyOnceEffects(t *testing.T) {
 			i := d.index(e)
 			if err := d.record(ctx, i); err != nil {
 				return err
+			}
+			if maxBackends > 0 {
+				tx, _ := pgdedupe.TxFrom(ctx)
+				var pid int32
+				if err := tx.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+					return err
+				}
+				backends.Store(pid, true)
 			}
 			if i%7 == 0 && failed[i].Add(1) == 1 {
 				return errors.New("downstream unavailable") // after the write: it must vanish
@@ -216,11 +242,16 @@ func TestReplicasExactlyOnceEffects(t *testing.T) {
 	for _, r := range d.replicas {
 		assert.Equal(t, int32(0), r.pool.Stat().AcquiredConns(), "%s: no connection left held", r.name)
 	}
+	if maxBackends > 0 {
+		n := 0
+		backends.Range(func(_, _ any) bool { n++; return true })
+		assert.LessOrEqual(t, n, maxBackends, "the replicas' sessions share the server connections")
+	}
 }
 
 // A callback that fails after it wrote: 500, its write is gone; the retry writes once.
 func TestCallbackErrorRollsBack(t *testing.T) {
-	d := deploy(t, sharedServer(t), 1, 4)
+	d := deploy(t, sharedServer(t).DSN(), 1, 4)
 	r := d.replicas[0]
 	var runs atomic.Int32
 	r.h.OnSubscriptionUpdated(func(ctx context.Context, e *pcwebhook.SubscriptionEvent) error {
@@ -248,7 +279,7 @@ func TestCallbackErrorRollsBack(t *testing.T) {
 // (not-committed) and logs an ERROR; the write is gone and the retry writes once.
 func TestBackendTerminatedMidCallback(t *testing.T) {
 	srv := sharedServer(t)
-	d := deploy(t, srv, 1, 4)
+	d := deploy(t, srv.DSN(), 1, 4)
 	r := d.replicas[0]
 	var runs atomic.Int32
 	r.h.OnSubscriptionUpdated(func(ctx context.Context, e *pcwebhook.SubscriptionEvent) error {
@@ -278,7 +309,7 @@ func TestBackendTerminatedMidCallback(t *testing.T) {
 // record survived the restart.
 func TestPostgresDownAndRestarted(t *testing.T) {
 	srv := pgserver.Start(t)
-	d := deploy(t, srv, 2, 4)
+	d := deploy(t, srv.DSN(), 2, 4)
 	var runs [2]atomic.Int32
 	for _, r := range d.replicas {
 		r.h.OnSubscriptionUpdated(func(ctx context.Context, e *pcwebhook.SubscriptionEvent) error {
@@ -332,7 +363,7 @@ func TestHungCallbackPastLease(t *testing.T) {
 		}},
 	} {
 		t.Run(hang.name, func(t *testing.T) {
-			d := deploy(t, sharedServer(t), 2, 4, pgdedupe.WithLease(lease))
+			d := deploy(t, sharedServer(t).DSN(), 2, 4, pgdedupe.WithLease(lease))
 			hung, taker := d.replicas[0], d.replicas[1]
 			entered, release := make(chan struct{}), make(chan struct{})
 			hung.h.OnSubscriptionUpdated(func(ctx context.Context, e *pcwebhook.SubscriptionEvent) error {
@@ -365,7 +396,7 @@ func TestHungCallbackPastLease(t *testing.T) {
 // quickly, not queued behind the callbacks; once a connection is free it is handled.
 func TestPoolExhaustedAnswers503(t *testing.T) {
 	const wait = 200 * time.Millisecond
-	d := deploy(t, sharedServer(t), 1, 1, pgdedupe.WithAcquireTimeout(wait))
+	d := deploy(t, sharedServer(t).DSN(), 1, 1, pgdedupe.WithAcquireTimeout(wait))
 	r := d.replicas[0]
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once

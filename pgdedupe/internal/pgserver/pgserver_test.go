@@ -72,3 +72,34 @@ func TestStartRefusesAnotherServersPort(t *testing.T) {
 	require.NoError(t, cerr, "the server that holds the port still runs")
 	_ = conn.Close(context.Background())
 }
+
+// A bouncer in front of a server hands every client a server connection of its small pool for
+// one transaction: many client sessions, at most the pool's size of backends; nothing is left
+// running after Close.
+func TestBouncerSharesServerConnections(t *testing.T) {
+	s := Start(t)
+	const poolSize = 2
+	b := StartBouncer(t, s, poolSize)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	backends := map[uint32]bool{}
+	for i := 0; i < 3*poolSize; i++ {
+		cfg, err := pgx.ParseConfig(b.DSN())
+		require.NoError(t, err)
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		var pid uint32
+		require.NoError(t, conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid))
+		backends[pid] = true
+	}
+	assert.LessOrEqual(t, len(backends), poolSize, "the clients share the server connections")
+
+	pid := b.PID()
+	require.NoError(t, b.Close())
+	assert.Zero(t, b.PID())
+	assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "the process is gone")
+	assert.NoDirExists(t, b.dir)
+	require.NoError(t, b.Close(), "closing a closed bouncer does nothing")
+}
