@@ -100,22 +100,24 @@ func (cl *claim) rollback(ctx context.Context) {
 }
 
 // expire ends a claim whose lease ran out, unless Done or Release took it first. A callback may
-// still be using the connection, so the connection is never used here: its socket is closed (an
-// idle server session sees it at once and ends, which rolls the transaction back and frees the
-// lock), the connection is taken out of the pool, so that nobody else is given it, and the query
-// in flight, if any, is cancelled (a cancel request on a connection of its own: a busy session
-// notices the closed socket only when its query ends; pgx sends one too when the callback's read
-// of that query fails, and this one does not depend on it).
+// still be using the connection, so the connection is never used here. The query in flight, if
+// any, is cancelled (a cancel request on a connection of its own: a busy session notices a closed
+// socket only when its query ends); then the socket is closed (an idle server session sees it at
+// once and ends, which rolls the transaction back and frees the lock) and the connection is taken
+// out of the pool, so that nobody else is given it. The cancel goes first because PgBouncer
+// forwards it only while the client it names is connected; it is sent again after the close for a
+// query the callback started in between (PostgreSQL itself takes a cancel at any time).
 func (s *Store) expire(token string, cl *claim) {
 	if !s.claims.CompareAndDelete(token, cl) {
 		return
 	}
 	cl.end()
+	ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
+	defer cancel()
+	_ = cl.pgConn.CancelRequest(ctx)
 	_ = cl.pgConn.Conn().Close()
 	cl.conn.Hijack()
-	ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
 	_ = cl.pgConn.CancelRequest(ctx)
-	cancel()
 }
 
 // doneEnded is Done of a claim this Store does not hold open: committed already (nil), or its

@@ -17,6 +17,7 @@ import (
 
 	"github.com/partnercenter-go/pcwebhook"
 	"github.com/partnercenter-go/pcwebhook/pgdedupe"
+	"github.com/partnercenter-go/pcwebhook/pgdedupe/internal/pgserver"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -247,8 +248,17 @@ func TestAlreadyHandled(t *testing.T) {
 // The lease ends the transaction while a callback is busy in a query: the query is cancelled,
 // the lock freed, the connection taken out of the pool, the callbacks' context ended, and the
 // late Done commits nothing.
-func TestLeaseEndsBusyQuery(t *testing.T) {
-	pool := newPool(t, sharedServer(t).DSN(), 4)
+func TestLeaseEndsBusyQuery(t *testing.T) { leaseEndsBusyQuery(t, sharedServer(t).DSN()) }
+
+// The same through a real PgBouncer in transaction pooling: the lease's end reaches the query
+// through the bouncer, and the bouncer's server connection is free again.
+func TestLeaseEndsBusyQueryThroughPgBouncer(t *testing.T) {
+	bouncer := pgserver.StartBouncer(t, sharedServer(t), 4)
+	leaseEndsBusyQuery(t, bouncer.DSN()+"&default_query_exec_mode=exec")
+}
+
+func leaseEndsBusyQuery(t *testing.T, dsn string) {
+	pool := newPool(t, dsn, 4)
 	ctx := testCtx(t)
 	const lease = 300 * time.Millisecond
 	s, _ := newStore(t, pool, pgdedupe.WithLease(lease))
