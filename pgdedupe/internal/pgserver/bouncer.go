@@ -92,9 +92,7 @@ func RunBouncer(s *Server, poolSize int) (*Bouncer, error) {
 }
 
 // DSN is the connection string of the server's postgres database through the bouncer.
-func (b *Bouncer) DSN() string {
-	return "postgres://postgres@" + b.Addr + "/postgres?sslmode=disable"
-}
+func (b *Bouncer) DSN() string { return dsn(b.Addr) }
 
 // PID returns the process id of the running bouncer, or 0.
 func (b *Bouncer) PID() int {

@@ -136,8 +136,11 @@ func Open(dsn string) (_ string, stop func() error, _ error) {
 
 // DSN is the connection string of the server's postgres database as the postgres superuser
 // (trust authentication, no TLS).
-func (s *Server) DSN() string {
-	return "postgres://postgres@" + s.Addr + "/postgres?sslmode=disable"
+func (s *Server) DSN() string { return dsn(s.Addr) }
+
+// dsn is the connection string of the postgres database at addr as the postgres superuser.
+func dsn(addr string) string {
+	return "postgres://postgres@" + addr + "/postgres?sslmode=disable"
 }
 
 // PID returns the process id of the running server (the postmaster), or 0.
