@@ -1,7 +1,6 @@
 package pgserver
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -10,12 +9,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/partnercenter-go/pcwebhook/internal/childproc"
 	"github.com/partnercenter-go/pcwebhook/internal/testio"
@@ -33,9 +29,7 @@ type Bouncer struct {
 	Addr string
 	dir  string
 
-	mu   sync.Mutex
-	proc *childproc.Process // while it runs, else nil
-	log  *testio.Buffer
+	running
 }
 
 // bouncerShutdown is how Close ends PgBouncer: SIGTERM is its immediate shutdown (SIGINT would
@@ -46,22 +40,10 @@ var bouncerShutdown = childproc.Shutdown{Steps: []childproc.Step{{Signal: syscal
 // is not installed the test is skipped, or fails when the environment variable CI is set.
 func StartBouncer(tb testing.TB, s *Server, poolSize int) *Bouncer {
 	tb.Helper()
-	if _, err := bouncerBin(); err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("%v (CI is set: the tests that need a real PgBouncer must run)", err)
-		}
-		tb.Skipf("%v; skipped (set CI=1 to fail instead)", err)
-	}
+	_, err := bouncerBin()
+	requireBinary(tb, err, "PgBouncer")
 	b, err := RunBouncer(s, poolSize)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return b
+	return closedOnCleanup(tb, b, err)
 }
 
 // RunBouncer starts PgBouncer on a free loopback port in front of s (transaction pooling, trust
@@ -94,41 +76,9 @@ func RunBouncer(s *Server, poolSize int) (*Bouncer, error) {
 // DSN is the connection string of the server's postgres database through the bouncer.
 func (b *Bouncer) DSN() string { return dsn(b.Addr) }
 
-// PID returns the process id of the running bouncer, or 0.
-func (b *Bouncer) PID() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.proc.PID()
-}
-
-// Log returns what the bouncer printed.
-func (b *Bouncer) Log() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.log == nil {
-		return ""
-	}
-	return b.log.String()
-}
-
 // Close stops the bouncer by its PID (SIGTERM, SIGKILL after 10 s) and removes its directory.
 // Closing a closed bouncer does nothing.
-func (b *Bouncer) Close() error {
-	b.mu.Lock()
-	proc := b.proc
-	b.proc = nil
-	b.mu.Unlock()
-	var err error
-	if proc != nil {
-		if serr := proc.Stop(); serr != nil {
-			err = fmt.Errorf("pgserver: pgbouncer on %s did not shut down: %w", b.Addr, serr)
-		}
-	}
-	if rerr := os.RemoveAll(b.dir); rerr != nil && err == nil {
-		err = rerr
-	}
-	return err
-}
+func (b *Bouncer) Close() error { return removeDir(b.dir, b.stop("pgbouncer on "+b.Addr)) }
 
 // start writes the configuration for port, s and poolSize, runs pgbouncer on it, and waits until
 // a connection through it reaches s.
@@ -168,30 +118,9 @@ func (b *Bouncer) start(bin string, cred *syscall.Credential, port int, s *Serve
 	if err != nil {
 		return fmt.Errorf("pgserver: starting pgbouncer: %w", err)
 	}
-	if err := proc.Await(30*time.Second, func() (bool, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		cfg, err := pgx.ParseConfig(b.DSN())
-		if err != nil {
-			return true, err
-		}
-		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-		conn, err := pgx.ConnectConfig(ctx, cfg)
-		if err != nil {
-			return false, err
-		}
-		defer conn.Close(ctx)
-		// The answer must come from s through this bouncer (pgbouncer exits when another
-		// process holds its port).
-		var serverPort int
-		if err := conn.QueryRow(ctx, "SELECT inet_server_port()").Scan(&serverPort); err != nil {
-			return false, err
-		}
-		if serverPort != s.port {
-			return true, fmt.Errorf("the bouncer on %s reaches the server on port %d, not %d", b.Addr, serverPort, s.port)
-		}
-		return true, nil
-	}); err != nil {
+	// The answer must come from s through this bouncer (pgbouncer exits when another process
+	// holds its port).
+	if err := proc.Await(30*time.Second, answers(b.DSN(), "SELECT inet_server_port()::text", strconv.Itoa(s.port))); err != nil {
 		proc.Kill()
 		return fmt.Errorf("pgserver: pgbouncer on %s did not hand out connections: %w; %s", b.Addr, err, strings.TrimSpace(log.String()))
 	}

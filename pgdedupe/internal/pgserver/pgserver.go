@@ -45,9 +45,54 @@ type Server struct {
 	bin  string
 	cred *syscall.Credential // the postgres user when running as root, else nil
 
+	running // the postmaster while it runs
+}
+
+// running is what a Server and a Bouncer share: the process while it runs, and what it printed.
+type running struct {
 	mu   sync.Mutex
-	proc *childproc.Process // the postmaster while it runs, else nil
+	proc *childproc.Process // while it runs, else nil
 	log  *testio.Buffer
+}
+
+// PID returns the process id of the running process (a Server's postmaster), or 0.
+func (r *running) PID() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.proc.PID()
+}
+
+// Log returns what the process printed.
+func (r *running) Log() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.log == nil {
+		return ""
+	}
+	return r.log.String()
+}
+
+// stop ends the process by its PID, if it runs, and waits for it; what names it in the error.
+func (r *running) stop(what string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	proc := r.proc
+	r.proc = nil
+	if proc == nil {
+		return nil
+	}
+	if err := proc.Stop(); err != nil {
+		return fmt.Errorf("pgserver: %s did not shut down: %w", what, err)
+	}
+	return nil
+}
+
+// removeDir removes dir and returns err, or the removal's error when err is nil.
+func removeDir(dir string, err error) error {
+	if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
+		return rerr
+	}
+	return err
 }
 
 // shutdown is how Stop ends the postmaster (see Stop); the SIGKILL goes to its process group, so
@@ -64,27 +109,43 @@ func Start(tb testing.TB) *Server {
 	tb.Helper()
 	RequireInstalled(tb)
 	s, err := Run()
+	return closedOnCleanup(tb, s, err)
+}
+
+// closedOnCleanup returns c, closed when the test ends, or fails the test with err.
+func closedOnCleanup[C interface{ Close() error }](tb testing.TB, c C, err error) C {
+	tb.Helper()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
+		if err := c.Close(); err != nil {
 			tb.Error(err)
 		}
 	})
-	return s
+	return c
 }
 
 // RequireInstalled skips the test when the server binaries are missing, or fails it when the
 // environment variable CI is set.
 func RequireInstalled(tb testing.TB) {
 	tb.Helper()
-	if _, err := binDir(); err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("%v (CI is set: the tests that need a real PostgreSQL must run)", err)
-		}
-		tb.Skipf("%v; skipped (set CI=1 to fail instead)", err)
+	_, err := binDir()
+	requireBinary(tb, err, "PostgreSQL")
+}
+
+// requireBinary does nothing when err (the lookup of what's binaries) is nil; otherwise it fails
+// the test when the environment variable CI is set (a CI run must not pass by skipping), or skips
+// it.
+func requireBinary(tb testing.TB, err error, what string) {
+	tb.Helper()
+	if err == nil {
+		return
 	}
+	if os.Getenv("CI") != "" {
+		tb.Fatalf("%v (CI is set: the tests that need a real %s must run)", err, what)
+	}
+	tb.Skipf("%v; skipped (set CI=1 to fail instead)", err)
 }
 
 // Run starts a PostgreSQL server on a free loopback port and waits until it accepts connections.
@@ -143,41 +204,16 @@ func dsn(addr string) string {
 	return "postgres://postgres@" + addr + "/postgres?sslmode=disable"
 }
 
-// PID returns the process id of the running server (the postmaster), or 0.
-func (s *Server) PID() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.proc.PID()
-}
-
 // Stop shuts the server down by its PID (SIGINT: fast shutdown, which ends every session and
 // writes everything committed to disk; SIGQUIT, then SIGKILL of its process group when that
 // takes longer than 10 s) and waits for it. Stopping a stopped server does nothing.
-func (s *Server) Stop() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	proc := s.proc
-	s.proc = nil
-	if proc == nil {
-		return nil
-	}
-	if err := proc.Stop(); err != nil {
-		return fmt.Errorf("pgserver: the server on %s did not shut down: %w", s.Addr, err)
-	}
-	return nil
-}
+func (s *Server) Stop() error { return s.stop("the server on " + s.Addr) }
 
 // Restart starts the stopped server again on the same port, with the data it had.
 func (s *Server) Restart() error { return s.start() }
 
 // Close stops the server and removes its directory.
-func (s *Server) Close() error {
-	err := s.Stop()
-	if rerr := os.RemoveAll(s.dir); rerr != nil && err == nil {
-		err = rerr
-	}
-	return err
-}
+func (s *Server) Close() error { return removeDir(s.dir, s.Stop()) }
 
 // Terminate ends the backend process pid (pg_terminate_backend, from a connection of its own), as
 // an administrator or a failover does: the session's transaction is rolled back and its client
@@ -196,16 +232,6 @@ func (s *Server) Terminate(ctx context.Context, pid uint32) error {
 		return fmt.Errorf("pgserver: no backend with pid %d", pid)
 	}
 	return nil
-}
-
-// Log returns what the server printed (its log goes to stderr).
-func (s *Server) Log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.log == nil {
-		return ""
-	}
-	return s.log.String()
 }
 
 // start runs the postmaster on s.port and waits until it accepts connections.
@@ -229,29 +255,41 @@ func (s *Server) start() error {
 		return fmt.Errorf("pgserver: starting postgres: %w", err)
 	}
 	s.log = log
-	if err := proc.Await(30*time.Second, func() (bool, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, s.DSN())
-		if err != nil {
-			return false, err
-		}
-		defer conn.Close(ctx)
-		// The server that answers must be this one, not another that holds the port.
-		var dataDir string
-		if err := conn.QueryRow(ctx, "SHOW data_directory").Scan(&dataDir); err != nil {
-			return false, err
-		}
-		if want := filepath.Join(s.dir, "data"); dataDir != want {
-			return true, fmt.Errorf("another server answers on %s (its data directory is %s, not %s)", s.Addr, dataDir, want)
-		}
-		return true, nil
-	}); err != nil {
+	// The server that answers must be this one, not another that holds the port.
+	if err := proc.Await(30*time.Second, answers(s.DSN(), "SHOW data_directory", filepath.Join(s.dir, "data"))); err != nil {
 		proc.Kill() // the postmaster and its backends, if it still runs
 		return fmt.Errorf("pgserver: postgres on %s did not accept connections: %w; %s", s.Addr, err, strings.TrimSpace(log.String()))
 	}
 	s.proc = proc
 	return nil
+}
+
+// answers is the readiness check of a process that hands out connections to dsn: ready when a
+// connection (simple protocol, nothing prepared) gets want as the answer to query; another answer
+// means another server holds the port, and ends the wait with an error.
+func answers(dsn, query, want string) func() (bool, error) {
+	return func() (bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			return true, err
+		}
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return false, err
+		}
+		defer conn.Close(ctx)
+		var got string
+		if err := conn.QueryRow(ctx, query).Scan(&got); err != nil {
+			return false, err
+		}
+		if got != want {
+			return true, fmt.Errorf("another server answers (%s gives %q, not %q)", query, got, want)
+		}
+		return true, nil
+	}
 }
 
 // binDir returns the directory of initdb and postgres: PATH first, then the newest
